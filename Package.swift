@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+//
+// mbctl: the Man8S command-line tool. See README.md and DEVELOPERS.md.
+//
+// Dependencies point one way:
+//   OCILayout  <- RegistryClient
+//   LayerUnpacker (standalone, libarchive)
+//   Man8S uses all of them; mbctl only parses arguments and prints.
+import PackageDescription
+
+let package = Package(
+    name: "mbctl",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "mbctl", targets: ["mbctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+    ],
+    targets: [
+        // libcurl, found through pkg-config; its variadic setopt is wrapped by CCurlShim.
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        // libarchive, found through pkg-config.
+        .systemLibrary(
+            name: "CArchive",
+            pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"])]
+        ),
+
+        .target(
+            name: "OCILayout",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "RegistryClient",
+            dependencies: ["OCILayout", "CCurlShim", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "Man8S",
+            dependencies: ["OCILayout", "RegistryClient", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .executableTarget(
+            name: "mbctl",
+            dependencies: [
+                "Man8S", "OCILayout", "RegistryClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout"]),
+        .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient", "OCILayout"]),
+        .testTarget(name: "Man8STests", dependencies: ["Man8S"]),
+        // Tests that drive real tools: a docker-registry on 127.0.0.1, skopeo and umoci as
+        // oracles and fixture makers. Fixtures are found next to the sources (Tests/Fixtures).
+        .testTarget(name: "IntegrationTests", dependencies: ["Man8S", "RegistryClient", "OCILayout"]),
+    ]
+)

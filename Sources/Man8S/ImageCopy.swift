@@ -1,0 +1,56 @@
+import Foundation
+import OCILayout
+import RegistryClient
+
+/// `mbctl oci copy SRC DEST`: one platform's image from any source into an OCI image layout,
+/// tagged as skopeo would tag it.
+public struct ImageCopy: Sendable {
+    public var registry: RegistryClient.Configuration
+    public var platform: Platform
+
+    public init(registry: RegistryClient.Configuration = .init(), platform: Platform = .host) {
+        self.registry = registry
+        self.platform = platform
+    }
+
+    /// What a copy produced.
+    public struct Result: Sendable {
+        public var image: FetchedImage
+        /// The destination with the tag it was given.
+        public var destination: ImageLocation
+    }
+
+    public func copy(from source: ImageLocation, to destination: ImageLocation, progress: TransferEventHandler? = nil) async throws -> Result {
+        guard case .layout(let path, let requestedTag) = destination else {
+            throw ImageLocationError.unsupported(destination.description, reason: "mbctl oci copy writes oci:DIR[:TAG] destinations")
+        }
+        let imageSource = try makeSource(source)
+        let layout = try ImageLayout.openOrCreate(at: path)
+        let fetcher = ImageFetcher(platform: platform, jobs: registry.jobs)
+        let image = try await fetcher.fetch(from: imageSource, into: layout.store, progress: progress)
+        let tag = requestedTag ?? Self.defaultTag(for: source)
+        try layout.setTag(tag, to: image.manifestDescriptor)
+        return Result(image: image, destination: .layout(path: path, tag: tag))
+    }
+
+    /// The ``ImageSource`` that reads `location`.
+    public func makeSource(_ location: ImageLocation) throws -> ImageSource {
+        switch location {
+        case .registry(let reference):
+            return RegistryImageSource(client: try RegistryClient(configuration: registry), reference: reference)
+        case .layout(let path, let tag):
+            return LayoutImageSource(layout: try ImageLayout.open(at: path), tag: tag)
+        case .ociArchive, .dockerArchive:
+            throw ImageLocationError.unsupported(location.description, reason: "reading archives is not implemented yet")
+        }
+    }
+
+    /// The tag a destination gets when none is given: the source's tag, else `latest`.
+    static func defaultTag(for source: ImageLocation) -> String {
+        switch source {
+        case .registry(let reference): return reference.tag ?? "latest"
+        case .layout(_, let tag), .ociArchive(_, let tag): return tag ?? "latest"
+        case .dockerArchive: return "latest"
+        }
+    }
+}

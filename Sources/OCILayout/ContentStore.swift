@@ -1,0 +1,97 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The content-addressed blobs of an OCI image layout (`blobs/sha256/<hex>`).
+///
+/// A blob enters the store only through ``BlobIngest`` or ``write(_:as:)``, both of which verify
+/// size and digest before an atomic rename into `blobs/`. So whatever sits in `blobs/` was
+/// verified once, and a blob already present is never fetched again.
+public struct ContentStore: Sendable {
+    /// The image layout directory holding `blobs/`.
+    public let root: String
+
+    public init(root: String) {
+        self.root = root
+    }
+
+    var blobsDirectory: String { "\(root)/blobs/sha256" }
+    /// Where blobs are assembled before they are verified; partial downloads stay here so that a
+    /// later attempt can resume them.
+    var ingestDirectory: String { "\(root)/.ingest" }
+
+    public func path(of digest: Digest) -> String {
+        "\(blobsDirectory)/\(digest.encoded)"
+    }
+
+    public func contains(_ digest: Digest) -> Bool {
+        var info = stat()
+        return lstat(path(of: digest), &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+    }
+
+    /// Reads a small blob (a manifest or config) whole, refusing one larger than `limit` and
+    /// verifying size and digest, since the layout may come from someone else.
+    public func read(_ descriptor: Descriptor, limit: Int64) throws -> Data {
+        guard descriptor.size <= limit else {
+            throw OCILayoutError.tooLarge(what: "blob \(descriptor.digest)", size: descriptor.size, limit: limit)
+        }
+        let blobPath = path(of: descriptor.digest)
+        let file: OpenFile
+        do {
+            file = try OpenFile(path: blobPath, flags: O_RDONLY | O_NOFOLLOW)
+        } catch OCILayoutError.io(_, _, let code) where code == ENOENT {
+            throw OCILayoutError.blobNotFound(descriptor.digest, layout: root)
+        }
+        let data = try file.read(upTo: Int(descriptor.size) + 1)
+        guard Int64(data.count) == descriptor.size else {
+            throw OCILayoutError.sizeMismatch(digest: descriptor.digest, expected: descriptor.size, actual: Int64(data.count))
+        }
+        try descriptor.digest.verify(data)
+        return data
+    }
+
+    /// Stores `data` as the blob `descriptor` names, after checking it is that blob.
+    public func write(_ data: Data, as descriptor: Descriptor) throws {
+        if contains(descriptor.digest) { return }
+        let ingest = try BlobIngest(store: self, descriptor: descriptor)
+        guard !ingest.isAlreadyStored else { return }
+        try ingest.restart()
+        try data.withUnsafeBytes { try ingest.append($0) }
+        try ingest.commit()
+    }
+
+    /// Starts (or resumes) assembling the blob `descriptor` names. See ``BlobIngest``.
+    public func beginIngest(_ descriptor: Descriptor) throws -> BlobIngest {
+        try BlobIngest(store: self, descriptor: descriptor)
+    }
+
+    /// Copies the blob `descriptor` names from another store, verifying it on the way (the
+    /// other store may be someone else's layout or archive). Reports bytes copied to `progress`.
+    public func copy(_ descriptor: Descriptor, from other: ContentStore, progress: ((Int64) -> Void)? = nil) throws {
+        let sourcePath = other.path(of: descriptor.digest)
+        let source: OpenFile
+        do {
+            source = try OpenFile(path: sourcePath, flags: O_RDONLY | O_NOFOLLOW)
+        } catch OCILayoutError.io(_, _, let code) where code == ENOENT || code == ELOOP {
+            throw OCILayoutError.blobNotFound(descriptor.digest, layout: other.root)
+        }
+        let ingest = try beginIngest(descriptor)
+        guard !ingest.isAlreadyStored else { return }
+        try ingest.restart()
+        while true {
+            let chunk = try source.read(upTo: 1 << 20)
+            if chunk.isEmpty { break }
+            try chunk.withUnsafeBytes { try ingest.append($0) }
+            progress?(ingest.offset)
+        }
+        try ingest.commit()
+    }
+
+    /// Creates `blobs/sha256/` (and the layout root) when missing.
+    func prepare() throws {
+        try DurableFile.makeDirectory(blobsDirectory)
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+/// An image whose manifest, config and layers are all in a ``ContentStore``.
+public struct FetchedImage: Sendable {
+    /// The platform manifest, with its platform filled in when known.
+    public var manifestDescriptor: Descriptor
+    public var manifest: ImageManifest
+    public var configuration: ImageConfiguration
+}
+
+/// Copies one platform's image from any ``ImageSource`` into a ``ContentStore``.
+///
+/// It picks the manifest for the wanted platform out of an index, checks every document against
+/// its descriptor and size limit, fetches the config and then the layers, `jobs` at a time and
+/// in manifest order, and stores the manifest last, so a manifest in the store always has all
+/// of its blobs. Blobs already in the store are not fetched again.
+public struct ImageFetcher: Sendable {
+    public var platform: Platform
+    public var jobs: Int
+
+    public init(platform: Platform = .host, jobs: Int = 4) {
+        self.platform = platform
+        self.jobs = jobs
+    }
+
+    public func fetch(from source: ImageSource, into store: ContentStore, progress: TransferEventHandler? = nil) async throws -> FetchedImage {
+        let image = source.displayName
+        var document = try await source.rootManifest(progress: progress)
+        var chosenPlatform: Platform?
+        if document.isIndex {
+            let index = try JSONDecoder.decodeDocument(ImageIndex.self, from: document.data, what: "the index of \(image)")
+            guard let entry = platform.select(from: index.manifests) else {
+                let available = index.manifests.compactMap(\.platform).filter { $0.os != "unknown" }.map(\.description)
+                throw OCILayoutError.noMatchingPlatform(image: image, wanted: platform.description, available: available)
+            }
+            guard entry.size <= DocumentLimits.manifest else {
+                throw OCILayoutError.tooLarge(what: "manifest \(entry.digest) of \(image)", size: entry.size, limit: DocumentLimits.manifest)
+            }
+            document = try await source.manifest(entry, progress: progress)
+            try entry.digest.verify(document.data)
+            guard !document.isIndex else {
+                throw OCILayoutError.unsupportedManifest(image: image, mediaType: "an index inside an index")
+            }
+            chosenPlatform = entry.platform
+        }
+        let manifest = try JSONDecoder.decodeDocument(ImageManifest.self, from: document.data, what: "manifest \(document.digest) of \(image)")
+        guard manifest.config.size <= DocumentLimits.config else {
+            throw OCILayoutError.tooLarge(what: "config \(manifest.config.digest) of \(image)", size: manifest.config.size, limit: DocumentLimits.config)
+        }
+        var manifestDescriptor = document.descriptor
+        progress?(.resolved(image: image, manifest: manifestDescriptor, layers: manifest.layers))
+
+        try await source.fetchBlob(manifest.config, into: store, progress: progress)
+        let configData = try store.read(manifest.config, limit: DocumentLimits.config)
+        let configuration = try JSONDecoder.decodeDocument(ImageConfiguration.self, from: configData, what: "config \(manifest.config.digest) of \(image)")
+        let configPlatform = Platform(os: configuration.os ?? "", architecture: configuration.architecture ?? "", variant: configuration.variant)
+        // A single-platform image says its platform only in its config; refuse a wrong one here
+        // rather than build a machine that cannot run.
+        if chosenPlatform == nil, !configPlatform.os.isEmpty, !configPlatform.architecture.isEmpty, !platform.matches(configPlatform) {
+            throw OCILayoutError.noMatchingPlatform(image: image, wanted: platform.description, available: [configPlatform.description])
+        }
+        manifestDescriptor.platform = chosenPlatform ?? (configPlatform.os.isEmpty ? nil : configPlatform)
+
+        try await fetchLayers(manifest.layers, from: source, into: store, progress: progress)
+        try store.write(document.data, as: document.descriptor)
+        return FetchedImage(manifestDescriptor: manifestDescriptor, manifest: manifest, configuration: configuration)
+    }
+
+    private func fetchLayers(_ layers: [Descriptor], from source: ImageSource, into store: ContentStore, progress: TransferEventHandler?) async throws {
+        var unique: [Descriptor] = []
+        for layer in layers where !unique.contains(where: { $0.digest == layer.digest }) {
+            unique.append(layer)
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var pending = unique[...]
+            for _ in 0..<max(1, jobs) {
+                guard let layer = pending.popFirst() else { break }
+                group.addTask { try await source.fetchBlob(layer, into: store, progress: progress) }
+            }
+            while try await group.next() != nil {
+                guard let layer = pending.popFirst() else { continue }
+                group.addTask { try await source.fetchBlob(layer, into: store, progress: progress) }
+            }
+        }
+    }
+}

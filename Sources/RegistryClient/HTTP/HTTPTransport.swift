@@ -1,0 +1,225 @@
+import CCurlShim
+import Foundation
+import Synchronization
+
+/// Sends HTTP requests with libcurl, one blocking `curl_easy_perform` per request on a thread
+/// of its own, so the Swift concurrency pool never blocks on the network.
+///
+/// Redirects are not followed here: ``RegistrySession`` follows them itself so it can decide
+/// when credentials may go along. Content-Encoding is never requested: blobs must arrive
+/// byte for byte as their digests say.
+final class HTTPTransport: Sendable {
+    let options: TransportOptions
+    private let pool = CurlHandlePool()
+    private let trustedCAs: [UInt8]?
+    private let clientCertificate: (certificate: String, key: String)?
+
+    init(options: TransportOptions) throws {
+        self.options = options
+        let trust = try TrustMaterial(options: options)
+        self.trustedCAs = trust.caBundle
+        self.clientCertificate = trust.clientCertificate
+    }
+
+    /// Performs `request`. The body of a 2xx response goes to `sink` when one is given, else it
+    /// is collected up to `bufferLimit` bytes (more is an error naming the URL). Bodies of other
+    /// responses are kept up to 64 KiB for error messages.
+    func perform(_ request: HTTPRequest, sink: ResponseBodySink? = nil, bufferLimit: Int64 = 64 << 10) async throws -> HTTPResponse {
+        guard let handle = pool.take() else {
+            throw RegistryError.transport(url: request.url, message: "libcurl could not be initialised", code: -1)
+        }
+        let transfer = CurlTransfer(request: request, sink: sink, bufferLimit: bufferLimit)
+        let result: Result<HTTPResponse, Error> = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let thread = Thread { [self] in
+                    continuation.resume(returning: transfer.run(on: handle, transport: self))
+                }
+                thread.stackSize = 1 << 20
+                thread.start()
+            }
+        } onCancel: {
+            transfer.cancel()
+        }
+        pool.giveBack(handle)
+        return try result.get()
+    }
+
+    /// Sets the options every request shares.
+    fileprivate func configure(_ handle: CurlEasyHandle, for request: HTTPRequest) {
+        handle.set(CURLOPT_URL, request.url)
+        handle.set(CURLOPT_PROTOCOLS_STR, "http,https")
+        handle.set(CURLOPT_NOSIGNAL, 1)
+        handle.set(CURLOPT_FOLLOWLOCATION, 0)
+        handle.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        handle.set(CURLOPT_USERAGENT, options.userAgent)
+        handle.set(CURLOPT_CONNECTTIMEOUT, options.connectTimeout)
+        handle.set(CURLOPT_LOW_SPEED_LIMIT, options.lowSpeedLimit)
+        handle.set(CURLOPT_LOW_SPEED_TIME, options.lowSpeedTime)
+        if options.maxReceiveSpeed > 0 {
+            handle.set(CURLOPT_MAX_RECV_SPEED_LARGE, offset: options.maxReceiveSpeed)
+        }
+        if request.method == "HEAD" {
+            handle.set(CURLOPT_NOBODY, 1)
+        } else if request.method != "GET" {
+            handle.set(CURLOPT_CUSTOMREQUEST, request.method)
+        }
+        handle.set(CURLOPT_SSL_VERIFYPEER, options.verifyTLS ? 1 : 0)
+        handle.set(CURLOPT_SSL_VERIFYHOST, options.verifyTLS ? 2 : 0)
+        if let trustedCAs {
+            trustedCAs.withUnsafeBufferPointer { bytes in
+                var blob = curl_blob(data: UnsafeMutableRawPointer(mutating: bytes.baseAddress), len: bytes.count, flags: UInt32(CURL_BLOB_COPY))
+                withUnsafeMutablePointer(to: &blob) { handle.set(CURLOPT_CAINFO_BLOB, pointer: UnsafeMutableRawPointer($0)) }
+            }
+        }
+        if let clientCertificate {
+            handle.set(CURLOPT_SSLCERT, clientCertificate.certificate)
+            handle.set(CURLOPT_SSLKEY, clientCertificate.key)
+        }
+    }
+}
+
+/// The state of one transfer, shared between Swift and libcurl's C callbacks.
+///
+/// Confined to the transfer thread while `curl_easy_perform` runs, except ``cancel()``, which
+/// only flips an atomic flag; hence `@unchecked Sendable`.
+private final class CurlTransfer: @unchecked Sendable {
+    let request: HTTPRequest
+    let sink: ResponseBodySink?
+    let bufferLimit: Int64
+    let cancelled = Atomic<Bool>(false)
+
+    var status = 0
+    var headers = HTTPHeaders()
+    var headDelivered = false
+    var deliversToSink = false
+    var body: [UInt8] = []
+    var received: Int64 = 0
+    var failure: Error?
+
+    init(request: HTTPRequest, sink: ResponseBodySink?, bufferLimit: Int64) {
+        self.request = request
+        self.sink = sink
+        self.bufferLimit = bufferLimit
+    }
+
+    func cancel() { cancelled.store(true, ordering: .relaxed) }
+
+    var head: HTTPResponseHead { HTTPResponseHead(status: status, headers: headers, url: request.url) }
+
+    func run(on handle: CurlEasyHandle, transport: HTTPTransport) -> Result<HTTPResponse, Error> {
+        transport.configure(handle, for: request)
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        for header in request.headers {
+            headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
+        }
+        // Without this libcurl sends "Expect: 100-continue" and "Accept: */*"; keep requests plain.
+        headerList = curl_slist_append(headerList, "Expect:")
+        defer { curl_slist_free_all(headerList) }
+        _ = mbctl_curl_setopt_slist(handle.raw, CURLOPT_HTTPHEADER, headerList)
+
+        var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { buffer in
+            handle.set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(buffer.baseAddress))
+            _ = mbctl_curl_setopt_data_callback(handle.raw, CURLOPT_HEADERFUNCTION, curlHeaderCallback)
+            handle.set(CURLOPT_HEADERDATA, pointer: context)
+            _ = mbctl_curl_setopt_data_callback(handle.raw, CURLOPT_WRITEFUNCTION, curlWriteCallback)
+            handle.set(CURLOPT_WRITEDATA, pointer: context)
+            _ = mbctl_curl_setopt_xferinfo_callback(handle.raw, curlProgressCallback)
+            handle.set(CURLOPT_XFERINFODATA, pointer: context)
+            handle.set(CURLOPT_NOPROGRESS, 0)
+            return curl_easy_perform(handle.raw)
+        }
+        if let failure { return .failure(failure) }
+        if cancelled.load(ordering: .relaxed) { return .failure(CancellationError()) }
+        guard code == CURLE_OK else {
+            let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
+            return .failure(Self.classify(code, url: request.url, message: message))
+        }
+        status = handle.responseCode
+        if !headDelivered {
+            do { try deliverHead() } catch { return .failure(error) }
+        }
+        return .success(HTTPResponse(head: head, body: body))
+    }
+
+    static func classify(_ code: CURLcode, url: String, message: String) -> RegistryError {
+        switch code {
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM,
+             CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+            return .tls(url: url, message: message)
+        default:
+            return .transport(url: url, message: message, code: Int(code.rawValue))
+        }
+    }
+
+    func headerLine(_ line: String) {
+        let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+        if trimmed.hasPrefix("HTTP/") {
+            // A new response begins (after a 1xx, or a proxy's CONNECT answer).
+            headers = HTTPHeaders()
+            let parts = trimmed.split(separator: " ", maxSplits: 2)
+            status = parts.count >= 2 ? Int(parts[1]) ?? 0 : 0
+        } else if let colon = trimmed.firstIndex(of: ":") {
+            let name = String(trimmed[..<colon]).trimmingCharacters(in: .whitespaces)
+            let value = String(trimmed[trimmed.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
+            headers.append(name: name, value: value)
+        }
+    }
+
+    func deliverHead() throws {
+        headDelivered = true
+        if let sink, (200..<300).contains(status) {
+            deliversToSink = true
+            try sink.begin(head)
+        }
+    }
+
+    func bodyBytes(_ bytes: UnsafeRawBufferPointer) throws {
+        if !headDelivered { try deliverHead() }
+        received += Int64(bytes.count)
+        if deliversToSink, let sink {
+            try sink.receive(bytes)
+        } else if (200..<300).contains(status) {
+            guard Int64(body.count + bytes.count) <= bufferLimit else {
+                throw RegistryError.responseTooLarge(url: request.url, limit: bufferLimit)
+            }
+            body.append(contentsOf: bytes)
+        } else if body.count < 64 << 10 {
+            body.append(contentsOf: bytes.prefix((64 << 10) - body.count))
+        }
+    }
+}
+
+private let curlHeaderCallback: mbctl_curl_data_callback = { buffer, size, count, context in
+    guard let buffer, let context else { return 0 }
+    let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    let line = String(decoding: UnsafeRawBufferPointer(start: buffer, count: length), as: UTF8.self)
+    transfer.headerLine(line)
+    return length
+}
+
+private let curlWriteCallback: mbctl_curl_data_callback = { buffer, size, count, context in
+    guard let buffer, let context else { return 0 }
+    let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+    let length = size * count
+    do {
+        try transfer.bodyBytes(UnsafeRawBufferPointer(start: buffer, count: length))
+        return length
+    } catch {
+        transfer.failure = error
+        return 0
+    }
+}
+
+private let curlProgressCallback: mbctl_curl_xferinfo_callback = { context, downloadTotal, downloadNow, _, _ in
+    guard let context else { return 1 }
+    let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+    if transfer.cancelled.load(ordering: .relaxed) { return 1 }
+    if transfer.deliversToSink {
+        transfer.sink?.progress(received: Int64(downloadNow), expected: Int64(downloadTotal))
+    }
+    return 0
+}

@@ -1,0 +1,21 @@
+/// How mbctl's HTTP connections behave: TLS trust, timeouts, speed limits, identity.
+public struct TransportOptions: Sendable {
+    /// Verify the server's certificate. `false` also allows falling back to plain HTTP, as the
+    /// containers tools do with `--tls-verify=false`.
+    public var verifyTLS: Bool = true
+    /// A directory in the containers-certs.d(5) layout: `*.crt` are extra CAs, `NAME.cert` with
+    /// `NAME.key` a client certificate.
+    public var certificateDirectory: String?
+    /// A PEM file of extra CAs to trust.
+    public var caFile: String?
+    /// Abort a transfer that moves fewer than `lowSpeedLimit` bytes/s for `lowSpeedTime` seconds:
+    /// a stalled connection fails (and is retried) instead of hanging forever.
+    public var lowSpeedLimit: Int = 1024
+    public var lowSpeedTime: Int = 30
+    public var connectTimeout: Int = 30
+    /// Cap on receive speed in bytes/s (0: none), like `curl --limit-rate`.
+    public var maxReceiveSpeed: Int64 = 0
+    public var userAgent: String = "mbctl"
+
+    public init() {}
+}

@@ -1,0 +1,75 @@
+import OCILayout
+
+/// Errors of the registry client. Each names the registry, repository, URL or digest at fault,
+/// and says whether trying again could help (``isRetryable``).
+public enum RegistryError: Error, Sendable {
+    /// The connection failed (DNS, refused, reset, timed out, stalled): libcurl's message.
+    case transport(url: String, message: String, code: Int)
+    /// TLS could not be established or the certificate was not trusted.
+    case tls(url: String, message: String)
+    /// The server answered with a status mbctl did not expect; `detail` is the registry's own
+    /// error text when it sent one.
+    case httpStatus(url: String, status: Int, detail: String)
+    /// 429 or 503: the registry asks us to slow down, perhaps saying for how long.
+    case throttled(url: String, status: Int, retryAfter: Double?, detail: String)
+    case unauthorized(registry: String, detail: String)
+    case notFound(what: String, url: String)
+    case responseTooLarge(url: String, limit: Int64)
+    case digestMismatch(what: String, expected: String, actual: String)
+    case invalidResponse(url: String, reason: String)
+    case redirectRefused(url: String, reason: String)
+    case retriesExhausted(url: String, attempts: Int, lastError: String)
+    case invalidReference(String, reason: String)
+    case credentials(source: String, reason: String)
+    case content(OCILayoutError)
+
+    /// The `Retry-After` delay a throttling registry asked for.
+    public var retryAfter: Double? {
+        if case .throttled(_, _, let seconds, _) = self { return seconds }
+        return nil
+    }
+
+    /// Whether the same request may succeed if repeated: network trouble, 5xx and 429.
+    public var isRetryable: Bool {
+        switch self {
+        case .transport, .throttled: return true
+        case .httpStatus(_, let status, _): return status >= 500 || status == 429 || status == 408
+        default: return false
+        }
+    }
+}
+
+extension RegistryError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .transport(let url, let message, _):
+            return "cannot reach \(url): \(message)"
+        case .tls(let url, let message):
+            return "TLS failed for \(url): \(message) (trust its CA with --cert-dir, or use --tls-verify=false)"
+        case .httpStatus(let url, let status, let detail):
+            return "\(url) answered HTTP \(status)" + (detail.isEmpty ? "" : ": \(detail)")
+        case .throttled(let url, let status, _, let detail):
+            return "\(url) answered HTTP \(status) (too busy)" + (detail.isEmpty ? "" : ": \(detail)")
+        case .unauthorized(let registry, let detail):
+            return "unauthorized: \(registry) refused access" + (detail.isEmpty ? "" : " (\(detail))") + "; check --creds or the auth file"
+        case .notFound(let what, let url):
+            return "\(what) not found (\(url))"
+        case .responseTooLarge(let url, let limit):
+            return "\(url) sent more than \(limit) bytes, the limit for this document"
+        case .digestMismatch(let what, let expected, let actual):
+            return "\(what) does not match its digest: expected \(expected), got \(actual)"
+        case .invalidResponse(let url, let reason):
+            return "\(url) sent an invalid response: \(reason)"
+        case .redirectRefused(let url, let reason):
+            return "refused redirect from \(url): \(reason)"
+        case .retriesExhausted(let url, let attempts, let lastError):
+            return "gave up on \(url) after \(attempts) attempts: \(lastError)"
+        case .invalidReference(let text, let reason):
+            return "invalid image reference \"\(text)\": \(reason)"
+        case .credentials(let source, let reason):
+            return "credentials from \(source): \(reason)"
+        case .content(let error):
+            return error.description
+        }
+    }
+}

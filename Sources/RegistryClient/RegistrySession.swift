@@ -1,0 +1,201 @@
+import Foundation
+import OCILayout
+
+/// The conversation with one registry host: which scheme it speaks, how it wants to be
+/// authenticated, and the bearer tokens it handed out (cached per scope until they expire).
+///
+/// One request goes through ``send(_:scope:sink:bufferLimit:)``, which adds authorization,
+/// follows redirects (never taking credentials to another host) and, on a 401, fetches a fresh
+/// token once before giving up. Retrying failed requests is the caller's business.
+actor RegistrySession {
+    let registry: String
+    let apiHost: String
+    private let transport: HTTPTransport
+    private let credentials: RegistryCredentials?
+    /// Plain HTTP is allowed for loopback registries (as Docker does) and with TLS verification off.
+    private let allowsPlainHTTP: Bool
+
+    private var baseURL: String?
+    private var challenge: AuthenticationChallenge?
+    private var tokens: [String: CachedToken] = [:]
+
+    private struct CachedToken {
+        var value: String
+        var expires: Date
+    }
+
+    init(registry: String, apiHost: String, transport: HTTPTransport, credentials: RegistryCredentials?) {
+        self.registry = registry
+        self.apiHost = apiHost
+        self.transport = transport
+        self.credentials = credentials
+        self.allowsPlainHTTP = Self.isLoopback(host: apiHost) || !transport.options.verifyTLS
+    }
+
+    /// `localhost`, `127.0.0.0/8` and `[::1]`, with or without a port.
+    static func isLoopback(host: String) -> Bool {
+        var name = host
+        if name.hasPrefix("[") {
+            name = String(name.dropFirst().prefix { $0 != "]" })
+            return name == "::1"
+        }
+        if let colon = name.lastIndex(of: ":") { name = String(name[..<colon]) }
+        if name == "localhost" { return true }
+        let octets = name.split(separator: ".", omittingEmptySubsequences: false)
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+
+    /// `https://host/v2` (or `http://` where allowed), found by asking `/v2/` once.
+    func base() async throws -> String {
+        if let baseURL { return baseURL }
+        do {
+            try await probe(scheme: "https")
+        } catch let error as RegistryError {
+            guard allowsPlainHTTP else { throw error }
+            switch error {
+            case .tls, .transport: try await probe(scheme: "http")
+            default: throw error
+            }
+        }
+        return baseURL ?? "https://\(apiHost)/v2"
+    }
+
+    private func probe(scheme: String) async throws {
+        let url = "\(scheme)://\(apiHost)/v2/"
+        let response = try await transport.perform(HTTPRequest(url: url))
+        switch response.status {
+        case 200..<300:
+            challenge = nil
+        case 401:
+            let challenges = response.headers.values("WWW-Authenticate").flatMap(AuthenticationChallenge.parse)
+            challenge = challenges.first { $0.scheme == "bearer" } ?? challenges.first { $0.scheme == "basic" }
+        default:
+            throw RegistryError.httpStatus(url: url, status: response.status, detail: RegistryErrorBody.detail(response.body))
+        }
+        baseURL = "\(scheme)://\(apiHost)/v2"
+    }
+
+    /// Sends a GET (or HEAD) for `path` below `/v2/`, authorized for `scope`
+    /// (`repository:NAME:pull`).
+    func send(
+        path: String, scope: String, headers: [(name: String, value: String)] = [], method: String = "GET",
+        sink: ResponseBodySink? = nil, bufferLimit: Int64 = 64 << 10
+    ) async throws -> HTTPResponse {
+        let url = try await base() + path
+        var response = try await sendFollowingRedirects(
+            HTTPRequest(url: url, method: method, headers: headers), scope: scope, sink: sink, bufferLimit: bufferLimit)
+        if response.status == 401, challenge?.scheme == "bearer" {
+            tokens[scope] = nil
+            response = try await sendFollowingRedirects(
+                HTTPRequest(url: url, method: method, headers: headers), scope: scope, sink: sink, bufferLimit: bufferLimit)
+        }
+        if response.status == 401 {
+            throw RegistryError.unauthorized(registry: registry, detail: RegistryErrorBody.detail(response.body))
+        }
+        return response
+    }
+
+    private func sendFollowingRedirects(
+        _ request: HTTPRequest, scope: String, sink: ResponseBodySink?, bufferLimit: Int64
+    ) async throws -> HTTPResponse {
+        var current = request
+        var authorization = try await authorizationHeader(scope: scope)
+        for _ in 0..<10 {
+            var outgoing = current
+            if let authorization { outgoing = outgoing.adding("Authorization", authorization) }
+            let response = try await transport.perform(outgoing, sink: sink, bufferLimit: bufferLimit)
+            guard [301, 302, 303, 307, 308].contains(response.status) else { return response }
+            guard let location = response.headers["Location"],
+                  let next = URL(string: location, relativeTo: URL(string: current.url))?.absoluteURL,
+                  let scheme = next.scheme?.lowercased() else {
+                throw RegistryError.invalidResponse(url: current.url, reason: "redirect without a usable Location")
+            }
+            guard scheme == "https" || (scheme == "http" && (allowsPlainHTTP || current.url.hasPrefix("http:"))) else {
+                throw RegistryError.redirectRefused(url: current.url, reason: "to \(scheme):// is not allowed")
+            }
+            // Credentials are for the registry only: a redirect to storage elsewhere goes without.
+            if Self.authority(of: next) != apiHost.lowercased() { authorization = nil }
+            current.url = next.absoluteString
+        }
+        throw RegistryError.redirectRefused(url: request.url, reason: "more than 10 redirects")
+    }
+
+    private static func authority(of url: URL) -> String {
+        let host = (url.host ?? "").lowercased()
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        return url.port.map { "\(bracketed):\($0)" } ?? bracketed
+    }
+
+    private func authorizationHeader(scope: String) async throws -> String? {
+        guard let challenge else { return nil }
+        switch challenge.scheme {
+        case "basic":
+            return credentials?.basicAuthorization
+        case "bearer":
+            if let cached = tokens[scope], cached.expires > Date() { return "Bearer \(cached.value)" }
+            let token = try await fetchToken(challenge: challenge, scope: scope)
+            tokens[scope] = token
+            return "Bearer \(token.value)"
+        default:
+            return nil
+        }
+    }
+
+    /// The token flow of the distribution spec (auth/token.md): GET the realm with service and
+    /// scope, with Basic credentials when we have them.
+    private func fetchToken(challenge: AuthenticationChallenge, scope: String) async throws -> CachedToken {
+        guard let realm = challenge.parameters["realm"], var components = URLComponents(string: realm),
+              let realmScheme = components.scheme?.lowercased(), realmScheme == "https" || realmScheme == "http" else {
+            throw RegistryError.invalidResponse(url: "\(registry)/v2/", reason: "bearer challenge without a usable realm")
+        }
+        var query = components.queryItems ?? []
+        if let service = challenge.parameters["service"] { query.append(URLQueryItem(name: "service", value: service)) }
+        query.append(URLQueryItem(name: "scope", value: scope))
+        components.queryItems = query
+        guard let url = components.url?.absoluteString else {
+            throw RegistryError.invalidResponse(url: realm, reason: "cannot build the token request")
+        }
+        var request = HTTPRequest(url: url)
+        if let credentials { request = request.adding("Authorization", credentials.basicAuthorization) }
+        let response = try await transport.perform(request, bufferLimit: 1 << 20)
+        switch response.status {
+        case 200:
+            break
+        case 401, 403:
+            let who = credentials.map { "user \"\($0.username)\"" } ?? "anonymous access"
+            throw RegistryError.unauthorized(registry: registry, detail: "the token server \(components.host ?? realm) refused \(who)")
+        default:
+            throw RegistryError.httpStatus(url: url, status: response.status, detail: RegistryErrorBody.detail(response.body))
+        }
+        struct Answer: Decodable {
+            var token: String?
+            var access_token: String?
+            var expires_in: Int?
+        }
+        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(response.body)),
+              let value = answer.token ?? answer.access_token, !value.isEmpty else {
+            throw RegistryError.invalidResponse(url: url, reason: "no token in the token server's answer")
+        }
+        // Spec: a missing expires_in means 60 s. Renew a little early.
+        let lifetime = Double(max(answer.expires_in ?? 60, 10))
+        return CachedToken(value: value, expires: Date().addingTimeInterval(lifetime - 5))
+    }
+}
+
+/// The registry's JSON error body, `{"errors":[{"code":…,"message":…}]}`, read into one line.
+enum RegistryErrorBody {
+    static func detail(_ body: [UInt8]) -> String {
+        struct Body: Decodable {
+            struct Entry: Decodable {
+                var code: String?
+                var message: String?
+            }
+            var errors: [Entry]
+        }
+        if let parsed = try? JSONDecoder().decode(Body.self, from: Data(body)), !parsed.errors.isEmpty {
+            return parsed.errors.map { [$0.code, $0.message].compactMap { $0 }.joined(separator: ": ") }.joined(separator: "; ")
+        }
+        let text = String(decoding: body.prefix(200), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.unicodeScalars.allSatisfy({ $0.isASCII && ($0.value >= 0x20 || $0 == "\n") }) ? text.replacingOccurrences(of: "\n", with: " ") : ""
+    }
+}

@@ -1,0 +1,25 @@
+import ArgumentParser
+import Man8S
+
+@main
+struct MbctlCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mbctl",
+        abstract: "Manage Man8S machines: systemd-nspawn containers made from OCI and Docker images.",
+        discussion: """
+        Images are read from registries (docker://REFERENCE, or a bare reference such as \
+        busybox or registry.example:5000/app:1.2), from OCI image layouts (oci:DIR[:TAG]) \
+        and, later, from archives (oci-archive:FILE, docker-archive:FILE).
+        """,
+        version: MbctlVersion.current,
+        subcommands: [OCICommand.self, AddressCommand.self, VersionCommand.self]
+    )
+}
+
+struct VersionCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "version", abstract: "Print mbctl's version.")
+
+    func run() {
+        print("mbctl \(MbctlVersion.current)")
+    }
+}

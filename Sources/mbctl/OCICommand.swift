@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import Man8S
+
+struct OCICommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "oci",
+        abstract: "Work with OCI images directly, without making a machine.",
+        subcommands: [Copy.self]
+    )
+
+    struct Copy: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Copy an image into an OCI image layout.",
+            discussion: """
+            Copies one platform's image (manifest, config and layers, each verified against its \
+            digest) from SRC into the OCI image layout DEST, and tags it there. Blobs already in \
+            DEST are not fetched again; an interrupted download resumes where it stopped.
+
+            Examples:
+              mbctl oci copy docker://busybox:latest oci:/srv/images/busybox:latest
+              mbctl oci copy 127.0.0.1:5000/app:1.0 oci:./app --platform linux/arm64
+            """
+        )
+
+        @Argument(help: ArgumentHelp("Where the image is: docker://REF (or a bare REF) or oci:DIR[:TAG].", valueName: "src"))
+        var source: String
+
+        @Argument(help: ArgumentHelp("An OCI image layout, oci:DIR[:TAG] (TAG defaults to the source's).", valueName: "dest"))
+        var destination: String
+
+        @OptionGroup var registry: RegistryOptions
+
+        @Flag(name: .shortAndLong, help: "Print only errors and the final result.")
+        var quiet = false
+
+        func run() async throws {
+            let source = try ImageLocation(parsing: source)
+            let destination = try ImageLocation(parsing: destination)
+            let copy = ImageCopy(registry: try registry.registryConfiguration(), platform: registry.chosenPlatform)
+            let reporter = TransferReporter(quiet: quiet)
+            let started = Date()
+            let result = try await copy.copy(from: source, to: destination, progress: reporter.handle)
+            reporter.finish()
+            let seconds = Date().timeIntervalSince(started)
+            print("copied \(source) to \(result.destination) (\(result.image.manifestDescriptor.digest), \(result.image.manifest.layers.count) layers) in \(String(format: "%.1f", seconds))s")
+        }
+    }
+}

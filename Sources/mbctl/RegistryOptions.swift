@@ -1,0 +1,56 @@
+import ArgumentParser
+import Man8S
+import OCILayout
+import RegistryClient
+
+/// The options every command that reads images takes, with the names skopeo gives them.
+struct RegistryOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Credentials for the registry.", valueName: "user:password"))
+    var creds: String?
+
+    @Option(help: ArgumentHelp("Read credentials from this auth.json (default: $REGISTRY_AUTH_FILE, then the containers and docker files).", valueName: "file"))
+    var authfile: String?
+
+    @Option(help: ArgumentHelp("Trust the CAs (*.crt) and use the client certificate (*.cert, *.key) in this directory.", valueName: "dir"))
+    var certDir: String?
+
+    @Option(help: ArgumentHelp("Verify registry certificates; false also allows plain HTTP. Loopback registries may always use plain HTTP.", valueName: "bool"))
+    var tlsVerify: Bool = true
+
+    @Option(help: ArgumentHelp("The platform to pull from a multi-platform image (default: this machine's).", valueName: "os/arch[/variant]"))
+    var platform: String?
+
+    @Option(help: "How many blobs to download at once.")
+    var jobs: Int = 4
+
+    @Option(help: ArgumentHelp("Attempts per request before giving up.", valueName: "n"))
+    var retryTimes: Int = 5
+
+    @Option(help: ArgumentHelp("Cap the download rate, in bytes per second (0: no cap).", valueName: "bytes"))
+    var limitRate: Int64 = 0
+
+    func validate() throws {
+        guard jobs >= 1 && jobs <= 64 else { throw ValidationError("--jobs must be between 1 and 64") }
+        guard retryTimes >= 1 else { throw ValidationError("--retry-times must be at least 1") }
+        if let platform, Platform(parsing: platform) == nil {
+            throw ValidationError("--platform takes os/arch[/variant], e.g. linux/arm64 or linux/arm/v7")
+        }
+    }
+
+    var chosenPlatform: Platform {
+        platform.flatMap(Platform.init(parsing:)) ?? .host
+    }
+
+    func registryConfiguration() throws -> RegistryClient.Configuration {
+        var configuration = RegistryClient.Configuration()
+        configuration.transport.verifyTLS = tlsVerify
+        configuration.transport.certificateDirectory = certDir
+        configuration.transport.maxReceiveSpeed = limitRate
+        configuration.transport.userAgent = "mbctl/\(MbctlVersion.current)"
+        configuration.credentials.explicit = try creds.map(RegistryCredentials.init(parsing:))
+        configuration.credentials.authFile = authfile
+        configuration.retry.maxAttempts = retryTimes
+        configuration.jobs = jobs
+        return configuration
+    }
+}
