@@ -1,0 +1,119 @@
+import Foundation
+import OCILayout
+import Testing
+
+/// `mbctl oci copy` against a real docker-registry, checked with skopeo and umoci as oracles.
+@Suite(.serialized) struct OCICopyTests {
+    let work: String
+
+    init() throws {
+        work = NSTemporaryDirectory() + "mbctl-copy-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    }
+
+    /// The manifest tagged `tag` in the layout at `path`, decoded.
+    func manifest(in path: String, tag: String) throws -> (Descriptor, ImageManifest) {
+        let layout = try ImageLayout.open(at: path)
+        let descriptor = try layout.resolve(tag: tag)
+        let data = try layout.store.read(descriptor, limit: 1 << 20)
+        return (descriptor, try JSONDecoder().decode(ImageManifest.self, from: data))
+    }
+
+    @Test func copiesAMultiLayerImageThatSkopeoAndUmociAccept() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry()
+        let pushed = try registry.push(spec: ImageSpecs.multiLayer, as: "test/multi", tag: "v1")
+
+        let layoutPath = "\(work)/layout"
+        let result = try runMbctl(["oci", "copy", "docker://\(registry.host)/test/multi:v1", "oci:\(layoutPath):v1"])
+        #expect(result.succeeded, "\(result.stderr)")
+        #expect(result.stdout.contains(pushed))
+
+        let (descriptor, manifest) = try manifest(in: layoutPath, tag: "v1")
+        #expect(descriptor.digest.description == pushed)
+        #expect(descriptor.platform == Platform(os: "linux", architecture: "amd64"))
+        #expect(manifest.layers.count == 3)
+        // Every blob byte-identical to what the registry stores.
+        for blob in [manifest.config] + manifest.layers + [descriptor] {
+            let ours = try Data(contentsOf: URL(fileURLWithPath: "\(layoutPath)/blobs/sha256/\(blob.digest.encoded)"))
+            let theirs = try Data(contentsOf: URL(fileURLWithPath: registry.blobDataPath(blob.digest.encoded)))
+            #expect(ours == theirs, "blob \(blob.digest)")
+        }
+        let inspected = try runCommand(["skopeo", "inspect", "oci:\(layoutPath):v1"]).stdout
+        #expect(inspected.contains(pushed))
+        let stat = try runCommand(["umoci", "stat", "--image", "\(layoutPath):v1", "--json"]).stdout
+        #expect(stat.contains("make-image.py"))
+        #expect(!FileManager.default.fileExists(atPath: "\(layoutPath)/.ingest"))
+
+        // A second copy finds every blob present and fetches none.
+        let again = try runMbctl(["oci", "copy", "docker://\(registry.host)/test/multi:v1", "oci:\(layoutPath):again"])
+        #expect(again.succeeded, "\(again.stderr)")
+        #expect(again.stderr.components(separatedBy: "already have").count - 1 == 4)
+        #expect(!again.stderr.contains("fetching"))
+        #expect(try ImageLayout.open(at: layoutPath).tags().sorted() == ["again", "v1"])
+    }
+
+    @Test func choosesThePlatformOfAnIndex() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry()
+        let indexDigest = try registry.push(spec: ImageSpecs.multiPlatform, as: "test/multiarch", tag: "multi")
+        let indexData = try Data(contentsOf: URL(fileURLWithPath: registry.blobDataPath(String(indexDigest.dropFirst(7)))))
+        let index = try JSONDecoder().decode(ImageIndex.self, from: indexData)
+
+        for (flag, arch, variant, content) in [("linux/arm64", "arm64", "v8", "arm64"), ("linux/arm/v7", "arm", "v7", "armv7"), ("linux/amd64", "amd64", nil, "amd64")] {
+            let path = "\(work)/\(arch)"
+            let result = try runMbctl(["oci", "copy", "--platform", flag, "\(registry.host)/test/multiarch:multi", "oci:\(path)"])
+            #expect(result.succeeded, "\(result.stderr)")
+            let (descriptor, manifest) = try manifest(in: path, tag: "multi")
+            let entry = index.manifests.first { $0.platform?.architecture == arch }
+            #expect(descriptor.digest == entry?.digest)
+            #expect(descriptor.platform?.variant == variant)
+            let layer = try Data(contentsOf: URL(fileURLWithPath: "\(path)/blobs/sha256/\(manifest.layers[0].digest.encoded)"))
+            let listing = try runCommand(["sh", "-c", "gzip -dc < '\(path)/blobs/sha256/\(manifest.layers[0].digest.encoded)' | tar -xOf - arch"]).stdout
+            #expect(listing == content, "layer of \(flag), \(layer.count) bytes")
+        }
+
+        let missing = try runMbctl(["oci", "copy", "--platform", "linux/s390x", "\(registry.host)/test/multiarch:multi", "oci:\(work)/none"])
+        #expect(!missing.succeeded)
+        #expect(missing.stderr.contains("no image for linux/s390x"))
+        #expect(missing.stderr.contains("linux/amd64, linux/arm64/v8, linux/arm/v7"))
+    }
+
+    @Test func refusesABlobWhoseBytesDoNotMatchItsDigest() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry()
+        try registry.push(spec: ImageSpecs.multiLayer, as: "test/corrupt", tag: "v1")
+        // Find the zstd layer and flip bytes in the registry's copy, keeping its size.
+        let good = "\(work)/good"
+        #expect(try runMbctl(["oci", "copy", "\(registry.host)/test/corrupt:v1", "oci:\(good)"]).succeeded)
+        let (_, manifest) = try manifest(in: good, tag: "v1")
+        let victim = manifest.layers[1].digest
+        let path = registry.blobDataPath(victim.encoded)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        for offset in stride(from: 100, to: min(bytes.count, 5000), by: 97) { bytes[offset] ^= 0xFF }
+        try bytes.write(to: URL(fileURLWithPath: path))
+
+        let target = "\(work)/bad"
+        let result = try runMbctl(["oci", "copy", "\(registry.host)/test/corrupt:v1", "oci:\(target)"])
+        #expect(!result.succeeded)
+        #expect(result.stderr.contains("expected \(victim)"), "\(result.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(target)/blobs/sha256/\(victim.encoded)"))
+        #expect(!FileManager.default.fileExists(atPath: "\(target)/.ingest/sha256-\(victim.encoded)"))
+        // No manifest is tagged for an image whose blobs are not all there.
+        #expect(try ImageLayout.open(at: target).tags().isEmpty)
+    }
+
+    @Test func namesWhatIsMissing() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry()
+        let result = try runMbctl(["oci", "copy", "\(registry.host)/no/such:image", "oci:\(work)/x"])
+        #expect(!result.succeeded)
+        #expect(result.stderr.contains("not found"))
+        #expect(result.stderr.contains("no/such"))
+        let unreachable = try runMbctl(["oci", "copy", "--retry-times", "1", "127.0.0.1:1/x:y", "oci:\(work)/y"])
+        #expect(!unreachable.succeeded)
+        #expect(unreachable.stderr.contains("127.0.0.1:1"))
+        let bad = try runMbctl(["oci", "copy", "Bad/Name", "oci:\(work)/z"])
+        #expect(bad.stderr.contains("lower case"))
+    }
+}
