@@ -25,12 +25,20 @@ public struct ImageCopy: Sendable {
             throw ImageLocationError.unsupported(destination.description, reason: "mbctl oci copy writes oci:DIR[:TAG] destinations")
         }
         let imageSource = try makeSource(source)
-        let layout = try ImageLayout.openOrCreate(at: path)
-        let fetcher = ImageFetcher(platform: platform, jobs: registry.jobs)
-        let image = try await fetcher.fetch(from: imageSource, into: layout.store, progress: progress)
-        let tag = requestedTag ?? Self.defaultTag(for: source)
-        try layout.setTag(tag, to: image.manifestDescriptor)
-        return Result(image: image, destination: .layout(path: path, tag: tag))
+        // A layout this copy creates is removed again if the copy fails; an existing one keeps
+        // the verified blobs that arrived (and partial downloads, to resume), but no new tag.
+        let createdLayout = !FileManager.default.fileExists(atPath: path)
+        do {
+            let layout = try ImageLayout.openOrCreate(at: path)
+            let fetcher = ImageFetcher(platform: platform, jobs: registry.jobs)
+            let image = try await fetcher.fetch(from: imageSource, into: layout.store, progress: progress)
+            let tag = requestedTag ?? Self.defaultTag(for: source)
+            try layout.setTag(tag, to: image.manifestDescriptor)
+            return Result(image: image, destination: .layout(path: path, tag: tag))
+        } catch {
+            if createdLayout { try? FileManager.default.removeItem(atPath: path) }
+            throw error
+        }
     }
 
     /// The ``ImageSource`` that reads `location`.

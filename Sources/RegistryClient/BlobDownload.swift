@@ -20,8 +20,12 @@ extension RegistryClient {
         let session = try session(for: reference)
         let path = "/\(reference.repository)/blobs/\(descriptor.digest)"
         let sink = BlobSink(ingest: ingest, progress: progress)
-        progress?(.blobStarted(descriptor, resumingAt: ingest.offset))
+        var isFirstAttempt = true
         try await withRetries(url: "\(reference.registry)/v2\(path)", progress: progress) {
+            if isFirstAttempt || ingest.offset > 0 {
+                progress?(.blobStarted(descriptor, resumingAt: ingest.offset))
+            }
+            isFirstAttempt = false
             if ingest.offset == descriptor.size {
                 return
             }

@@ -5,8 +5,8 @@ import OCILayout
 public enum RegistryError: Error, Sendable {
     /// The connection failed (DNS, refused, reset, timed out, stalled): libcurl's message.
     case transport(url: String, message: String, code: Int)
-    /// TLS could not be established or the certificate was not trusted.
-    case tls(url: String, message: String)
+    /// TLS could not be established or the certificate was not trusted (libcurl's code).
+    case tls(url: String, message: String, code: Int)
     /// The server answered with a status mbctl did not expect; `detail` is the registry's own
     /// error text when it sent one.
     case httpStatus(url: String, status: Int, detail: String)
@@ -44,7 +44,7 @@ extension RegistryError: CustomStringConvertible {
         switch self {
         case .transport(let url, let message, _):
             return "cannot reach \(url): \(message)"
-        case .tls(let url, let message):
+        case .tls(let url, let message, _):
             return "TLS failed for \(url): \(message) (trust its CA with --cert-dir, or use --tls-verify=false)"
         case .httpStatus(let url, let status, let detail):
             return "\(url) answered HTTP \(status)" + (detail.isEmpty ? "" : ": \(detail)")

@@ -1,3 +1,4 @@
+import CCurlShim
 import Foundation
 import OCILayout
 
@@ -51,9 +52,12 @@ actor RegistrySession {
         do {
             try await probe(scheme: "https")
         } catch let error as RegistryError {
+            // Fall back only when the server does not speak TLS at all (the handshake fails), not
+            // when it does and its certificate is not trusted: that must be reported, not bypassed.
             guard allowsPlainHTTP else { throw error }
             switch error {
-            case .tls, .transport: try await probe(scheme: "http")
+            case .tls(_, _, let code) where code == Int(CURLE_SSL_CONNECT_ERROR.rawValue): try await probe(scheme: "http")
+            case .transport: try await probe(scheme: "http")
             default: throw error
             }
         }

@@ -13,11 +13,14 @@ import json
 import os
 import subprocess
 import sys
+import signal
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlparse
 
 PORT, KEY, CERT, USER, PASSWORD, LOG = sys.argv[1:7]
+# A parent may have left signals blocked; make SIGTERM stop this server.
+signal.pthread_sigmask(signal.SIG_SETMASK, [])
 ISSUER = "mbctl-test-issuer"
 
 

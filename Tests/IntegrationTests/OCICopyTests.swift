@@ -97,10 +97,18 @@ import Testing
         let result = try runMbctl(["oci", "copy", "\(registry.host)/test/corrupt:v1", "oci:\(target)"])
         #expect(!result.succeeded)
         #expect(result.stderr.contains("expected \(victim)"), "\(result.stderr)")
-        #expect(!FileManager.default.fileExists(atPath: "\(target)/blobs/sha256/\(victim.encoded)"))
-        #expect(!FileManager.default.fileExists(atPath: "\(target)/.ingest/sha256-\(victim.encoded)"))
-        // No manifest is tagged for an image whose blobs are not all there.
-        #expect(try ImageLayout.open(at: target).tags().isEmpty)
+        // The layout this copy would have created is not left behind.
+        #expect(!FileManager.default.fileExists(atPath: target))
+
+        // Into an existing layout: the bad blob is not stored, and no tag names an image whose
+        // blobs are not all there.
+        let existing = "\(work)/existing"
+        _ = try ImageLayout.openOrCreate(at: existing)
+        let again = try runMbctl(["oci", "copy", "\(registry.host)/test/corrupt:v1", "oci:\(existing)"])
+        #expect(!again.succeeded)
+        #expect(!FileManager.default.fileExists(atPath: "\(existing)/blobs/sha256/\(victim.encoded)"))
+        #expect(!FileManager.default.fileExists(atPath: "\(existing)/.ingest/sha256-\(victim.encoded)"))
+        #expect(try ImageLayout.open(at: existing).tags().isEmpty)
     }
 
     @Test func namesWhatIsMissing() throws {
@@ -110,6 +118,7 @@ import Testing
         #expect(!result.succeeded)
         #expect(result.stderr.contains("not found"))
         #expect(result.stderr.contains("no/such"))
+        #expect(!FileManager.default.fileExists(atPath: "\(work)/x"))
         let unreachable = try runMbctl(["oci", "copy", "--retry-times", "1", "127.0.0.1:1/x:y", "oci:\(work)/y"])
         #expect(!unreachable.succeeded)
         #expect(unreachable.stderr.contains("127.0.0.1:1"))

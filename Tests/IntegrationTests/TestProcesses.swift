@@ -74,12 +74,16 @@ func runCommand(_ arguments: [String], environment: [String: String]? = nil, che
     return result
 }
 
-/// Runs the mbctl under test, with an environment that has no skopeo or umoci on PATH
-/// (mbctl must never need them) and no auth files of the host.
+/// The environment mbctl runs in under test: no skopeo or umoci on PATH (mbctl must never need
+/// them) and none of the host's auth files.
+func mbctlEnvironment(home: String? = nil) -> [String: String] {
+    ["PATH": "/nonexistent", "HOME": home ?? "/nonexistent"]
+}
+
+/// Runs the mbctl under test to completion.
 @discardableResult
 func runMbctl(_ arguments: [String], home: String? = nil, check: Bool = false) throws -> CommandResult {
-    let environment = ["PATH": "/nonexistent", "HOME": home ?? "/nonexistent"]
-    return try runCommand([TestPaths.mbctl] + arguments, environment: environment, check: check)
+    try runCommand([TestPaths.mbctl] + arguments, environment: mbctlEnvironment(home: home), check: check)
 }
 
 /// A long-running process (a registry, a token server) that is stopped when the test ends.
@@ -87,13 +91,14 @@ final class BackgroundProcess {
     let process = Process()
     let logPath: String
 
-    init(_ arguments: [String], logPath: String) throws {
+    init(_ arguments: [String], logPath: String, environment: [String: String]? = nil) throws {
         self.logPath = logPath
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         log.seekToEndOfFile()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments
+        if let environment { process.environment = environment }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = log
         process.standardError = log
@@ -102,10 +107,16 @@ final class BackgroundProcess {
         _ = FileManager.default.createFile(atPath: "\(TestPaths.pidDirectory)/\(process.processIdentifier)", contents: nil)
     }
 
-    /// SIGTERM, or SIGKILL with `abruptly`, and wait for the exit.
+    /// SIGTERM (SIGKILL after 5 s, or at once with `abruptly`), and wait for the exit.
+    ///
+    /// Children of Foundation's Process inherit the blocked signal mask of the thread that
+    /// spawned them, so a child that does not reset it never sees SIGTERM: hence the SIGKILL.
     func stop(abruptly: Bool = false) {
         guard process.isRunning else { return }
         kill(process.processIdentifier, abruptly ? SIGKILL : SIGTERM)
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         try? FileManager.default.removeItem(atPath: "\(TestPaths.pidDirectory)/\(process.processIdentifier)")
     }

@@ -22,7 +22,7 @@ public struct CredentialSources: Sendable {
         explicit: RegistryCredentials? = nil,
         authFile: String? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment,
-        homeDirectory: String = NSHomeDirectory()
+        homeDirectory: String = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
     ) {
         self.explicit = explicit
         self.authFile = authFile

@@ -148,7 +148,7 @@ private final class CurlTransfer: @unchecked Sendable {
         switch code {
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM,
              CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH:
-            return .tls(url: url, message: message)
+            return .tls(url: url, message: message, code: Int(code.rawValue))
         default:
             return .transport(url: url, message: message, code: Int(code.rawValue))
         }

@@ -1,0 +1,84 @@
+import Foundation
+import Testing
+
+/// Basic auth over TLS and the Bearer token flow, against real registries.
+@Suite(.serialized) struct RegistryAuthTests {
+    let work: String
+
+    init() throws {
+        work = NSTemporaryDirectory() + "mbctl-auth-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    }
+
+    @Test func basicAuthOverTLS() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry(security: .basicOverTLS(user: "alice", password: "wonder land"))
+        let pushed = try registry.push(spec: ImageSpecs.small, as: "private/app", tag: "1")
+        let source = "docker://\(registry.host)/private/app:1"
+
+        let good = try runMbctl(["oci", "copy", "--cert-dir", registry.certDirectory, "--creds", "alice:wonder land", source, "oci:\(work)/a"])
+        #expect(good.succeeded, "\(good.stderr)")
+        #expect(good.stdout.contains(pushed))
+
+        let wrong = try runMbctl(["oci", "copy", "--cert-dir", registry.certDirectory, "--creds", "alice:nope", source, "oci:\(work)/b"])
+        #expect(!wrong.succeeded)
+        #expect(wrong.stderr.contains("unauthorized"))
+        #expect(wrong.stderr.contains(registry.host))
+        #expect(!FileManager.default.fileExists(atPath: "\(work)/b"))
+
+        // An untrusted certificate is reported as such, not bypassed by falling back to HTTP.
+        let untrusted = try runMbctl(["oci", "copy", "--creds", "alice:wonder land", source, "oci:\(work)/c"])
+        #expect(!untrusted.succeeded)
+        #expect(untrusted.stderr.contains("TLS failed"), "\(untrusted.stderr)")
+        #expect(untrusted.stderr.contains("--cert-dir"))
+
+        // --tls-verify=false accepts it.
+        let insecure = try runMbctl(["oci", "copy", "--tls-verify=false", "--creds", "alice:wonder land", source, "oci:\(work)/d"])
+        #expect(insecure.succeeded, "\(insecure.stderr)")
+
+        // Credentials from an auth file: --authfile, and ~/.docker/config.json.
+        let auth = Data("alice:wonder land".utf8).base64EncodedString()
+        let authJSON = "{\"auths\": {\"\(registry.host)\": {\"auth\": \"\(auth)\"}}}"
+        try authJSON.write(toFile: "\(work)/auth.json", atomically: true, encoding: .utf8)
+        let fromFile = try runMbctl(["oci", "copy", "--cert-dir", registry.certDirectory, "--authfile", "\(work)/auth.json", source, "oci:\(work)/e"])
+        #expect(fromFile.succeeded, "\(fromFile.stderr)")
+        try FileManager.default.createDirectory(atPath: "\(work)/home/.docker", withIntermediateDirectories: true)
+        try authJSON.write(toFile: "\(work)/home/.docker/config.json", atomically: true, encoding: .utf8)
+        let fromHome = try runMbctl(["oci", "copy", "--cert-dir", registry.certDirectory, source, "oci:\(work)/f"], home: "\(work)/home")
+        #expect(fromHome.succeeded, "\(fromHome.stderr)")
+        let anonymous = try runMbctl(["oci", "copy", "--cert-dir", registry.certDirectory, source, "oci:\(work)/g"])
+        #expect(anonymous.stderr.contains("unauthorized"))
+    }
+
+    @Test func bearerTokenFlow() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry(security: .token(user: "bob", password: "builder"))
+        let pushed = try registry.push(spec: ImageSpecs.multiLayer, as: "team/app", tag: "2")
+        let source = "\(registry.host)/team/app:2"
+        let tokenRequestsBefore = try tokenRequests(registry)
+
+        let good = try runMbctl(["oci", "copy", "--creds", "bob:builder", source, "oci:\(work)/a"])
+        #expect(good.succeeded, "\(good.stderr)")
+        #expect(good.stdout.contains(pushed))
+        // One token serves the manifest, the config and all layers: it is cached per scope.
+        let requests = try tokenRequests(registry).dropFirst(tokenRequestsBefore.count)
+        #expect(requests.count == 1)
+        #expect(requests.first?.contains("repository:team/app:pull") == true)
+        #expect(requests.first?.contains("\"auth\": true") == true)
+
+        let wrong = try runMbctl(["oci", "copy", "--creds", "bob:wrong", source, "oci:\(work)/b"])
+        #expect(!wrong.succeeded)
+        #expect(wrong.stderr.contains("unauthorized"))
+        #expect(wrong.stderr.contains(registry.host))
+        #expect(!FileManager.default.fileExists(atPath: "\(work)/b"))
+
+        let anonymous = try runMbctl(["oci", "copy", source, "oci:\(work)/c"])
+        #expect(!anonymous.succeeded)
+        #expect(anonymous.stderr.contains("unauthorized"))
+    }
+
+    func tokenRequests(_ registry: TestRegistry) throws -> [String] {
+        let text = (try? String(contentsOfFile: registry.tokenLog, encoding: .utf8)) ?? ""
+        return text.split(separator: "\n").map(String.init)
+    }
+}
