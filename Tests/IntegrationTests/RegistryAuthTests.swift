@@ -82,3 +82,38 @@ import Testing
         return text.split(separator: "\n").map(String.init)
     }
 }
+
+/// Blob downloads redirected to another host, as S3- or CDN-backed registries do.
+@Suite struct RedirectTests {
+    @Test func credentialsDoNotFollowARedirectToAnotherHost() throws {
+        let work = NSTemporaryDirectory() + "mbctl-redirect-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry()
+        try registry.push(spec: ImageSpecs.multiLayer, as: "test/redirect", tag: "v1")
+        let front = try freeLoopbackPort(), storage = try freeLoopbackPort()
+        let logPath = "\(work)/requests.log"
+        let server = try BackgroundProcess(
+            ["python3", "\(TestPaths.fixtures)/redirecting-registry.py", "\(front)", "\(storage)", registry.host, "carol", "pw", logPath],
+            logPath: "\(work)/server.out")
+        defer { server.stop() }
+        try waitForListener(port: front)
+
+        let result = try runMbctl(["oci", "copy", "--creds", "carol:pw", "127.0.0.1:\(front)/test/redirect:v1", "oci:\(work)/layout"])
+        #expect(result.succeeded, "\(result.stderr)\n\(server.log)")
+
+        struct Entry: Decodable {
+            var server: String
+            var path: String
+            var auth: Bool
+        }
+        let entries = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(Entry.self, from: Data($0.utf8)) }
+        let stored = entries.filter { $0.server == "storage" }
+        // The config and three layers came from storage, none with the registry's credentials.
+        #expect(stored.count == 4)
+        #expect(stored.allSatisfy { !$0.auth })
+        let redirected = entries.filter { $0.server == "front" && $0.path.contains("/blobs/") }
+        #expect(redirected.count == 4 && redirected.allSatisfy { $0.auth })
+    }
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""A registry front that redirects blob downloads to a storage host, as registries backed by S3
+or a CDN do, for mbctl's tests.
+
+    redirecting-registry.py FRONT_PORT STORAGE_PORT UPSTREAM USER PASSWORD LOGFILE
+
+FRONT (127.0.0.1:FRONT_PORT) demands Basic credentials and forwards /v2/ requests to the real
+registry at UPSTREAM (host:port, plain HTTP), except blob GETs, which it answers with a 307 to
+http://localhost:STORAGE_PORT/... — another host, so a client must not send its credentials
+there. STORAGE serves the blob from UPSTREAM. Each request is logged to LOGFILE as JSON: which
+server got it and whether it carried an Authorization header.
+"""
+import base64
+import json
+import signal
+import sys
+import threading
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+FRONT, STORAGE, UPSTREAM, USER, PASSWORD, LOG = sys.argv[1:7]
+signal.pthread_sigmask(signal.SIG_SETMASK, [])
+EXPECTED = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+lock = threading.Lock()
+
+
+def log(server, handler):
+    with lock, open(LOG, "a") as f:
+        f.write(json.dumps({"server": server, "path": handler.path,
+                            "auth": handler.headers.get("Authorization") is not None}) + "\n")
+
+
+def forward(handler, path):
+    request = urllib.request.Request(f"http://{UPSTREAM}{path}", method=handler.command)
+    for name in ("Accept", "Range"):
+        if handler.headers.get(name):
+            request.add_header(name, handler.headers[name])
+    try:
+        response = urllib.request.urlopen(request)
+    except urllib.error.HTTPError as error:
+        response = error
+    body = response.read()
+    handler.send_response(response.status)
+    for name in ("Content-Type", "Docker-Content-Digest", "Content-Range"):
+        if response.headers.get(name):
+            handler.send_header(name, response.headers[name])
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if handler.command != "HEAD":
+        handler.wfile.write(body)
+
+
+class Front(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        log("front", self)
+        if self.headers.get("Authorization") != EXPECTED:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="redirecting"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if "/blobs/" in self.path:
+            self.send_response(307)
+            self.send_header("Location", f"http://localhost:{STORAGE}/storage{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        forward(self, self.path)
+
+    do_HEAD = do_GET
+
+
+class Storage(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        log("storage", self)
+        forward(self, self.path[len("/storage"):])
+
+
+storage = ThreadingHTTPServer(("127.0.0.1", int(STORAGE)), Storage)
+threading.Thread(target=storage.serve_forever, daemon=True).start()
+ThreadingHTTPServer(("127.0.0.1", int(FRONT)), Front).serve_forever()
