@@ -71,6 +71,9 @@ import Testing
             let layer = try Data(contentsOf: URL(fileURLWithPath: "\(path)/blobs/sha256/\(manifest.layers[0].digest.encoded)"))
             let listing = try runCommand(["sh", "-c", "gzip -dc < '\(path)/blobs/sha256/\(manifest.layers[0].digest.encoded)' | tar -xOf - arch"]).stdout
             #expect(listing == content, "layer of \(flag), \(layer.count) bytes")
+            let inspected = try runCommand(["skopeo", "inspect", "oci:\(path):multi"]).stdout
+            #expect(inspected.contains("\"Architecture\": \"\(arch)\""))
+            try runCommand(["umoci", "stat", "--image", "\(path):multi", "--json"])
         }
 
         let missing = try runMbctl(["oci", "copy", "--platform", "linux/s390x", "\(registry.host)/test/multiarch:multi", "oci:\(work)/none"])
