@@ -10,7 +10,7 @@ import PackageDescription
 
 let package = Package(
     name: "mbctl",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mbctl", targets: ["mbctl"]),
     ],
@@ -33,6 +33,13 @@ let package = Package(
             providers: [.apt(["libarchive-dev"])]
         ),
 
+        // openat2(2) and makedev(3), which Swift cannot call directly.
+        .target(name: "CLinuxSystem"),
+
+        .target(
+            name: "LayerUnpacker",
+            dependencies: ["CArchive", "CLinuxSystem", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .target(
             name: "OCILayout",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
@@ -43,12 +50,12 @@ let package = Package(
         ),
         .target(
             name: "Man8S",
-            dependencies: ["OCILayout", "RegistryClient", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["OCILayout", "RegistryClient", "LayerUnpacker", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .executableTarget(
             name: "mbctl",
             dependencies: [
-                "Man8S", "OCILayout", "RegistryClient",
+                "Man8S", "OCILayout", "RegistryClient", "LayerUnpacker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -56,6 +63,7 @@ let package = Package(
         .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout"]),
         .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient", "OCILayout"]),
         .testTarget(name: "Man8STests", dependencies: ["Man8S"]),
+        .testTarget(name: "LayerUnpackerTests", dependencies: ["LayerUnpacker"]),
         // Tests that drive real tools: a docker-registry on 127.0.0.1, skopeo and umoci as
         // oracles and fixture makers. Fixtures are found next to the sources (Tests/Fixtures).
         .testTarget(name: "IntegrationTests", dependencies: ["Man8S", "RegistryClient", "OCILayout"]),

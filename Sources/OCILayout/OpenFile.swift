@@ -28,9 +28,10 @@ final class OpenFile {
     }
 
     func writeAll(_ bytes: UnsafeRawBufferPointer) throws {
+        guard let base = bytes.baseAddress else { return }
         var offset = 0
         while offset < bytes.count {
-            let written = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            let written = write(fd, base + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
                 throw OCILayoutError.io(path: path, operation: "write", errno: errno)
@@ -44,8 +45,9 @@ final class OpenFile {
         var data = Data(count: count)
         var filled = 0
         try data.withUnsafeMutableBytes { raw in
+            guard let base = raw.baseAddress else { return }
             while filled < count {
-                let got = Glibc.read(fd, raw.baseAddress! + filled, count - filled)
+                let got = Glibc.read(fd, base + filled, count - filled)
                 if got < 0 {
                     if errno == EINTR { continue }
                     throw OCILayoutError.io(path: path, operation: "read", errno: errno)

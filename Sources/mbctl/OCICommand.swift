@@ -6,7 +6,7 @@ struct OCICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "oci",
         abstract: "Work with OCI images directly, without making a machine.",
-        subcommands: [Copy.self]
+        subcommands: [Copy.self, Download.self]
     )
 
     struct Copy: AsyncParsableCommand {
@@ -44,6 +44,54 @@ struct OCICommand: AsyncParsableCommand {
             reporter.finish()
             let seconds = Date().timeIntervalSince(started)
             print("copied \(source) to \(result.destination) (\(result.image.manifestDescriptor.digest), \(result.image.manifest.layers.count) layers) in \(String(format: "%.1f", seconds))s")
+        }
+    }
+
+    struct Download: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Unpack an image's root filesystem into a directory.",
+            discussion: """
+            Fetches the image (registry images through the cache, oci: layouts in place), then \
+            applies its layers in order, whiteouts included, verifying every layer against its \
+            digest and the config's diff_ids. PATH must not exist or be empty; the rootfs is \
+            built beside it and renamed into place only when complete, so a failure leaves nothing.
+
+            Examples:
+              mbctl oci download docker://busybox:latest /srv/rootfs/busybox
+              mbctl oci download oci:/srv/images/app:1.0 ./app-rootfs
+            """
+        )
+
+        @Argument(help: ArgumentHelp("Where the image is: docker://REF (or a bare REF) or oci:DIR[:TAG].", valueName: "src"))
+        var source: String
+
+        @Argument(help: ArgumentHelp("The directory to create the root filesystem in.", valueName: "path"))
+        var path: String
+
+        @Option(help: ArgumentHelp("The OCI image layout that caches pulled images.", valueName: "dir"))
+        var cacheDir: String = "/var/tmp/man8s"
+
+        @OptionGroup var registry: RegistryOptions
+
+        @Flag(name: .shortAndLong, help: "Print only errors and the final result.")
+        var quiet = false
+
+        func run() async throws {
+            let source = try ImageLocation(parsing: source)
+            let download = RootfsDownload(registry: try registry.registryConfiguration(), platform: registry.chosenPlatform, cacheDirectory: cacheDir)
+            let reporter = TransferReporter(quiet: quiet)
+            let started = Date()
+            let result = try await download.download(from: source, to: path, progress: reporter.handle) { index, count, applied in
+                reporter.layerApplied(index: index, count: count, entries: applied.entries)
+            }
+            reporter.finish()
+            let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
+            let stats = result.statistics
+            var summary = "unpacked \(source) (\(result.image.manifestDescriptor.digest)) into \(path): \(stats.entries) entries, \(TransferReporter.bytes(stats.bytes)) in \(seconds)s"
+            if stats.ownershipSkipped + stats.devicesSkipped > 0 {
+                summary += "; rootless: \(stats.ownershipSkipped) owners not set, \(stats.devicesSkipped) devices skipped"
+            }
+            print(summary)
         }
     }
 }

@@ -55,6 +55,12 @@ final class TransferReporter: Sendable {
         }
     }
 
+    /// A layer was applied to the rootfs being built.
+    func layerApplied(index: Int, count: Int, entries: Int) {
+        guard !quiet else { return }
+        state.withLock { _ in log("applied layer \(index)/\(count) (\(entries) entries)") }
+    }
+
     func finish() {
         guard !quiet, interactive else { return }
         state.withLock { state in

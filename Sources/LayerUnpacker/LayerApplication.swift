@@ -1,0 +1,279 @@
+import CArchive
+import CLinuxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Applies the entries of one layer to the root (OCI image-spec layer.md, "Applying Changesets").
+///
+/// A later entry replaces what a path held: a directory over a directory keeps the contents and
+/// takes the new attributes; anything else is removed and made anew. `.wh.NAME` deletes NAME,
+/// `.wh..wh..opq` empties its directory of what lower layers put there (wherever the marker
+/// stands in the tar, what this layer adds is kept). Directory attributes are applied when the
+/// layer is done, after their contents, so that creating children does not undo their mtimes.
+final class LayerApplication {
+    let root: RootDirectory
+    let layer: String
+    let rootless: Bool
+    private(set) var statistics = UnpackStatistics()
+
+    /// Paths this layer created, and every ancestor of them: what an opaque marker keeps.
+    private var added = Set<EntryPath>()
+    private var addedAncestors = Set<EntryPath>()
+    private var deferredDirectories: [(EntryPath, EntryMetadata)] = []
+
+    static let whiteoutPrefix: [UInt8] = Array(".wh.".utf8)
+    static let opaqueMarker: [UInt8] = Array(".wh..wh..opq".utf8)
+
+    init(root: RootDirectory, layer: String, rootless: Bool) {
+        self.root = root
+        self.layer = layer
+        self.rootless = rootless
+    }
+
+    /// Applies the current entry of `stream`.
+    func apply(_ entry: OpaquePointer, from stream: LayerStream) throws {
+        statistics.entries += 1
+        let rawName = archive_entry_pathname(entry).map { Array(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? []
+        let path = EntryPath(raw: rawName)
+        let display = String(decoding: rawName, as: UTF8.self)
+        do {
+            try apply(entry, path: path, stream: stream)
+        } catch let error as SystemCallError {
+            throw UnpackError.system(layer: layer, entry: display, operation: error.operation, errno: error.errno)
+        } catch let error as EntryError {
+            throw UnpackError.invalidEntry(layer: layer, entry: display, reason: error.reason)
+        }
+    }
+
+    private struct EntryError: Error {
+        let reason: String
+    }
+
+    private func apply(_ entry: OpaquePointer, path: EntryPath, stream: LayerStream) throws {
+        let name = path.name
+        if name.starts(with: Self.whiteoutPrefix) {
+            statistics.whiteouts += 1
+            try applyWhiteout(name: name, in: path.parent)
+            return
+        }
+        let metadata = EntryMetadata(entry)
+        let type = mode_t(archive_entry_filetype(entry))
+        if let target = archive_entry_hardlink(entry) {
+            let targetPath = EntryPath(raw: Array(UnsafeRawBufferPointer(start: target, count: strlen(target))))
+            try makeHardlink(path, to: targetPath)
+            record(path)
+            return
+        }
+        if path.isRoot {
+            guard type == S_IFDIR else { throw EntryError(reason: "a non-directory cannot replace the root") }
+            deferredDirectories.append((path, metadata))
+            return
+        }
+        let parent = try root.makeDirectories(path.parent)
+        let existing = try parent.status(of: name)
+        if type == S_IFDIR {
+            if let existing, (existing.st_mode & S_IFMT) == S_IFDIR {
+                // A directory over a directory: contents stay, attributes are replaced (deferred).
+            } else {
+                if existing != nil { try parent.removeTree(name) }
+                try parent.makeDirectory(name, mode: 0o700)
+            }
+            statistics.directories += 1
+            deferredDirectories.append((path, metadata))
+            record(path)
+            return
+        }
+        if existing != nil { try parent.removeTree(name) }
+        switch type {
+        case S_IFREG:
+            try writeFile(name, in: parent, metadata: metadata, stream: stream, size: archive_entry_size(entry))
+            statistics.regularFiles += 1
+        case S_IFLNK:
+            guard let target = archive_entry_symlink(entry) else { throw EntryError(reason: "symlink without a target") }
+            let result = withCPath(name) { symlinkat(target, parent.fd, $0) }
+            guard result == 0 else { throw SystemCallError(operation: "symlink", errno: errno) }
+            try applyMetadata(metadata, to: name, in: parent, isSymlink: true)
+            statistics.symlinks += 1
+        case S_IFCHR, S_IFBLK, S_IFIFO:
+            let device = mbctl_makedev(UInt32(archive_entry_rdevmajor(entry)), UInt32(archive_entry_rdevminor(entry)))
+            let result = withCPath(name) { mknodat(parent.fd, $0, type | (metadata.permissions & 0o777), device) }
+            if result != 0 {
+                if rootless && (errno == EPERM || errno == EACCES) && type != S_IFIFO {
+                    statistics.devicesSkipped += 1
+                    return
+                }
+                throw SystemCallError(operation: "mknod", errno: errno)
+            }
+            try applyMetadata(metadata, to: name, in: parent, isSymlink: false)
+            statistics.devices += 1
+        case S_IFSOCK:
+            throw EntryError(reason: "sockets cannot be stored in a layer")
+        default:
+            throw EntryError(reason: "unknown entry type \(String(type, radix: 8))")
+        }
+        record(path)
+    }
+
+    private func record(_ path: EntryPath) {
+        added.insert(path)
+        var ancestor = path.parent
+        while !ancestor.isRoot, addedAncestors.insert(ancestor).inserted {
+            ancestor = ancestor.parent
+        }
+    }
+
+    // MARK: Whiteouts
+
+    private func applyWhiteout(name: [UInt8], in directory: EntryPath) throws {
+        if name == Self.opaqueMarker {
+            try clearOpaque(directory)
+            return
+        }
+        let target = Array(name.dropFirst(Self.whiteoutPrefix.count))
+        if target.starts(with: Self.whiteoutPrefix) {
+            // Other `.wh..wh.*` names are AUFS bookkeeping (`.wh..wh.plnk`, …): not content.
+            return
+        }
+        guard !target.isEmpty, target != [0x2E], target != [0x2E, 0x2E] else {
+            throw EntryError(reason: "invalid whiteout name")
+        }
+        guard let parent = try? root.openDirectory(directory) else { return }
+        try parent.removeTree(target)
+    }
+
+    /// Removes from `directory` everything lower layers put there, keeping what this layer added
+    /// (and the directories leading to it).
+    private func clearOpaque(_ directory: EntryPath) throws {
+        guard let handle = try? root.openDirectory(directory) else { return }
+        for name in try handle.entries() {
+            let child = directory.appending(name)
+            guard let info = try handle.status(of: name) else { continue }
+            if (info.st_mode & S_IFMT) == S_IFDIR {
+                if added.contains(child) || addedAncestors.contains(child) {
+                    try clearOpaque(child)
+                } else {
+                    try handle.removeTree(name)
+                }
+            } else if !added.contains(child) {
+                try handle.removeTree(name)
+            }
+        }
+    }
+
+    // MARK: Files and links
+
+    private func writeFile(_ name: [UInt8], in parent: DirectoryHandle, metadata: EntryMetadata, stream: LayerStream, size: Int64) throws {
+        let fd = withCPath(name) { openat(parent.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+        guard fd >= 0 else { throw SystemCallError(operation: "create file", errno: errno) }
+        defer { close(fd) }
+        var end: Int64 = 0
+        try stream.readData { bytes, offset in
+            guard let base = bytes.baseAddress else { return }
+            var written = 0
+            while written < bytes.count {
+                let result = pwrite(fd, base + written, bytes.count - written, off_t(offset) + off_t(written))
+                if result < 0 {
+                    if errno == EINTR { continue }
+                    throw SystemCallError(operation: "write", errno: errno)
+                }
+                written += result
+            }
+            end = max(end, offset + Int64(bytes.count))
+        }
+        if end < size {
+            // A sparse file's trailing hole.
+            guard ftruncate(fd, off_t(size)) == 0 else { throw SystemCallError(operation: "truncate", errno: errno) }
+        }
+        statistics.bytes += size
+        try chown(fd: fd, metadata)
+        guard fchmod(fd, metadata.permissions) == 0 else { throw SystemCallError(operation: "chmod", errno: errno) }
+        for xattr in metadata.xattrs {
+            let result = withCPath(xattr.name) { fsetxattr(fd, $0, xattr.value, xattr.value.count, 0) }
+            guard result == 0 else { throw SystemCallError(operation: "set xattr \(String(decoding: xattr.name, as: UTF8.self))", errno: errno) }
+        }
+        var times = [metadata.accessTime, metadata.modificationTime]
+        guard futimens(fd, &times) == 0 else { throw SystemCallError(operation: "set times", errno: errno) }
+    }
+
+    private func makeHardlink(_ path: EntryPath, to target: EntryPath) throws {
+        guard !path.isRoot, !target.isRoot else { throw EntryError(reason: "a hardlink cannot involve the root") }
+        guard path != target else { throw EntryError(reason: "a hardlink to itself") }
+        guard let targetParent = try? root.openDirectory(target.parent),
+              let targetInfo = try targetParent.status(of: target.name) else {
+            throw EntryError(reason: "hardlink target \(target.display) does not exist")
+        }
+        guard (targetInfo.st_mode & S_IFMT) != S_IFDIR else {
+            throw EntryError(reason: "hardlink target \(target.display) is a directory")
+        }
+        let parent = try root.makeDirectories(path.parent)
+        if try parent.status(of: path.name) != nil { try parent.removeTree(path.name) }
+        // Flags 0: a link to a symlink links the symlink itself, never what it points to.
+        let result = withCPath(target.name) { targetName in
+            withCPath(path.name) { linkat(targetParent.fd, targetName, parent.fd, $0, 0) }
+        }
+        guard result == 0 else { throw SystemCallError(operation: "hardlink", errno: errno) }
+        statistics.hardlinks += 1
+    }
+
+    // MARK: Metadata
+
+    private func chown(fd: Int32, _ metadata: EntryMetadata) throws {
+        guard fchown(fd, metadata.uid, metadata.gid) == 0 else {
+            if rootless && (errno == EPERM || errno == EINVAL) {
+                statistics.ownershipSkipped += 1
+                return
+            }
+            throw SystemCallError(operation: "chown", errno: errno)
+        }
+    }
+
+    /// Owner, mode, xattrs and times of a node that is not opened (symlink, device, FIFO), all
+    /// relative to its parent and without following it.
+    private func applyMetadata(_ metadata: EntryMetadata, to name: [UInt8], in parent: DirectoryHandle, isSymlink: Bool) throws {
+        let owned = withCPath(name) { fchownat(parent.fd, $0, metadata.uid, metadata.gid, AT_SYMLINK_NOFOLLOW) }
+        if owned != 0 {
+            guard rootless && (errno == EPERM || errno == EINVAL) else { throw SystemCallError(operation: "chown", errno: errno) }
+            statistics.ownershipSkipped += 1
+        }
+        if !isSymlink {
+            // The node was just made here by mknodat, so following is not a concern.
+            let result = withCPath(name) { fchmodat(parent.fd, $0, metadata.permissions, 0) }
+            guard result == 0 else { throw SystemCallError(operation: "chmod", errno: errno) }
+        }
+        for xattr in metadata.xattrs {
+            let procPath = Array("/proc/self/fd/\(parent.fd)/".utf8) + name
+            let result = withCPath(procPath) { path in
+                withCPath(xattr.name) { lsetxattr(path, $0, xattr.value, xattr.value.count, 0) }
+            }
+            guard result == 0 else { throw SystemCallError(operation: "set xattr \(String(decoding: xattr.name, as: UTF8.self))", errno: errno) }
+        }
+        var times = [metadata.accessTime, metadata.modificationTime]
+        let result = withCPath(name) { utimensat(parent.fd, $0, &times, AT_SYMLINK_NOFOLLOW) }
+        guard result == 0 else { throw SystemCallError(operation: "set times", errno: errno) }
+    }
+
+    /// Applies the attributes of this layer's directories, deepest first, after all their contents.
+    func finish() throws {
+        for (path, metadata) in deferredDirectories.reversed() {
+            let fd = withCPath(path.relativeBytes) {
+                mbctl_openat2(root.fd, $0, UInt64(O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), 0, MBCTL_RESOLVE_IN_ROOT | MBCTL_RESOLVE_NO_MAGICLINKS)
+            }
+            // Gone (a later whiteout) or no longer a directory (a later entry replaced it): skip.
+            guard fd >= 0 else { continue }
+            defer { close(fd) }
+            do {
+                try chown(fd: fd, metadata)
+                guard fchmod(fd, metadata.permissions) == 0 else { throw SystemCallError(operation: "chmod", errno: errno) }
+                for xattr in metadata.xattrs {
+                    let result = withCPath(xattr.name) { fsetxattr(fd, $0, xattr.value, xattr.value.count, 0) }
+                    guard result == 0 else { throw SystemCallError(operation: "set xattr", errno: errno) }
+                }
+                var times = [metadata.accessTime, metadata.modificationTime]
+                guard futimens(fd, &times) == 0 else { throw SystemCallError(operation: "set times", errno: errno) }
+            } catch let error as SystemCallError {
+                throw UnpackError.system(layer: layer, entry: path.display, operation: error.operation, errno: error.errno)
+            }
+        }
+    }
+}

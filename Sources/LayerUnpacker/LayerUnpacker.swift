@@ -1,0 +1,75 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One layer to apply: the blob file, how it is compressed, and the digests it must have.
+public struct LayerBlob: Sendable {
+    public var path: String
+    public var compression: LayerCompression
+    /// `sha256:…` of the blob, checked over the compressed bytes.
+    public var digest: String
+    /// `sha256:…` of the uncompressed tar (the config's `diff_id`), when known.
+    public var diffID: String?
+
+    public init(path: String, compression: LayerCompression, digest: String, diffID: String?) {
+        self.path = path
+        self.compression = compression
+        self.digest = digest
+        self.diffID = diffID
+    }
+}
+
+/// Applies image layers, in order, to a root filesystem directory, with libarchive.
+///
+/// The unpacker assumes the layers are hostile: no entry can write, link, chmod, chown or delete
+/// outside the root (see ``RootDirectory``), and both digests of every layer are verified while
+/// it streams. It throws on the first problem; the caller removes the half-built root.
+public struct LayerUnpacker: Sendable {
+    public let rootPath: String
+    /// Continue where ownership cannot be set and skip device nodes (umoci's `--rootless`).
+    /// Defaults to whether the process is not root.
+    public var rootless: Bool
+
+    public init(rootPath: String, rootless: Bool = geteuid() != 0) {
+        self.rootPath = rootPath
+        self.rootless = rootless
+    }
+
+    /// Applies `layer` on top of what the root holds.
+    @discardableResult
+    public func apply(_ layer: LayerBlob) throws -> UnpackStatistics {
+        // libarchive hands out names in the thread's locale; in plain "C" a UTF-8 PAX name
+        // cannot be converted and comes back missing. Use C.UTF-8 on this thread while we work.
+        let utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", nil)
+        let previous = utf8.map { uselocale($0) }
+        defer {
+            if let previous { uselocale(previous) }
+            if let utf8 { freelocale(utf8) }
+        }
+        let root = try RootDirectory(path: rootPath)
+        let stream = try LayerStream(path: layer.path, compression: layer.compression, name: layer.digest)
+        let application = LayerApplication(root: root, layer: layer.digest, rootless: rootless)
+        while let entry = try stream.nextEntry() {
+            try application.apply(entry, from: stream)
+        }
+        let (digest, diffID) = try stream.finish()
+        guard digest == layer.digest else {
+            throw UnpackError.digestMismatch(layer: layer.digest, expected: layer.digest, actual: digest)
+        }
+        if let expected = layer.diffID, expected != diffID {
+            throw UnpackError.diffIDMismatch(layer: layer.digest, expected: expected, actual: diffID)
+        }
+        try application.finish()
+        return application.statistics
+    }
+
+    /// Removes `path` and everything below it without following symlinks, for cleaning up a
+    /// half-built root.
+    public static func removeTree(at path: String) {
+        let parentPath = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        let name = Array((path.split(separator: "/").last.map(String.init) ?? path).utf8)
+        let fd = open(parentPath.isEmpty ? "/" : parentPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        try? DirectoryHandle(fd: fd).removeTree(name)
+    }
+}

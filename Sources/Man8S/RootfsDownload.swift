@@ -1,0 +1,110 @@
+import Foundation
+import LayerUnpacker
+import OCILayout
+import RegistryClient
+
+/// `mbctl oci download SRC PATH`: an image's root filesystem, built from its layers.
+///
+/// The rootfs is assembled in a hidden directory beside PATH and renamed into place only when
+/// every layer applied and verified, so PATH is either the whole rootfs or untouched.
+public struct RootfsDownload: Sendable {
+    public var registry: RegistryClient.Configuration
+    public var platform: Platform
+    /// The OCI image layout that caches registry images (`/var/tmp/man8s` by default).
+    public var cacheDirectory: String
+
+    public init(registry: RegistryClient.Configuration = .init(), platform: Platform = .host, cacheDirectory: String) {
+        self.registry = registry
+        self.platform = platform
+        self.cacheDirectory = cacheDirectory
+    }
+
+    public struct Result: Sendable {
+        public var image: FetchedImage
+        public var statistics: UnpackStatistics
+    }
+
+    public func download(
+        from source: ImageLocation, to path: String,
+        progress: TransferEventHandler? = nil, layerApplied: (@Sendable (Int, Int, UnpackStatistics) -> Void)? = nil
+    ) async throws -> Result {
+        let target = URL(fileURLWithPath: path).standardizedFileURL.path
+        try Self.checkTarget(target)
+        let (imageSource, store) = try storage(for: source)
+        let image = try await ImageFetcher(platform: platform, jobs: registry.jobs).fetch(from: imageSource, into: store, progress: progress)
+        let layers = try layerBlobs(of: image, in: store)
+
+        let parent = (target as NSString).deletingLastPathComponent
+        let staging = "\(parent)/.\((target as NSString).lastPathComponent).mbctl-\(UUID().uuidString.prefix(8))"
+        guard mkdir(staging, 0o755) == 0 else {
+            throw Man8SError.filesystem(path: staging, operation: "create", errno: errno)
+        }
+        do {
+            var statistics = UnpackStatistics()
+            let unpacker = LayerUnpacker(rootPath: staging)
+            for (index, layer) in layers.enumerated() {
+                try Task.checkCancellation()
+                let applied = try unpacker.apply(layer)
+                statistics += applied
+                layerApplied?(index + 1, layers.count, applied)
+            }
+            if FileManager.default.fileExists(atPath: target) {
+                guard rmdir(target) == 0 else { throw Man8SError.filesystem(path: target, operation: "replace", errno: errno) }
+            }
+            guard rename(staging, target) == 0 else { throw Man8SError.filesystem(path: target, operation: "rename into place", errno: errno) }
+            return Result(image: image, statistics: statistics)
+        } catch {
+            LayerUnpacker.removeTree(at: staging)
+            throw error
+        }
+    }
+
+    /// PATH must not exist or be an empty directory, and its parent must exist.
+    static func checkTarget(_ target: String) throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) {
+            guard isDirectory.boolValue, (try? FileManager.default.contentsOfDirectory(atPath: target))?.isEmpty == true else {
+                throw Man8SError.targetNotEmpty(target)
+            }
+        }
+        let parent = (target as NSString).deletingLastPathComponent
+        guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw Man8SError.filesystem(path: parent, operation: "use as parent directory", errno: ENOENT)
+        }
+    }
+
+    /// Where the image's blobs are read from: a local layout is used in place; registry images
+    /// go through the cache.
+    func storage(for source: ImageLocation) throws -> (ImageSource, ContentStore) {
+        if case .layout(let path, let tag) = source {
+            let layout = try ImageLayout.open(at: path)
+            return (LayoutImageSource(layout: layout, tag: tag), layout.store)
+        }
+        let cache = try ImageLayout.openOrCreate(at: cacheDirectory)
+        return (try ImageCopy(registry: registry, platform: platform).makeSource(source), cache.store)
+    }
+
+    /// The layers of `image` as the unpacker takes them, each with its compression and diff_id.
+    func layerBlobs(of image: FetchedImage, in store: ContentStore) throws -> [LayerBlob] {
+        let diffIDs = image.configuration.rootfs?.diffIDs ?? []
+        guard diffIDs.count == image.manifest.layers.count else {
+            throw Man8SError.invalidImage(reason: "the config lists \(diffIDs.count) diff_ids for \(image.manifest.layers.count) layers")
+        }
+        return try zip(image.manifest.layers, diffIDs).map { layer, diffID in
+            guard let compression = Self.compression(of: layer.mediaType) else {
+                throw Man8SError.invalidImage(reason: "layer \(layer.digest) has unsupported media type \(layer.mediaType)")
+            }
+            return LayerBlob(path: store.path(of: layer.digest), compression: compression, digest: layer.digest.description, diffID: diffID.description)
+        }
+    }
+
+    /// Layer media types of OCI and Docker, including the non-distributable ones.
+    static func compression(of mediaType: String) -> LayerCompression? {
+        switch mediaType {
+        case MediaType.ociLayer, MediaType.ociLayerNondistributable: return LayerCompression.none
+        case MediaType.ociLayerGzip, MediaType.ociLayerNondistributableGzip, MediaType.dockerLayerGzip, MediaType.dockerLayerForeignGzip: return .gzip
+        case MediaType.ociLayerZstd, MediaType.ociLayerNondistributableZstd: return .zstd
+        default: return nil
+        }
+    }
+}
