@@ -5,6 +5,7 @@ Layers are real tarballs made with Python's tarfile, compressed with gzip (Pytho
 zstd tool); configs, manifests and indexes are written the way image builders write them.
 
     make-image.py SPEC.json OUT_DIR
+    make-image.py --layer ENTRIES.json OUT.tar     (one uncompressed layer tar from an entry list)
 
 SPEC: {"tag": "v1",
        "images": [{"platform": "linux/amd64",
@@ -14,7 +15,15 @@ SPEC: {"tag": "v1",
                                            {"path": "big", "type": "random", "size": 1048576, "seed": 1},
                                            {"path": "d", "type": "dir"},
                                            {"path": "l", "type": "symlink", "target": "x"},
-                                           {"path": "h", "type": "hardlink", "target": "bin/x"}]}]}],
+                                           {"path": "h", "type": "hardlink", "target": "bin/x"},
+                                           {"path": "dev/null", "type": "chardev", "major": 1, "minor": 3},
+                                           {"path": "dev/loop0", "type": "blockdev", "major": 7, "minor": 0},
+                                           {"path": "run/fifo", "type": "fifo"}]}]}],
+       Every entry may also carry "mode", "uid", "gid", "mtime" and
+       "xattrs": {"security.capability": "hex:0100000200200000..."} (hex: for binary values).
+       A layer may instead be {"gnutar": DIR, "compression": …}: GNU tar's archive of DIR.
+       For broken images, a layer may set "diff_id" (written as given) and
+       "media_type_compression" (the media type claims this compression instead).
        "index": true}          # write an image index even for one image (always for several)
 """
 import gzip
@@ -49,11 +58,19 @@ def random_bytes(size, seed):
     return rng.randbytes(size)
 
 
+def xattr_value(text):
+    """Pax values are str; binary bytes travel as surrogate escapes (tarfile then writes them raw)."""
+    raw = bytes.fromhex(text[4:]) if text.startswith("hex:") else text.encode()
+    return raw.decode("utf-8", "surrogateescape")
+
+
 def build_tar(entries):
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for entry in entries:
             info = tarfile.TarInfo(entry["path"])
+            if "xattrs" in entry:
+                info.pax_headers = {"SCHILY.xattr." + name: xattr_value(value) for name, value in entry["xattrs"].items()}
             info.mtime = entry.get("mtime", EPOCH)
             info.uid = entry.get("uid", 0)
             info.gid = entry.get("gid", 0)
@@ -75,6 +92,13 @@ def build_tar(entries):
             elif kind == "hardlink":
                 info.type = tarfile.LNKTYPE
                 info.linkname = entry["target"]
+                info.mode = entry.get("mode", 0o644)
+            elif kind in ("chardev", "blockdev"):
+                info.type = tarfile.CHRTYPE if kind == "chardev" else tarfile.BLKTYPE
+                info.devmajor, info.devminor = entry["major"], entry["minor"]
+                info.mode = entry.get("mode", 0o666)
+            elif kind == "fifo":
+                info.type = tarfile.FIFOTYPE
                 info.mode = entry.get("mode", 0o644)
             else:
                 raise SystemExit("unknown entry type " + kind)
@@ -100,11 +124,15 @@ def build_image(out, image):
     os_name, arch, *variant = image.get("platform", "linux/amd64").split("/")
     layers, diff_ids = [], []
     for layer in image.get("layers", []):
-        tar = build_tar(layer.get("entries", []))
+        if "gnutar" in layer:
+            tar = subprocess.run(["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--sort=name",
+                                  "-C", layer["gnutar"], "-cf", "-", "."], stdout=subprocess.PIPE, check=True).stdout
+        else:
+            tar = build_tar(layer.get("entries", []))
         method = layer.get("compression", "gzip")
-        diff_ids.append("sha256:" + hashlib.sha256(tar).hexdigest())
+        diff_ids.append(layer.get("diff_id", "sha256:" + hashlib.sha256(tar).hexdigest()))
         digest, size = put_blob(out, compress(tar, method))
-        layers.append({"mediaType": MT_LAYER[method], "digest": digest, "size": size})
+        layers.append({"mediaType": MT_LAYER[layer.get("media_type_compression", method)], "digest": digest, "size": size})
     config = {"architecture": arch, "os": os_name, "config": image.get("config", {}),
               "rootfs": {"type": "layers", "diff_ids": diff_ids},
               "created": "2023-11-14T22:13:20Z", "history": [{"created": "2023-11-14T22:13:20Z", "created_by": "make-image.py"} for _ in layers]}
@@ -122,6 +150,12 @@ def build_image(out, image):
 
 
 def main():
+    if sys.argv[1] == "--layer":
+        with open(sys.argv[2]) as f:
+            entries = json.load(f)
+        with open(sys.argv[3], "wb") as f:
+            f.write(build_tar(entries))
+        return
     spec_path, out = sys.argv[1], sys.argv[2]
     with open(spec_path) as f:
         spec = json.load(f)
