@@ -33,8 +33,7 @@ final class LayerStream {
         let got = pread(fd, &prefix, 6, 0)
         let (found, foundName) = LayerCompression.sniff(Array(prefix.prefix(max(0, got))))
         if found != compression {
-            close(fd)
-            fileBuffer.deallocate()
+            // Every property is set by now, so deinit closes the file and frees the buffer.
             throw UnpackError.compressionMismatch(layer: name, expected: compression.rawValue, found: foundName)
         }
         try openReaders()
