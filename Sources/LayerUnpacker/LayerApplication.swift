@@ -188,12 +188,21 @@ final class LayerApplication {
         statistics.bytes += size
         try chown(fd: fd, metadata)
         guard fchmod(fd, metadata.permissions) == 0 else { throw SystemCallError(operation: "chmod", errno: errno) }
-        for xattr in metadata.xattrs {
-            let result = withCPath(xattr.name) { fsetxattr(fd, $0, xattr.value, xattr.value.count, 0) }
-            guard result == 0 else { throw SystemCallError(operation: "set xattr \(String(decoding: xattr.name, as: UTF8.self))", errno: errno) }
-        }
+        try setXattrs(metadata) { name, value in withCPath(name) { fsetxattr(fd, $0, value, value.count, 0) } }
         var times = [metadata.accessTime, metadata.modificationTime]
         guard futimens(fd, &times) == 0 else { throw SystemCallError(operation: "set times", errno: errno) }
+    }
+
+    /// Sets each xattr of `metadata` with `set` (which returns 0 or -1 with errno). Rootless, the
+    /// ones an unprivileged user may not set are counted and skipped.
+    private func setXattrs(_ metadata: EntryMetadata, with set: ([UInt8], [UInt8]) -> Int32) throws {
+        for xattr in metadata.xattrs where set(xattr.name, xattr.value) != 0 {
+            if rootless && (errno == EPERM || errno == EACCES) {
+                statistics.xattrsSkipped += 1
+                continue
+            }
+            throw SystemCallError(operation: "set xattr \(String(decoding: xattr.name, as: UTF8.self))", errno: errno)
+        }
     }
 
     private func makeHardlink(_ path: EntryPath, to target: EntryPath) throws {
@@ -241,12 +250,9 @@ final class LayerApplication {
             let result = withCPath(name) { fchmodat(parent.fd, $0, metadata.permissions, 0) }
             guard result == 0 else { throw SystemCallError(operation: "chmod", errno: errno) }
         }
-        for xattr in metadata.xattrs {
-            let procPath = Array("/proc/self/fd/\(parent.fd)/".utf8) + name
-            let result = withCPath(procPath) { path in
-                withCPath(xattr.name) { lsetxattr(path, $0, xattr.value, xattr.value.count, 0) }
-            }
-            guard result == 0 else { throw SystemCallError(operation: "set xattr \(String(decoding: xattr.name, as: UTF8.self))", errno: errno) }
+        let procPath = Array("/proc/self/fd/\(parent.fd)/".utf8) + name
+        try setXattrs(metadata) { xattrName, value in
+            withCPath(procPath) { path in withCPath(xattrName) { lsetxattr(path, $0, value, value.count, 0) } }
         }
         var times = [metadata.accessTime, metadata.modificationTime]
         let result = withCPath(name) { utimensat(parent.fd, $0, &times, AT_SYMLINK_NOFOLLOW) }
@@ -265,10 +271,7 @@ final class LayerApplication {
             do {
                 try chown(fd: fd, metadata)
                 guard fchmod(fd, metadata.permissions) == 0 else { throw SystemCallError(operation: "chmod", errno: errno) }
-                for xattr in metadata.xattrs {
-                    let result = withCPath(xattr.name) { fsetxattr(fd, $0, xattr.value, xattr.value.count, 0) }
-                    guard result == 0 else { throw SystemCallError(operation: "set xattr", errno: errno) }
-                }
+                try setXattrs(metadata) { name, value in withCPath(name) { fsetxattr(fd, $0, value, value.count, 0) } }
                 var times = [metadata.accessTime, metadata.modificationTime]
                 guard futimens(fd, &times) == 0 else { throw SystemCallError(operation: "set times", errno: errno) }
             } catch let error as SystemCallError {

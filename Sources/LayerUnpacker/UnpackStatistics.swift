@@ -12,6 +12,8 @@ public struct UnpackStatistics: Sendable, Equatable {
     public var ownershipSkipped = 0
     /// Rootless: device nodes that could not be made.
     public var devicesSkipped = 0
+    /// Rootless: extended attributes (`security.*`, `trusted.*`) that could not be set.
+    public var xattrsSkipped = 0
 
     public init() {}
 
@@ -26,5 +28,6 @@ public struct UnpackStatistics: Sendable, Equatable {
         lhs.bytes += rhs.bytes
         lhs.ownershipSkipped += rhs.ownershipSkipped
         lhs.devicesSkipped += rhs.devicesSkipped
+        lhs.xattrsSkipped += rhs.xattrsSkipped
     }
 }

@@ -88,8 +88,8 @@ struct OCICommand: AsyncParsableCommand {
             let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
             let stats = result.statistics
             var summary = "unpacked \(source) (\(result.image.manifestDescriptor.digest)) into \(path): \(stats.entries) entries, \(TransferReporter.bytes(stats.bytes)) in \(seconds)s"
-            if stats.ownershipSkipped + stats.devicesSkipped > 0 {
-                summary += "; rootless: \(stats.ownershipSkipped) owners not set, \(stats.devicesSkipped) devices skipped"
+            if stats.ownershipSkipped + stats.devicesSkipped + stats.xattrsSkipped > 0 {
+                summary += "; rootless: \(stats.ownershipSkipped) owners not set, \(stats.devicesSkipped) devices and \(stats.xattrsSkipped) xattrs skipped"
             }
             print(summary)
         }

@@ -155,4 +155,24 @@ import Testing
         #expect(result.stderr.contains("\(target) exists and is not an empty directory"))
         #expect(try String(contentsOfFile: "\(target)/keep", encoding: .utf8) == "mine")
     }
+
+    @Test func unpacksRootlessAsAnUnprivilegedUser() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        chmod(work, 0o755)
+        let spec = try String(contentsOfFile: "\(TestPaths.fixtures)/differential-image.json", encoding: .utf8)
+        let layout = try makeLayout(spec, name: "rootless")
+        try runCommand(["chmod", "-R", "a+rX", layout])
+        let parent = "\(work)/nobody"
+        try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        chown(parent, 65534, 65534)
+        let result = try runCommand(
+            ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", TestPaths.mbctl, "oci", "download", "oci:\(layout):diff", "\(parent)/rootfs"],
+            environment: mbctlEnvironment(), check: false)
+        #expect(result.succeeded, "\(result.stderr)")
+        // Owners other than nobody, the two device nodes and security.capability could not be made.
+        #expect(result.stdout.contains("rootless:"), "\(result.stdout)")
+        #expect(result.stdout.contains("2 devices and 1 xattrs skipped"), "\(result.stdout)")
+        #expect(FileManager.default.fileExists(atPath: "\(parent)/rootfs/bin/busybox"))
+        #expect(!FileManager.default.fileExists(atPath: "\(parent)/rootfs/dev/null"))
+    }
 }
