@@ -1,73 +1,48 @@
 import CArchive
-import Crypto
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Reads a layer blob as a stream of tar entries, hashing as it goes.
+/// Reads a layer blob as a stream of tar entries, verifying it as it goes.
 ///
-/// Two libarchive readers are chained: an outer one in `raw` format undoes the compression, and
-/// its output feeds the inner `tar` reader. Hashing the bytes between the two gives the
-/// uncompressed digest (the config's `diff_id`) and hashing what is read from the file gives the
-/// blob digest, both in the one pass that also unpacks; ``finish()`` reads whatever the tar reader
-/// left (end-of-archive padding) so that both digests cover every byte.
+/// A ``LayerDecompressor`` thread reads the blob, hashes it (layer digest), decompresses it and
+/// hashes the tar (`diff_id`); this side parses the tar with libarchive and hands out entries.
+/// ``finish()`` consumes whatever the tar reader left (end-of-archive padding) so that both
+/// digests cover every byte.
 final class LayerStream {
     let name: String
-    private let fd: Int32
-    private let compression: LayerCompression
-    private var outer: OpaquePointer?
-    private(set) var inner: OpaquePointer?
-    private var compressedHash = SHA256()
-    private var uncompressedHash = SHA256()
-    private var fileBuffer: UnsafeMutableRawBufferPointer
+    private let decompressor: LayerDecompressor
+    private var inner: OpaquePointer?
+    /// The chunk libarchive is reading from; recycled when it asks for the next one.
+    private var current: Chunk?
     fileprivate var failure: Error?
+    private var finished = false
 
     init(path: String, compression: LayerCompression, name: String) throws {
         self.name = name
-        self.compression = compression
-        fd = open(path, O_RDONLY | O_CLOEXEC)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw UnpackError.unreadable(layer: name, reason: "cannot open \(path): \(String(cString: strerror(errno)))") }
-        fileBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
-
         var prefix = [UInt8](repeating: 0, count: 6)
         let got = pread(fd, &prefix, 6, 0)
         let (found, foundName) = LayerCompression.sniff(Array(prefix.prefix(max(0, got))))
-        if found != compression {
-            // Every property is set by now, so deinit closes the file and frees the buffer.
+        decompressor = LayerDecompressor(fd: fd, compression: compression, name: name)
+        guard found == compression else {
             throw UnpackError.compressionMismatch(layer: name, expected: compression.rawValue, found: foundName)
         }
-        try openReaders()
+        decompressor.start()
+        guard let inner = archive_read_new() else { throw UnpackError.unreadable(layer: name, reason: "libarchive could not start") }
+        self.inner = inner
+        archive_read_support_format_tar(inner)
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        guard archive_read_open(inner, context, nil, readTarStream, nil) == ARCHIVE_OK else { throw readError(inner) }
     }
 
     deinit {
         if let inner { archive_read_free(inner) }
-        if let outer { archive_read_free(outer) }
-        fileBuffer.deallocate()
-        close(fd)
-    }
-
-    private func openReaders() throws {
-        let context = Unmanaged.passUnretained(self).toOpaque()
-        if compression != .none {
-            guard let outer = archive_read_new() else { throw UnpackError.unreadable(layer: name, reason: "libarchive could not start") }
-            self.outer = outer
-            switch compression {
-            case .gzip: archive_read_support_filter_gzip(outer)
-            case .zstd: archive_read_support_filter_zstd(outer)
-            case .none: break
-            }
-            archive_read_support_format_raw(outer)
-            guard archive_read_open(outer, context, nil, readCompressedFile, nil) == ARCHIVE_OK else { throw readError(outer) }
-            var entry: OpaquePointer?
-            guard archive_read_next_header(outer, &entry) == ARCHIVE_OK else { throw readError(outer) }
+        if !finished {
+            decompressor.pipe.abandon()
         }
-        guard let inner = archive_read_new() else { throw UnpackError.unreadable(layer: name, reason: "libarchive could not start") }
-        self.inner = inner
-        archive_read_support_format_tar(inner)
-        let opened = compression == .none
-            ? archive_read_open(inner, context, nil, readCompressedFile, nil)
-            : archive_read_open(inner, context, nil, readDecompressed, nil)
-        guard opened == ARCHIVE_OK else { throw readError(inner) }
+        decompressor.wait()
     }
 
     /// The next tar entry, or nil at the end of the archive.
@@ -99,49 +74,24 @@ final class LayerStream {
 
     /// Reads what the tar reader left and returns the digests of the blob and of its tar stream.
     func finish() throws -> (digest: String, diffID: String) {
-        if let outer {
-            while true {
-                var block: UnsafeRawPointer?
-                var size = 0
-                var offset: la_int64_t = 0
-                let status = archive_read_data_block(outer, &block, &size, &offset)
-                if status == ARCHIVE_EOF { break }
-                guard status == ARCHIVE_OK || status == ARCHIVE_WARN else { throw readError(outer) }
-                uncompressedHash.update(bufferPointer: UnsafeRawBufferPointer(start: block, count: size))
-            }
+        if let current { decompressor.pipe.recycle(current) }
+        current = nil
+        while let chunk = try decompressor.pipe.take() {
+            decompressor.pipe.recycle(chunk)
         }
-        while try readFile() > 0 {}
-        let digest = Self.hex(compressedHash.finalize())
-        let diffID = compression == .none ? digest : Self.hex(uncompressedHash.finalize())
-        return ("sha256:" + digest, "sha256:" + diffID)
+        finished = true
+        decompressor.wait()
+        guard let digests = decompressor.digests else {
+            throw UnpackError.unreadable(layer: name, reason: "the layer ended early")
+        }
+        return digests
     }
 
-    /// Reads the next chunk of the blob file into `fileBuffer`, hashing it.
-    fileprivate func readFile() throws -> Int {
-        while true {
-            let got = read(fd, fileBuffer.baseAddress, fileBuffer.count)
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw UnpackError.unreadable(layer: name, reason: String(cString: strerror(errno)))
-            }
-            compressedHash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: fileBuffer[0..<got]))
-            return got
-        }
-    }
-
-    fileprivate func bufferStart() -> UnsafeRawPointer? { UnsafeRawPointer(fileBuffer.baseAddress) }
-
-    fileprivate func nextDecompressedBlock() throws -> UnsafeRawBufferPointer? {
-        guard let outer else { return nil }
-        var block: UnsafeRawPointer?
-        var size = 0
-        var offset: la_int64_t = 0
-        let status = archive_read_data_block(outer, &block, &size, &offset)
-        if status == ARCHIVE_EOF { return nil }
-        guard status == ARCHIVE_OK || status == ARCHIVE_WARN else { throw readError(outer) }
-        let bytes = UnsafeRawBufferPointer(start: block, count: size)
-        uncompressedHash.update(bufferPointer: bytes)
-        return bytes
+    /// The next chunk of the tar stream for libarchive (empty at the end).
+    fileprivate func nextChunk() throws -> UnsafeRawBufferPointer {
+        if let current { decompressor.pipe.recycle(current) }
+        current = try decompressor.pipe.take()
+        return current?.bytes ?? UnsafeRawBufferPointer(start: nil, count: 0)
     }
 
     private func readError(_ archive: OpaquePointer) -> Error {
@@ -149,42 +99,18 @@ final class LayerStream {
         let message = archive_error_string(archive).map { String(cString: $0) } ?? "unknown libarchive error"
         return UnpackError.unreadable(layer: name, reason: message)
     }
-
-    static func hex<D: Sequence>(_ digest: D) -> String where D.Element == UInt8 {
-        digest.map { byte in
-            let text = String(byte, radix: 16)
-            return byte < 16 ? "0" + text : text
-        }.joined()
-    }
 }
 
-/// libarchive read callback: the blob file itself (outer reader, or the tar reader of an
-/// uncompressed layer).
-private func readCompressedFile(
+/// libarchive read callback of the tar reader: the decompressor's chunks.
+private func readTarStream(
     _ archive: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ buffer: UnsafeMutablePointer<UnsafeRawPointer?>?
 ) -> la_ssize_t {
     guard let context, let buffer else { return -1 }
     let stream = Unmanaged<LayerStream>.fromOpaque(context).takeUnretainedValue()
     do {
-        let got = try stream.readFile()
-        buffer.pointee = stream.bufferStart()
-        return got
-    } catch {
-        stream.failure = error
-        return -1
-    }
-}
-
-/// libarchive read callback for the tar reader of a compressed layer: the outer reader's output.
-private func readDecompressed(
-    _ archive: OpaquePointer?, _ context: UnsafeMutableRawPointer?, _ buffer: UnsafeMutablePointer<UnsafeRawPointer?>?
-) -> la_ssize_t {
-    guard let context, let buffer else { return -1 }
-    let stream = Unmanaged<LayerStream>.fromOpaque(context).takeUnretainedValue()
-    do {
-        guard let block = try stream.nextDecompressedBlock() else { return 0 }
-        buffer.pointee = block.baseAddress
-        return block.count
+        let chunk = try stream.nextChunk()
+        buffer.pointee = chunk.baseAddress
+        return chunk.count
     } catch {
         stream.failure = error
         return -1
