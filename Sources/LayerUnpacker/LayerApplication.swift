@@ -15,7 +15,13 @@ final class LayerApplication {
     let root: RootDirectory
     let layer: String
     let rootless: Bool
+    /// Workers creating regular files; nil to create every file on this thread.
+    let writers: FileWriterPool?
     private(set) var statistics = UnpackStatistics()
+    private var skipped = SkipCounters()
+    /// The parent directory of the previous entry: tars list a directory's files together, so
+    /// most entries reuse it. Forgotten whenever something is removed.
+    private var cachedParent: (path: EntryPath, handle: DirectoryHandle)?
 
     /// Paths this layer created, and every ancestor of them: what an opaque marker keeps.
     private var added = Set<EntryPath>()
@@ -25,10 +31,11 @@ final class LayerApplication {
     static let whiteoutPrefix: [UInt8] = Array(".wh.".utf8)
     static let opaqueMarker: [UInt8] = Array(".wh..wh..opq".utf8)
 
-    init(root: RootDirectory, layer: String, rootless: Bool) {
+    init(root: RootDirectory, layer: String, rootless: Bool, writers: FileWriterPool?) {
         self.root = root
         self.layer = layer
         self.rootless = rootless
+        self.writers = writers
     }
 
     /// Applies the current entry of `stream`.
@@ -36,13 +43,12 @@ final class LayerApplication {
         statistics.entries += 1
         let rawName = archive_entry_pathname(entry).map { Array(UnsafeRawBufferPointer(start: $0, count: strlen($0))) } ?? []
         let path = EntryPath(raw: rawName)
-        let display = String(decoding: rawName, as: UTF8.self)
         do {
             try apply(entry, path: path, stream: stream)
         } catch let error as SystemCallError {
-            throw UnpackError.system(layer: layer, entry: display, operation: error.operation, errno: error.errno)
+            throw UnpackError.system(layer: layer, entry: String(decoding: rawName, as: UTF8.self), operation: error.operation, errno: error.errno)
         } catch let error as EntryError {
-            throw UnpackError.invalidEntry(layer: layer, entry: display, reason: error.reason)
+            throw UnpackError.invalidEntry(layer: layer, entry: String(decoding: rawName, as: UTF8.self), reason: error.reason)
         }
     }
 
@@ -54,13 +60,18 @@ final class LayerApplication {
         let name = path.name
         if name.starts(with: Self.whiteoutPrefix) {
             statistics.whiteouts += 1
+            // Deletions may reach anything below: let every pending file land first.
+            try drainWriters()
             try applyWhiteout(name: name, in: path.parent)
             return
         }
+        // A later entry for a path (or below it) comes after the earlier one's file exists.
+        try writers?.waitFor(path)
         let metadata = EntryMetadata(entry)
         let type = mode_t(archive_entry_filetype(entry))
         if let target = archive_entry_hardlink(entry) {
             let targetPath = EntryPath(raw: Array(UnsafeRawBufferPointer(start: target, count: strlen(target))))
+            try writers?.waitFor(targetPath)
             try makeHardlink(path, to: targetPath)
             record(path)
             return
@@ -70,13 +81,13 @@ final class LayerApplication {
             deferredDirectories.append((path, metadata))
             return
         }
-        let parent = try root.makeDirectories(path.parent)
+        let parent = try parentDirectory(of: path)
         let existing = try parent.status(of: name)
         if type == S_IFDIR {
             if let existing, (existing.st_mode & S_IFMT) == S_IFDIR {
                 // A directory over a directory: contents stay, attributes are replaced (deferred).
             } else {
-                if existing != nil { try parent.removeTree(name) }
+                if existing != nil { try remove(name, in: parent, isDirectory: false) }
                 try parent.makeDirectory(name, mode: 0o700)
             }
             statistics.directories += 1
@@ -84,10 +95,10 @@ final class LayerApplication {
             record(path)
             return
         }
-        if existing != nil { try parent.removeTree(name) }
+        if let existing { try remove(name, in: parent, isDirectory: (existing.st_mode & S_IFMT) == S_IFDIR) }
         switch type {
         case S_IFREG:
-            try writeFile(name, in: parent, metadata: metadata, stream: stream, size: archive_entry_size(entry))
+            try writeFile(path, in: parent, metadata: metadata, stream: stream, size: archive_entry_size(entry))
             statistics.regularFiles += 1
         case S_IFLNK:
             guard let target = archive_entry_symlink(entry) else { throw EntryError(reason: "symlink without a target") }
@@ -139,6 +150,7 @@ final class LayerApplication {
             throw EntryError(reason: "invalid whiteout name")
         }
         guard let parent = try? root.openDirectory(directory) else { return }
+        cachedParent = nil
         try parent.removeTree(target)
     }
 
@@ -146,6 +158,7 @@ final class LayerApplication {
     /// (and the directories leading to it).
     private func clearOpaque(_ directory: EntryPath) throws {
         guard let handle = try? root.openDirectory(directory) else { return }
+        cachedParent = nil
         for name in try handle.entries() {
             let child = directory.appending(name)
             guard let info = try handle.status(of: name) else { continue }
@@ -163,46 +176,58 @@ final class LayerApplication {
 
     // MARK: Files and links
 
-    private func writeFile(_ name: [UInt8], in parent: DirectoryHandle, metadata: EntryMetadata, stream: LayerStream, size: Int64) throws {
-        let fd = withCPath(name) { openat(parent.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
-        guard fd >= 0 else { throw SystemCallError(operation: "create file", errno: errno) }
-        defer { close(fd) }
-        var end: Int64 = 0
-        try stream.readData { bytes, offset in
-            guard let base = bytes.baseAddress else { return }
-            var written = 0
-            while written < bytes.count {
-                let result = pwrite(fd, base + written, bytes.count - written, off_t(offset) + off_t(written))
-                if result < 0 {
-                    if errno == EINTR { continue }
-                    throw SystemCallError(operation: "write", errno: errno)
-                }
-                written += result
-            }
-            end = max(end, offset + Int64(bytes.count))
-        }
-        if end < size {
-            // A sparse file's trailing hole.
-            guard ftruncate(fd, off_t(size)) == 0 else { throw SystemCallError(operation: "truncate", errno: errno) }
-        }
+    private func writeFile(_ path: EntryPath, in parent: DirectoryHandle, metadata: EntryMetadata, stream: LayerStream, size: Int64) throws {
         statistics.bytes += size
-        try chown(fd: fd, metadata)
-        guard fchmod(fd, metadata.permissions) == 0 else { throw SystemCallError(operation: "chmod", errno: errno) }
-        try setXattrs(metadata) { name, value in withCPath(name) { fsetxattr(fd, $0, value, value.count, 0) } }
-        var times = [metadata.accessTime, metadata.modificationTime]
-        guard futimens(fd, &times) == 0 else { throw SystemCallError(operation: "set times", errno: errno) }
+        if let writers, size <= Int64(writers.largestQueuedFile) {
+            // Read the bytes now (the tar moves on) and let a worker create the file.
+            var data = [UInt8](repeating: 0, count: Int(size))
+            try stream.readData { bytes, offset in
+                guard offset >= 0, offset + Int64(bytes.count) <= size else {
+                    throw EntryError(reason: "data beyond the size in its header")
+                }
+                data.withUnsafeMutableBytes { buffer in
+                    UnsafeMutableRawBufferPointer(rebasing: buffer[Int(offset)..<Int(offset) + bytes.count]).copyMemory(from: bytes)
+                }
+            }
+            try writers.submit(FileJob(path: path, parent: parent, data: data, metadata: metadata))
+            return
+        }
+        try RegularFile.create(path.name, in: parent, metadata: metadata, rootless: rootless, counters: &skipped) { fd in
+            var end: Int64 = 0
+            try stream.readData { bytes, offset in
+                try RegularFile.writeAll(fd, bytes, at: offset)
+                end = max(end, offset + Int64(bytes.count))
+            }
+            if end < size {
+                // A sparse file's trailing hole.
+                guard ftruncate(fd, off_t(size)) == 0 else { throw SystemCallError(operation: "truncate", errno: errno) }
+            }
+        }
     }
 
-    /// Sets each xattr of `metadata` with `set` (which returns 0 or -1 with errno). Rootless, the
-    /// ones an unprivileged user may not set are counted and skipped.
-    private func setXattrs(_ metadata: EntryMetadata, with set: ([UInt8], [UInt8]) -> Int32) throws {
-        for xattr in metadata.xattrs where set(xattr.name, xattr.value) != 0 {
-            if rootless && (errno == EPERM || errno == EACCES) {
-                statistics.xattrsSkipped += 1
-                continue
-            }
-            throw SystemCallError(operation: "set xattr \(String(decoding: xattr.name, as: UTF8.self))", errno: errno)
-        }
+    /// The directory `path` goes in, made when missing; reused from the previous entry when it
+    /// is the same.
+    private func parentDirectory(of path: EntryPath) throws -> DirectoryHandle {
+        let parentPath = path.parent
+        if let cachedParent, cachedParent.path == parentPath { return cachedParent.handle }
+        let handle = try root.makeDirectories(parentPath)
+        cachedParent = (parentPath, handle)
+        return handle
+    }
+
+    /// Removes what is at `name` before something else takes its place. A directory may hold
+    /// files still being written, so the workers finish first.
+    private func remove(_ name: [UInt8], in parent: DirectoryHandle, isDirectory: Bool) throws {
+        if isDirectory { try drainWriters() }
+        cachedParent = nil
+        try parent.removeTree(name)
+    }
+
+    private func drainWriters() throws {
+        guard let writers else { return }
+        let counters = try writers.drain()
+        skipped.ownership += counters.ownership
+        skipped.xattrs += counters.xattrs
     }
 
     private func makeHardlink(_ path: EntryPath, to target: EntryPath) throws {
@@ -215,8 +240,10 @@ final class LayerApplication {
         guard (targetInfo.st_mode & S_IFMT) != S_IFDIR else {
             throw EntryError(reason: "hardlink target \(target.display) is a directory")
         }
-        let parent = try root.makeDirectories(path.parent)
-        if try parent.status(of: path.name) != nil { try parent.removeTree(path.name) }
+        let parent = try parentDirectory(of: path)
+        if let existing = try parent.status(of: path.name) {
+            try remove(path.name, in: parent, isDirectory: (existing.st_mode & S_IFMT) == S_IFDIR)
+        }
         // Flags 0: a link to a symlink links the symlink itself, never what it points to.
         let result = withCPath(target.name) { targetName in
             withCPath(path.name) { linkat(targetParent.fd, targetName, parent.fd, $0, 0) }
@@ -227,23 +254,13 @@ final class LayerApplication {
 
     // MARK: Metadata
 
-    private func chown(fd: Int32, _ metadata: EntryMetadata) throws {
-        guard fchown(fd, metadata.uid, metadata.gid) == 0 else {
-            if rootless && (errno == EPERM || errno == EINVAL) {
-                statistics.ownershipSkipped += 1
-                return
-            }
-            throw SystemCallError(operation: "chown", errno: errno)
-        }
-    }
-
     /// Owner, mode, xattrs and times of a node that is not opened (symlink, device, FIFO), all
     /// relative to its parent and without following it.
     private func applyMetadata(_ metadata: EntryMetadata, to name: [UInt8], in parent: DirectoryHandle, isSymlink: Bool) throws {
         let owned = withCPath(name) { fchownat(parent.fd, $0, metadata.uid, metadata.gid, AT_SYMLINK_NOFOLLOW) }
         if owned != 0 {
             guard rootless && (errno == EPERM || errno == EINVAL) else { throw SystemCallError(operation: "chown", errno: errno) }
-            statistics.ownershipSkipped += 1
+            skipped.ownership += 1
         }
         if !isSymlink {
             // The node was just made here by mknodat, so following is not a concern.
@@ -251,8 +268,14 @@ final class LayerApplication {
             guard result == 0 else { throw SystemCallError(operation: "chmod", errno: errno) }
         }
         let procPath = Array("/proc/self/fd/\(parent.fd)/".utf8) + name
-        try setXattrs(metadata) { xattrName, value in
-            withCPath(procPath) { path in withCPath(xattrName) { lsetxattr(path, $0, value, value.count, 0) } }
+        for xattr in metadata.xattrs {
+            let result = withCPath(procPath) { path in withCPath(xattr.name) { lsetxattr(path, $0, xattr.value, xattr.value.count, 0) } }
+            if result != 0 {
+                guard rootless && (errno == EPERM || errno == EACCES) else {
+                    throw SystemCallError(operation: "set xattr \(String(decoding: xattr.name, as: UTF8.self))", errno: errno)
+                }
+                skipped.xattrs += 1
+            }
         }
         var times = [metadata.accessTime, metadata.modificationTime]
         let result = withCPath(name) { utimensat(parent.fd, $0, &times, AT_SYMLINK_NOFOLLOW) }
@@ -261,6 +284,7 @@ final class LayerApplication {
 
     /// Applies the attributes of this layer's directories, deepest first, after all their contents.
     func finish() throws {
+        try drainWriters()
         for (path, metadata) in deferredDirectories.reversed() {
             let fd = withCPath(path.relativeBytes) {
                 mbctl_openat2(root.fd, $0, UInt64(O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), 0, MBCTL_RESOLVE_IN_ROOT | MBCTL_RESOLVE_NO_MAGICLINKS)
@@ -269,14 +293,13 @@ final class LayerApplication {
             guard fd >= 0 else { continue }
             defer { close(fd) }
             do {
-                try chown(fd: fd, metadata)
-                guard fchmod(fd, metadata.permissions) == 0 else { throw SystemCallError(operation: "chmod", errno: errno) }
-                try setXattrs(metadata) { name, value in withCPath(name) { fsetxattr(fd, $0, value, value.count, 0) } }
-                var times = [metadata.accessTime, metadata.modificationTime]
-                guard futimens(fd, &times) == 0 else { throw SystemCallError(operation: "set times", errno: errno) }
+                try RegularFile.applyAttributes(metadata, to: fd, rootless: rootless, counters: &skipped)
             } catch let error as SystemCallError {
                 throw UnpackError.system(layer: layer, entry: path.display, operation: error.operation, errno: error.errno)
             }
         }
+        statistics.ownershipSkipped += skipped.ownership
+        statistics.xattrsSkipped += skipped.xattrs
+        skipped = SkipCounters()
     }
 }

@@ -29,10 +29,13 @@ public struct LayerUnpacker: Sendable {
     /// Continue where ownership cannot be set and skip device nodes (umoci's `--rootless`).
     /// Defaults to whether the process is not root.
     public var rootless: Bool
+    /// Threads creating regular files beside the one reading the tar (0: that one only).
+    public var workers: Int
 
-    public init(rootPath: String, rootless: Bool = geteuid() != 0) {
+    public init(rootPath: String, rootless: Bool = geteuid() != 0, workers: Int = 2) {
         self.rootPath = rootPath
         self.rootless = rootless
+        self.workers = workers
     }
 
     /// Applies `layer` on top of what the root holds.
@@ -48,7 +51,9 @@ public struct LayerUnpacker: Sendable {
         }
         let root = try RootDirectory(path: rootPath)
         let stream = try LayerStream(path: layer.path, compression: layer.compression, name: layer.digest)
-        let application = LayerApplication(root: root, layer: layer.digest, rootless: rootless)
+        let writers = workers > 0 ? FileWriterPool(layer: layer.digest, rootless: rootless, workers: workers) : nil
+        defer { writers?.shutdown() }
+        let application = LayerApplication(root: root, layer: layer.digest, rootless: rootless, writers: writers)
         while let entry = try stream.nextEntry() {
             try application.apply(entry, from: stream)
         }
