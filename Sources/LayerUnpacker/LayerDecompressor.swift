@@ -91,13 +91,13 @@ final class LayerDecompressor: @unchecked Sendable {
             digests = ("sha256:" + hex, "sha256:" + hex)
             return
         }
+        if compression == .gzip {
+            try inflateGzip(into: &chunk)
+            return
+        }
         guard let outer = archive_read_new() else { throw UnpackError.unreadable(layer: name, reason: "libarchive could not start") }
         defer { archive_read_free(outer) }
-        switch compression {
-        case .gzip: archive_read_support_filter_gzip(outer)
-        case .zstd: archive_read_support_filter_zstd(outer)
-        case .none: break
-        }
+        archive_read_support_filter_zstd(outer)
         archive_read_support_format_raw(outer)
         let context = Unmanaged.passUnretained(self).toOpaque()
         guard archive_read_open(outer, context, nil, readBlobFile, nil) == ARCHIVE_OK else { throw readError(outer) }
@@ -117,6 +117,42 @@ final class LayerDecompressor: @unchecked Sendable {
         guard flush() else { return }
         // Whatever follows the compressed stream still belongs to the blob's digest.
         while try readFile() > 0 {}
+        digests = ("sha256:" + Self.hex(compressedHash.finalize()), "sha256:" + Self.hex(uncompressedHash.finalize()))
+    }
+
+    /// gzip through ISA-L, decompressing straight into the pipe's chunks.
+    private func inflateGzip(into chunk: inout Chunk?) throws {
+        var inflater = GzipInflater()
+        var input = UnsafeRawBufferPointer(start: nil, count: 0)
+        while true {
+            if input.isEmpty {
+                let got = try readFile()
+                input = UnsafeRawBufferPointer(rebasing: readBuffer[0..<got])
+                inflater.continueAfterBoundary(input)
+                if got == 0 { break }
+            }
+            if inflater.finished {
+                // Bytes after the gzip stream: not content, but part of the digest.
+                input = UnsafeRawBufferPointer(start: nil, count: 0)
+                continue
+            }
+            guard let current = chunk else { return }
+            let free = UnsafeMutableRawBufferPointer(rebasing: current.storage[current.count...])
+            let (consumed, produced) = try inflater.inflate(input, into: free, layer: name)
+            uncompressedHash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: free[0..<produced]))
+            current.count += produced
+            input = UnsafeRawBufferPointer(rebasing: input[consumed...])
+            if current.room == 0 {
+                guard pipe.put(current) else { return }
+                chunk = pipe.emptyChunk()
+            }
+        }
+        guard inflater.isComplete else {
+            throw UnpackError.unreadable(layer: name, reason: "the gzip stream is truncated")
+        }
+        if let current = chunk, current.count > 0 {
+            guard pipe.put(current) else { return }
+        }
         digests = ("sha256:" + Self.hex(compressedHash.finalize()), "sha256:" + Self.hex(uncompressedHash.finalize()))
     }
 

@@ -12,6 +12,8 @@ public struct RootfsDownload: Sendable {
     public var platform: Platform
     /// The OCI image layout that caches registry images (`/var/tmp/man8s` by default).
     public var cacheDirectory: String
+    /// Threads creating files beside the tar reader (see ``LayerUnpacker/workers``).
+    public var unpackWorkers = 1
 
     public init(registry: RegistryClient.Configuration = .init(), platform: Platform = .host, cacheDirectory: String) {
         self.registry = registry
@@ -41,7 +43,7 @@ public struct RootfsDownload: Sendable {
         }
         do {
             var statistics = UnpackStatistics()
-            let unpacker = LayerUnpacker(rootPath: staging)
+            let unpacker = LayerUnpacker(rootPath: staging, workers: unpackWorkers)
             for (index, layer) in layers.enumerated() {
                 try Task.checkCancellation()
                 let applied = try unpacker.apply(layer)

@@ -71,6 +71,9 @@ struct OCICommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The OCI image layout that caches pulled images.", valueName: "dir"))
         var cacheDir: String = "/var/tmp/man8s"
 
+        @Option(help: ArgumentHelp("Threads creating files beside the one reading each layer.", visibility: .hidden))
+        var unpackWorkers: Int = 1
+
         @OptionGroup var registry: RegistryOptions
 
         @Flag(name: .shortAndLong, help: "Print only errors and the final result.")
@@ -78,7 +81,8 @@ struct OCICommand: AsyncParsableCommand {
 
         func run() async throws {
             let source = try ImageLocation(parsing: source)
-            let download = RootfsDownload(registry: try registry.registryConfiguration(), platform: registry.chosenPlatform, cacheDirectory: cacheDir)
+            var download = RootfsDownload(registry: try registry.registryConfiguration(), platform: registry.chosenPlatform, cacheDirectory: cacheDir)
+            download.unpackWorkers = max(0, min(unpackWorkers, 16))
             let reporter = TransferReporter(quiet: quiet)
             let started = Date()
             let result = try await download.download(from: source, to: path, progress: reporter.handle) { index, count, applied in
