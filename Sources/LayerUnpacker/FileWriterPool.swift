@@ -35,7 +35,7 @@ final class FileWriterPool: @unchecked Sendable {
     private var skipped = SkipCounters()
     private var running = 0
 
-    init(layer: String, rootless: Bool, workers: Int, byteBudget: Int = 16 << 20) {
+    init(layer: String, rootless: Bool, workers: Int, byteBudget: Int = 4 << 20) {
         self.layer = layer
         self.rootless = rootless
         self.byteBudget = byteBudget

@@ -13,7 +13,7 @@ public struct RootfsDownload: Sendable {
     /// The OCI image layout that caches registry images (`/var/tmp/man8s` by default).
     public var cacheDirectory: String
     /// Threads creating files beside the tar reader (see ``LayerUnpacker/workers``).
-    public var unpackWorkers = 1
+    public var unpackWorkers = LayerUnpacker.defaultWorkers
 
     public init(registry: RegistryClient.Configuration = .init(), platform: Platform = .host, cacheDirectory: String) {
         self.registry = registry

@@ -71,8 +71,8 @@ struct OCICommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("The OCI image layout that caches pulled images.", valueName: "dir"))
         var cacheDir: String = "/var/tmp/man8s"
 
-        @Option(help: ArgumentHelp("Threads creating files beside the one reading each layer.", visibility: .hidden))
-        var unpackWorkers: Int = 1
+        @Option(help: ArgumentHelp("Threads creating files beside the one reading each layer (default: by core count).", visibility: .hidden))
+        var unpackWorkers: Int?
 
         @OptionGroup var registry: RegistryOptions
 
@@ -82,7 +82,7 @@ struct OCICommand: AsyncParsableCommand {
         func run() async throws {
             let source = try ImageLocation(parsing: source)
             var download = RootfsDownload(registry: try registry.registryConfiguration(), platform: registry.chosenPlatform, cacheDirectory: cacheDir)
-            download.unpackWorkers = max(0, min(unpackWorkers, 16))
+            if let unpackWorkers { download.unpackWorkers = max(0, min(unpackWorkers, 16)) }
             let reporter = TransferReporter(quiet: quiet)
             let started = Date()
             let result = try await download.download(from: source, to: path, progress: reporter.handle) { index, count, applied in

@@ -43,9 +43,10 @@ import Testing
         let gzipLayout = try makeLayout(spec.replacingOccurrences(of: "\"zstd\"", with: "\"gzip\""), name: "gzip")
         let expected = try umociRootfs(gzipLayout, tag: "diff")
 
-        for (layout, name) in [(zstdLayout, "zstd"), (gzipLayout, "gzip")] {
+        // With and without file-creating worker threads (their default depends on the cores).
+        for (layout, name, workers) in [(zstdLayout, "zstd", "0"), (gzipLayout, "gzip", "0"), (zstdLayout, "zstd-workers", "3"), (gzipLayout, "gzip-workers", "2")] {
             let target = "\(work)/rootfs-\(name)"
-            let result = try runMbctl(["oci", "download", "oci:\(layout):diff", target])
+            let result = try runMbctl(["oci", "download", "--unpack-workers", workers, "oci:\(layout):diff", target])
             #expect(result.succeeded, "\(result.stderr)")
             let comparison = try compare(expected, target)
             #expect(comparison.succeeded, "\(name) layers differ from umoci:\n\(comparison.stdout)")
@@ -81,7 +82,7 @@ import Testing
         let layout = try makeLayout(spec, name: "gnu")
         let expected = try umociRootfs(layout, tag: "gnu")
         let target = "\(work)/rootfs"
-        let result = try runMbctl(["oci", "download", "oci:\(layout):gnu", target])
+        let result = try runMbctl(["oci", "download", "--unpack-workers", "2", "oci:\(layout):gnu", target])
         #expect(result.succeeded, "\(result.stderr)")
         let comparison = try compare(expected, target)
         #expect(comparison.succeeded, "\(comparison.stdout)")
