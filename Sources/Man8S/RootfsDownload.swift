@@ -33,7 +33,8 @@ public struct RootfsDownload: Sendable {
         let target = URL(fileURLWithPath: path).standardizedFileURL.path
         try Self.checkTarget(target)
         let (imageSource, store) = try storage(for: source)
-        let image = try await ImageFetcher(platform: platform, jobs: registry.jobs).fetch(from: imageSource, into: store, progress: progress)
+        let fetcher = ImageFetcher(platform: platform, jobs: registry.jobs)
+        let image = try await fetcher.resolve(from: imageSource, into: store, progress: progress)
         let layers = try layerBlobs(of: image, in: store)
 
         let parent = (target as NSString).deletingLastPathComponent
@@ -42,13 +43,37 @@ public struct RootfsDownload: Sendable {
             throw Man8SError.filesystem(path: staging, operation: "create", errno: errno)
         }
         do {
-            var statistics = UnpackStatistics()
             let unpacker = LayerUnpacker(rootPath: staging, workers: unpackWorkers)
-            for (index, layer) in layers.enumerated() {
-                try Task.checkCancellation()
-                let applied = try unpacker.apply(layer)
-                statistics += applied
-                layerApplied?(index + 1, layers.count, applied)
+            // Layer N is applied as soon as it is stored, while later layers still download.
+            let (ready, announce) = AsyncStream.makeStream(of: Int.self)
+            let statistics = try await withThrowingTaskGroup(of: UnpackStatistics?.self) { group in
+                group.addTask {
+                    defer { announce.finish() }
+                    try await fetcher.fetchLayers(of: image, from: imageSource, into: store, progress: progress) { announce.yield($0) }
+                    return nil
+                }
+                group.addTask {
+                    var total = UnpackStatistics()
+                    var arrived = Set<Int>()
+                    var next = 0
+                    for await index in ready {
+                        arrived.insert(index)
+                        while arrived.contains(next) {
+                            let applied = try await Self.applyOnItsOwnThread(unpacker, layers[next])
+                            total += applied
+                            next += 1
+                            layerApplied?(next, layers.count, applied)
+                        }
+                    }
+                    try Task.checkCancellation()
+                    guard next == layers.count else { throw CancellationError() }
+                    return total
+                }
+                var result: UnpackStatistics?
+                while let finished = try await group.next() {
+                    if let finished { result = finished }
+                }
+                return result ?? UnpackStatistics()
             }
             if FileManager.default.fileExists(atPath: target) {
                 guard rmdir(target) == 0 else { throw Man8SError.filesystem(path: target, operation: "replace", errno: errno) }
@@ -58,6 +83,18 @@ public struct RootfsDownload: Sendable {
         } catch {
             LayerUnpacker.removeTree(at: staging)
             throw error
+        }
+    }
+
+    /// Applying a layer blocks for seconds of file creation: that belongs on a thread of its own,
+    /// not on one of the few threads Swift concurrency runs tasks on.
+    static func applyOnItsOwnThread(_ unpacker: LayerUnpacker, _ layer: LayerBlob) async throws -> UnpackStatistics {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                continuation.resume(with: Swift.Result { try unpacker.apply(layer) })
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
         }
     }
 

@@ -1,11 +1,14 @@
 import Foundation
 
-/// An image whose manifest, config and layers are all in a ``ContentStore``.
+/// An image whose manifest, config and layers are all in a ``ContentStore``; or, as returned
+/// by ``ImageFetcher/resolve(from:into:progress:)``, whose config is and whose layers are to come.
 public struct FetchedImage: Sendable {
     /// The platform manifest, with its platform filled in when known.
     public var manifestDescriptor: Descriptor
     public var manifest: ImageManifest
     public var configuration: ImageConfiguration
+    /// The manifest's bytes, stored once all its layers are.
+    var document: ManifestDocument
 }
 
 /// Copies one platform's image from any ``ImageSource`` into a ``ContentStore``.
@@ -24,6 +27,13 @@ public struct ImageFetcher: Sendable {
     }
 
     public func fetch(from source: ImageSource, into store: ContentStore, progress: TransferEventHandler? = nil) async throws -> FetchedImage {
+        let image = try await resolve(from: source, into: store, progress: progress)
+        try await fetchLayers(of: image, from: source, into: store, progress: progress)
+        return image
+    }
+
+    /// The first half of ``fetch(from:into:progress:)``: chooses the manifest and stores the config.
+    public func resolve(from source: ImageSource, into store: ContentStore, progress: TransferEventHandler? = nil) async throws -> FetchedImage {
         let image = source.displayName
         var document = try await source.rootManifest(progress: progress)
         var chosenPlatform: Platform?
@@ -61,26 +71,37 @@ public struct ImageFetcher: Sendable {
         }
         manifestDescriptor.platform = chosenPlatform ?? (configPlatform.os.isEmpty ? nil : configPlatform)
 
-        try await fetchLayers(manifest.layers, from: source, into: store, progress: progress)
-        try store.write(document.data, as: document.descriptor)
-        return FetchedImage(manifestDescriptor: manifestDescriptor, manifest: manifest, configuration: configuration)
+        return FetchedImage(manifestDescriptor: manifestDescriptor, manifest: manifest, configuration: configuration, document: document)
     }
 
-    private func fetchLayers(_ layers: [Descriptor], from source: ImageSource, into store: ContentStore, progress: TransferEventHandler?) async throws {
+    /// The second half of ``fetch(from:into:progress:)``: the layers, ``jobs`` at a time in
+    /// manifest order, then the manifest. `layerReady` hears the index of each layer as soon as
+    /// its blob is in the store, so a caller can apply layer N while later ones still download.
+    public func fetchLayers(
+        of image: FetchedImage, from source: ImageSource, into store: ContentStore,
+        progress: TransferEventHandler? = nil, layerReady: (@Sendable (Int) -> Void)? = nil
+    ) async throws {
+        let layers = image.manifest.layers
         var unique: [Descriptor] = []
         for layer in layers where !unique.contains(where: { $0.digest == layer.digest }) {
             unique.append(layer)
         }
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        func fetch(_ layer: Descriptor) async throws -> Digest {
+            try await source.fetchBlob(layer, into: store, progress: progress)
+            return layer.digest
+        }
+        try await withThrowingTaskGroup(of: Digest.self) { group in
             var pending = unique[...]
             for _ in 0..<max(1, jobs) {
                 guard let layer = pending.popFirst() else { break }
-                group.addTask { try await source.fetchBlob(layer, into: store, progress: progress) }
+                group.addTask { try await fetch(layer) }
             }
-            while try await group.next() != nil {
+            while let done = try await group.next() {
+                for (index, layer) in layers.enumerated() where layer.digest == done { layerReady?(index) }
                 guard let layer = pending.popFirst() else { continue }
-                group.addTask { try await source.fetchBlob(layer, into: store, progress: progress) }
+                group.addTask { try await fetch(layer) }
             }
         }
+        try store.write(image.document.data, as: image.document.descriptor)
     }
 }

@@ -176,4 +176,25 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: "\(parent)/rootfs/bin/busybox"))
         #expect(!FileManager.default.fileExists(atPath: "\(parent)/rootfs/dev/null"))
     }
+
+    @Test func appliesEachLayerWhileLaterOnesStillDownload() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry()
+        let spec = """
+        {"tag": "stream", "images": [{"platform": "linux/amd64", "layers": [
+          {"entries": [{"path": "first", "content": "small layer"}]},
+          {"compression": "none", "entries": [{"path": "second.bin", "type": "random", "size": \(20 << 20), "seed": 9}]}]}]}
+        """
+        try registry.push(spec: spec, as: "test/stream", tag: "stream")
+        let target = "\(work)/rootfs"
+        let result = try runMbctl(["oci", "download", "--limit-rate", "8000000", "--cache-dir", "\(work)/cache", "\(registry.host)/test/stream:stream", target])
+        #expect(result.succeeded, "\(result.stderr)")
+        let lines = result.stderr.split(separator: "\n").map(String.init)
+        let applied = lines.firstIndex { $0.hasPrefix("applied layer 1/2") }
+        #expect(applied != nil, "\(result.stderr)")
+        // The last "stored" line (the large layer) comes after layer 1 was applied.
+        let lastStored = lines.lastIndex { $0.hasPrefix("stored") }
+        #expect((applied ?? .max) < (lastStored ?? .min), "\(result.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "\(target)/second.bin"))
+    }
 }
