@@ -20,6 +20,8 @@ public struct ImageConfiguration: Codable, Hashable, Sendable {
         public var labels: [String: String]?
         public var stopSignal: String?
 
+        public init() {}
+
         enum CodingKeys: String, CodingKey {
             case user = "User"
             case exposedPorts = "ExposedPorts"

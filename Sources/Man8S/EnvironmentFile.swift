@@ -1,0 +1,31 @@
+import Foundation
+
+/// The machine's `man8env.env` (man8s-system.md, section 5): `KEY=VALUE` lines, no quoting,
+/// read by the machine's init, which splits each line at the first `=`.
+public enum EnvironmentFile {
+    /// `timeZone`: `MAN8S_MBCTL_CREATED_AT` is local time, as the Python mbctl wrote it.
+    public static func render(_ machine: MachineDefinition, version: String, timeZone: TimeZone = .current) throws -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = timeZone
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        var entries: [(String, String)] = [
+            ("MAN8S_CONTAINER_NAME", machine.name.value),
+            ("MAN8S_CONTAINER_TEMPLATE", machine.template),
+            ("MAN8S_YGGDRASIL_ADDRESS", machine.address.description),
+            ("MAN8S_OCI_IMAGE_URL", machine.image),
+            ("MAN8S_MBCTL_VERSION", version),
+            ("MAN8S_MBCTL_CREATED_AT", formatter.string(from: machine.createdAt)),
+            ("MAN8S_APPLICATION_ARGS", ShellQuoting.join(try machine.applicationArguments())),
+        ]
+        for (key, value) in machine.imageEnvironment where !MachineDefinition.nspawnEnvironmentKeys.contains(key) {
+            entries.append((key, value))
+        }
+        return try entries.map { key, value in
+            guard !key.isEmpty, !key.hasPrefix("#"), !(key + value).contains(where: { $0.isNewline }) else {
+                throw Man8SError.unrepresentable(what: "environment variable \(key) to man8env.env", reason: "a KEY=VALUE line cannot hold a line break or start with #")
+            }
+            return "\(key)=\(value)"
+        }.joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,56 @@
+/// The machine's `/etc/systemd/nspawn/NAME.nspawn` (man8s-system.md, section 4): how
+/// systemd-nspawn boots it with the busybox init, on the bridge, with its volumes bound in.
+public enum NspawnFile {
+    public static func render(_ machine: MachineDefinition) throws -> String {
+        var lines = [
+            "[Exec]",
+            "Boot=no",
+            "ProcessTwo=yes",
+            "Parameters=/sbin/busybox-init.sh",
+            "ResolvConf=copy-stub",
+            "Timezone=copy",
+            "LinkJournal=no",
+            "PrivateUsers=pick",
+        ]
+        let environment = machine.imageEnvironment
+        for key in MachineDefinition.nspawnEnvironmentKeys {
+            guard let value = environment.last(where: { $0.key == key })?.value else { continue }
+            lines.append("Environment=\(try quoted("\(key)=\(value)", what: "the image's \(key)"))")
+        }
+        let workingDirectory = machine.runtime.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
+        lines.append("WorkingDirectory=\(try plain(workingDirectory, what: "the image's WorkingDir"))")
+        lines += [
+            "",
+            "[Network]",
+            "VirtualEthernet=yes",
+            "Bridge=\(machine.layout.bridge)",
+            "",
+            "[Files]",
+            "PrivateUsersOwnership=map",
+            "Bind=\(try bindPath(machine.layout.environmentFile(of: machine.name))):/man8env.env:idmap",
+        ]
+        for volume in machine.volumes {
+            lines.append("Bind=\(try bindPath(volume.hostPath)):\(try bindPath(volume.containerPath)):idmap")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A value in double quotes as systemd unquotes it: `\` and `"` escaped.
+    static func quoted(_ value: String, what: String) throws -> String {
+        let text = try plain(value, what: what)
+        return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
+
+    /// A value on one line.
+    static func plain(_ value: String, what: String) throws -> String {
+        guard !value.contains(where: { $0.isNewline }) else {
+            throw Man8SError.unrepresentable(what: what, reason: "an nspawn setting cannot hold a line break")
+        }
+        return value
+    }
+
+    /// A path of `Bind=`, where `:` separates source, destination and options.
+    static func bindPath(_ path: String) throws -> String {
+        try plain(path, what: "bind path \(path)").replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ":", with: "\\:")
+    }
+}
