@@ -69,7 +69,7 @@ let package = Package(
 
         .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout"]),
         .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient", "OCILayout"]),
-        .testTarget(name: "Man8STests", dependencies: ["Man8S"]),
+        .testTarget(name: "Man8STests", dependencies: ["Man8S", "LayerUnpacker"]),
         .testTarget(name: "LayerUnpackerTests", dependencies: ["LayerUnpacker"]),
         // Tests that drive real tools: a docker-registry on 127.0.0.1, skopeo and umoci as
         // oracles and fixture makers. Fixtures are found next to the sources (Tests/Fixtures).
