@@ -126,3 +126,89 @@ public struct RootFilesystem: Sendable {
         }
     }
 }
+
+extension RootFilesystem {
+    /// Copies the tree at `path` inside the root to `destination` on the host, keeping modes,
+    /// owners and mtimes, copying symlinks as symlinks, and never overwriting what is already at
+    /// the destination (the user's files win). Returns the host paths it created, deepest last.
+    /// Nothing when `path` does not exist in the root.
+    public func copyTree(_ path: String, toHost destination: String) throws -> [String] {
+        let entry = EntryPath(raw: Array(path.utf8))
+        let root = try RootDirectory(path: self.path)
+        guard let parent = try? root.openDirectory(entry.parent) else { return [] }
+        var created: [String] = []
+        do {
+            try TreeCopy.copy(entry.isRoot ? [0x2E] : entry.name, in: parent, to: destination, created: &created)
+        } catch let error as SystemCallError {
+            throw UnpackError.root(path: destination, reason: "\(error.operation): \(String(cString: strerror(error.errno)))")
+        }
+        return created
+    }
+}
+
+/// The recursive copy behind ``RootFilesystem/copyTree(_:toHost:)``.
+enum TreeCopy {
+    static func copy(_ name: [UInt8], in parent: DirectoryHandle, to destination: String, created: inout [String]) throws {
+        guard let info = try parent.status(of: name) else { return }
+        var existing = stat()
+        let exists = lstat(destination, &existing) == 0
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR:
+            if !exists {
+                guard mkdir(destination, info.st_mode & 0o7777) == 0 else { throw SystemCallError(operation: "mkdir \(destination)", errno: errno) }
+                created.append(destination)
+            } else if (existing.st_mode & S_IFMT) != S_IFDIR {
+                return
+            }
+            let fd = withCPath(name) { openat(parent.fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            guard fd >= 0 else { throw SystemCallError(operation: "open", errno: errno) }
+            let directory = DirectoryHandle(fd: fd)
+            for child in try directory.entries() {
+                try copy(child, in: directory, to: destination + "/" + String(decoding: child, as: UTF8.self), created: &created)
+            }
+            if !exists { try finish(destination, info) }
+        case S_IFREG:
+            guard !exists else { return }
+            let source = withCPath(name) { openat(parent.fd, $0, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
+            guard source >= 0 else { throw SystemCallError(operation: "open", errno: errno) }
+            defer { close(source) }
+            let target = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            guard target >= 0 else { throw SystemCallError(operation: "create \(destination)", errno: errno) }
+            created.append(destination)
+            defer { close(target) }
+            var buffer = [UInt8](repeating: 0, count: 1 << 16)
+            var offset: Int64 = 0
+            while true {
+                let got = read(source, &buffer, buffer.count)
+                if got < 0 {
+                    if errno == EINTR { continue }
+                    throw SystemCallError(operation: "read", errno: errno)
+                }
+                if got == 0 { break }
+                try RegularFile.writeAll(target, Array(buffer[0..<got]), at: offset)
+                offset += Int64(got)
+            }
+            try finish(destination, info)
+        case S_IFLNK:
+            guard !exists else { return }
+            var target = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            let length = withCPath(name) { readlinkat(parent.fd, $0, &target, target.count - 1) }
+            guard length >= 0 else { throw SystemCallError(operation: "readlink", errno: errno) }
+            target[length] = 0
+            guard symlink(target, destination) == 0 else { throw SystemCallError(operation: "symlink \(destination)", errno: errno) }
+            created.append(destination)
+            _ = lchown(destination, info.st_uid, info.st_gid)
+        default:
+            // Devices, FIFOs and sockets are no seed data.
+            return
+        }
+    }
+
+    /// Owner, mode and times of a copied file or directory.
+    private static func finish(_ path: String, _ info: stat) throws {
+        _ = lchown(path, info.st_uid, info.st_gid)
+        guard chmod(path, info.st_mode & 0o7777) == 0 else { throw SystemCallError(operation: "chmod \(path)", errno: errno) }
+        var times = [info.st_atim, info.st_mtim]
+        _ = utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW)
+    }
+}

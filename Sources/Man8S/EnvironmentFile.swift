@@ -3,6 +3,14 @@ import Foundation
 /// The machine's `man8env.env` (man8s-system.md, section 5): `KEY=VALUE` lines, no quoting,
 /// read by the machine's init, which splits each line at the first `=`.
 public enum EnvironmentFile {
+    /// Reads `KEY=VALUE` lines as init does (split at the first `=`; blank and `#` lines skipped).
+    public static func parse(_ text: String) -> [(key: String, value: String)] {
+        text.split(separator: "\n", omittingEmptySubsequences: true).compactMap { line in
+            guard !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") else { return nil }
+            return (String(line[..<equals]), String(line[line.index(after: equals)...]))
+        }
+    }
+
     /// `timeZone`: `MAN8S_MBCTL_CREATED_AT` is local time, as the Python mbctl wrote it.
     public static func render(_ machine: MachineDefinition, version: String, timeZone: TimeZone = .current) throws -> String {
         let formatter = DateFormatter()
@@ -18,6 +26,10 @@ public enum EnvironmentFile {
             ("MAN8S_MBCTL_CREATED_AT", formatter.string(from: machine.createdAt)),
             ("MAN8S_APPLICATION_ARGS", ShellQuoting.join(try machine.applicationArguments())),
         ]
+        if let digest = machine.imageDigest {
+            // Not in the Python mbctl's files; init exports it like any other line.
+            entries.append(("MAN8S_OCI_IMAGE_DIGEST", digest))
+        }
         for (key, value) in machine.imageEnvironment where !MachineDefinition.nspawnEnvironmentKeys.contains(key) {
             entries.append((key, value))
         }

@@ -21,6 +21,8 @@ public struct MachineDefinition: Sendable {
     public var address: YggdrasilAddress
     /// The image as the user named it (`MAN8S_OCI_IMAGE_URL`).
     public var image: String
+    /// The digest of the manifest the machine was made from (`MAN8S_OCI_IMAGE_DIGEST`).
+    public var imageDigest: String?
     public var createdAt: Date
     public var runtime: ImageConfiguration.RuntimeSettings
     public var volumes: [VolumeMapping]

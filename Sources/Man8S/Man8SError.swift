@@ -8,6 +8,12 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
     case invalidImage(reason: String)
     case invalidMachineName(String, reason: String)
     case unrepresentable(what: String, reason: String)
+    case invalidVolume(String, reason: String)
+    case volumeUnanswered(String)
+    case machineExists(String)
+    case noSuchMachine(String)
+    case addressCollision(name: String, address: String, other: String)
+    case machineRunning(String)
 
     public var description: String {
         switch self {
@@ -17,6 +23,12 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
         case .invalidImage(let reason): return "invalid image: \(reason)"
         case .invalidMachineName(let name, let reason): return "invalid machine name \"\(name)\": \(reason)"
         case .unrepresentable(let what, let reason): return "cannot write \(what): \(reason)"
+        case .invalidVolume(let text, let reason): return "invalid volume \"\(text)\": \(reason)"
+        case .volumeUnanswered(let path): return "the image has a volume \(path) and no terminal to ask where it goes; pass --volume \(path)=config|data|skip|/host/path"
+        case .machineExists(let name): return "machine \(name) already exists; remove it first (mbctl machines remove \(name)) or choose another name"
+        case .noSuchMachine(let name): return "no such machine: \(name)"
+        case .addressCollision(let name, let address, let other): return "machine \(name) would get yggdrasil address \(address), which machine \(other) already has; choose another name"
+        case .machineRunning(let name): return "machine \(name) is running; stop it first, or pass --force"
         }
     }
 }

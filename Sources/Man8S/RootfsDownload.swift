@@ -32,58 +32,67 @@ public struct RootfsDownload: Sendable {
     ) async throws -> Result {
         let target = URL(fileURLWithPath: path).standardizedFileURL.path
         try Self.checkTarget(target)
-        let (imageSource, store) = try storage(for: source)
-        let fetcher = ImageFetcher(platform: platform, jobs: registry.jobs)
-        let image = try await fetcher.resolve(from: imageSource, into: store, progress: progress)
-        let layers = try layerBlobs(of: image, in: store)
-
         let parent = (target as NSString).deletingLastPathComponent
         let staging = "\(parent)/.\((target as NSString).lastPathComponent).mbctl-\(UUID().uuidString.prefix(8))"
         guard mkdir(staging, 0o755) == 0 else {
             throw Man8SError.filesystem(path: staging, operation: "create", errno: errno)
         }
         do {
-            let unpacker = LayerUnpacker(rootPath: staging, workers: unpackWorkers)
-            // Layer N is applied as soon as it is stored, while later layers still download.
-            let (ready, announce) = AsyncStream.makeStream(of: Int.self)
-            let statistics = try await withThrowingTaskGroup(of: UnpackStatistics?.self) { group in
-                group.addTask {
-                    defer { announce.finish() }
-                    try await fetcher.fetchLayers(of: image, from: imageSource, into: store, progress: progress) { announce.yield($0) }
-                    return nil
-                }
-                group.addTask {
-                    var total = UnpackStatistics()
-                    var arrived = Set<Int>()
-                    var next = 0
-                    for await index in ready {
-                        arrived.insert(index)
-                        while arrived.contains(next) {
-                            let applied = try await Self.applyOnItsOwnThread(unpacker, layers[next])
-                            total += applied
-                            next += 1
-                            layerApplied?(next, layers.count, applied)
-                        }
-                    }
-                    try Task.checkCancellation()
-                    guard next == layers.count else { throw CancellationError() }
-                    return total
-                }
-                var result: UnpackStatistics?
-                while let finished = try await group.next() {
-                    if let finished { result = finished }
-                }
-                return result ?? UnpackStatistics()
-            }
+            let result = try await populate(staging, from: source, progress: progress, layerApplied: layerApplied)
             if FileManager.default.fileExists(atPath: target) {
                 guard rmdir(target) == 0 else { throw Man8SError.filesystem(path: target, operation: "replace", errno: errno) }
             }
             guard rename(staging, target) == 0 else { throw Man8SError.filesystem(path: target, operation: "rename into place", errno: errno) }
-            return Result(image: image, statistics: statistics)
+            return result
         } catch {
             LayerUnpacker.removeTree(at: staging)
             throw error
         }
+    }
+
+    /// Fetches the image and applies its layers into the existing empty directory `rootfs`.
+    /// Layer N is applied as soon as it is stored, while later layers still download. The caller
+    /// owns `rootfs` and removes it when this throws.
+    public func populate(
+        _ rootfs: String, from source: ImageLocation,
+        progress: TransferEventHandler? = nil, layerApplied: (@Sendable (Int, Int, UnpackStatistics) -> Void)? = nil
+    ) async throws -> Result {
+        let (imageSource, store) = try storage(for: source)
+        let fetcher = ImageFetcher(platform: platform, jobs: registry.jobs)
+        let image = try await fetcher.resolve(from: imageSource, into: store, progress: progress)
+        let layers = try layerBlobs(of: image, in: store)
+        let unpacker = LayerUnpacker(rootPath: rootfs, workers: unpackWorkers)
+        let (ready, announce) = AsyncStream.makeStream(of: Int.self)
+        let statistics = try await withThrowingTaskGroup(of: UnpackStatistics?.self) { group in
+            group.addTask {
+                defer { announce.finish() }
+                try await fetcher.fetchLayers(of: image, from: imageSource, into: store, progress: progress) { announce.yield($0) }
+                return nil
+            }
+            group.addTask {
+                var total = UnpackStatistics()
+                var arrived = Set<Int>()
+                var next = 0
+                for await index in ready {
+                    arrived.insert(index)
+                    while arrived.contains(next) {
+                        let applied = try await Self.applyOnItsOwnThread(unpacker, layers[next])
+                        total += applied
+                        next += 1
+                        layerApplied?(next, layers.count, applied)
+                    }
+                }
+                try Task.checkCancellation()
+                guard next == layers.count else { throw CancellationError() }
+                return total
+            }
+            var result: UnpackStatistics?
+            while let finished = try await group.next() {
+                if let finished { result = finished }
+            }
+            return result ?? UnpackStatistics()
+        }
+        return Result(image: image, statistics: statistics)
     }
 
     /// Applying a layer blocks for seconds of file creation: that belongs on a thread of its own,

@@ -12,7 +12,7 @@ struct MbctlCommand: AsyncParsableCommand {
         and, later, from archives (oci-archive:FILE, docker-archive:FILE).
         """,
         version: MbctlVersion.current,
-        subcommands: [OCICommand.self, AddressCommand.self, VersionCommand.self]
+        subcommands: [MachinesCommand.self, OCICommand.self, AddressCommand.self, CacheCommand.self, VersionCommand.self]
     )
 }
 

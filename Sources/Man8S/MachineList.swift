@@ -1,0 +1,80 @@
+import Foundation
+
+/// The machines of a host, read from its directories (no daemon to ask): a machine is a name
+/// with an nspawn file or a rootfs.
+public struct MachineList: Sendable {
+    public var layout: HostLayout
+
+    public init(layout: HostLayout) {
+        self.layout = layout
+    }
+
+    /// One machine, as `machines list` shows it.
+    public struct Entry: Sendable, Codable, Equatable {
+        public var name: String
+        public var image: String?
+        public var digest: String?
+        public var address: String?
+        public var running: Bool
+    }
+
+    /// Names that have an nspawn file or a rootfs, sorted.
+    public func names() -> [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: layout.nspawnFiles)) ?? []
+        let rootfses = (try? FileManager.default.contentsOfDirectory(atPath: layout.machines)) ?? []
+        let names = files.filter { $0.hasSuffix(".nspawn") }.map { String($0.dropLast(".nspawn".count)) }
+            + rootfses.filter { !$0.hasPrefix(".") }
+        return Array(Set(names.filter { (try? MachineName($0)) != nil })).sorted()
+    }
+
+    public func entries() -> [Entry] {
+        let running = RunningMachines.scan()
+        return names().map { name in
+            let environment = (try? String(contentsOfFile: "\(layout.configs)/\(name)/man8env.env", encoding: .utf8))
+                .map(EnvironmentFile.parse) ?? []
+            func value(_ key: String) -> String? { environment.last { $0.key == key }?.value }
+            let rootfs = "\(layout.machines)/\(name)", link = "\(layout.systemdMachines)/\(name)"
+            return Entry(
+                name: name, image: value("MAN8S_OCI_IMAGE_URL"), digest: value("MAN8S_OCI_IMAGE_DIGEST"),
+                address: value("MAN8S_YGGDRASIL_ADDRESS"),
+                running: running.contains { $0.matches(name: name, directories: [rootfs, link]) })
+        }
+    }
+}
+
+/// systemd-nspawn processes running now, read from /proc: machined may not be there (PID 1 is
+/// not always systemd), and the process table always is.
+struct RunningMachines {
+    let pid: Int32
+    let arguments: [String]
+
+    static func scan() -> [RunningMachines] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry in
+            guard let pid = Int32(entry),
+                  let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !data.isEmpty else { return nil }
+            let arguments = data.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            guard let program = arguments.first, (program as NSString).lastPathComponent == "systemd-nspawn" else { return nil }
+            return RunningMachines(pid: pid, arguments: arguments)
+        }
+    }
+
+    /// Whether this nspawn runs machine `name`: `-M NAME`, `--machine=NAME`, or `-D` on its rootfs.
+    func matches(name: String, directories: [String]) -> Bool {
+        var index = 1
+        while index < arguments.count {
+            let argument = arguments[index]
+            let next = index + 1 < arguments.count ? arguments[index + 1] : ""
+            switch argument {
+            case "-M", "--machine": if next == name { return true }
+            case "-D", "--directory": if directories.contains(next) { return true }
+            default:
+                if argument == "--machine=\(name)" || argument == "-M\(name)" { return true }
+                if argument.hasPrefix("--directory="), directories.contains(String(argument.dropFirst("--directory=".count))) { return true }
+                if argument.hasPrefix("-D"), directories.contains(String(argument.dropFirst(2))) { return true }
+            }
+            index += 1
+        }
+        return false
+    }
+}

@@ -1,0 +1,149 @@
+import ArgumentParser
+import Foundation
+import Man8S
+
+struct MachinesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "machines",
+        abstract: "Make, list and remove Man8S machines.",
+        subcommands: [Pull.self, List.self, Remove.self]
+    )
+
+    struct Pull: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make a machine from an image.",
+            discussion: """
+            Fetches the image, unpacks it as the machine's root filesystem, installs the Man8S \\
+            busybox init, and writes NAME.nspawn and man8env.env, with the machine's fixed \\
+            yggdrasil address derived from NAME. The machine appears whole or not at all: on \\
+            any error, or Ctrl-C, what this run made is removed. Configuration and data \\
+            directories left by an earlier machine of that name are reused, never overwritten.
+
+            Each volume of the image goes to config (below the machine's configuration \\
+            directory), data (below its data directory), a custom host path, or is skipped; \\
+            what the image holds there is copied in as seed data. Give the answers with \\
+            --volume, or answer the questions on a terminal.
+
+            Examples:
+              mbctl machines pull docker.io/registry:latest Man8Registry --prefix 300:2e98:a4b0:1789::/64
+              mbctl machines pull oci:/srv/images/app:1.0 app --volume /var/lib/app=data
+            """
+        )
+
+        @Argument(help: ArgumentHelp("The image: docker://REF (or a bare REF) or oci:DIR[:TAG].", valueName: "src"))
+        var source: String
+
+        @Argument(help: "The machine's name (a hostname: letters, digits, - _ .).")
+        var name: String
+
+        @Option(help: "The machine template (only network_isolated exists).")
+        var template: String = "network_isolated"
+
+        @Option(help: ArgumentHelp("The host's yggdrasil subnet the address is taken from.", valueName: "prefix/len"))
+        var prefix: String?
+
+        @Option(name: .customLong("volume"), help: ArgumentHelp("Where an image volume goes (repeatable).", valueName: "/path=config|data|skip|/host/path"))
+        var volumes: [String] = []
+
+        @OptionGroup var host: HostOptions
+        @OptionGroup var registry: RegistryOptions
+
+        @Flag(name: .shortAndLong, help: "Print only errors and the final result.")
+        var quiet = false
+
+        func validate() throws {
+            guard template == "network_isolated" else { throw ValidationError("unknown template \(template); the only one is network_isolated") }
+        }
+
+        func run() async throws {
+            let name = try MachineName(self.name)
+            let location = try ImageLocation(parsing: source)
+            guard let prefixText = prefix else {
+                throw ValidationError("no yggdrasil prefix: pass --prefix (the IPv6 subnet of `yggdrasilctl getself`, e.g. 300:2e98:a4b0:1789::/64)")
+            }
+            let prefix = try IPv6Prefix(parsing: prefixText)
+            var answers: [String: VolumeChoice] = [:]
+            for flag in volumes {
+                let (path, choice) = try VolumeChoice.parseFlag(flag)
+                answers[path] = choice
+            }
+            let layout = host.layout
+            let download = RootfsDownload(registry: try registry.registryConfiguration(), platform: registry.chosenPlatform, cacheDirectory: layout.cache)
+            let pull = MachinePull(layout: layout, download: download, prefix: prefix)
+            let reporter = TransferReporter(quiet: quiet)
+            let ask: MachinePull.VolumeQuestion? = isatty(STDIN_FILENO) == 1 ? VolumePrompt.ask : nil
+            let started = Date()
+            let sourceText = source
+            let choices = answers
+            let outcome = try await Interruption.cancellable {
+                try await pull.pull(location, as: sourceText, name: name, volumes: choices, ask: ask, progress: reporter.handle) { index, count, applied in
+                    reporter.layerApplied(index: index, count: count, entries: applied.entries)
+                }
+            }
+            reporter.finish()
+            for directory in outcome.reused { print("reused existing \(directory)") }
+            if let previous = outcome.previousEnvironmentFile { print("kept the previous man8env.env as \(previous)") }
+            print("machine \(name) made from \(source) (\(outcome.imageDigest)), address \(outcome.address), in \(String(format: "%.1f", Date().timeIntervalSince(started)))s")
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List machines: name, image, digest, address, running.")
+
+        @OptionGroup var host: HostOptions
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() throws {
+            let entries = MachineList(layout: host.layout).entries()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(entries), as: UTF8.self))
+                return
+            }
+            print(["NAME", "RUNNING", "ADDRESS", "IMAGE", "DIGEST"].joined(separator: "\t"))
+            for entry in entries {
+                print([entry.name, entry.running ? "yes" : "no", entry.address ?? "-", entry.image ?? "-", entry.digest.map { String($0.prefix(19)) } ?? "-"].joined(separator: "\t"))
+            }
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a machine; its configuration and data stay.",
+            discussion: "Deletes the rootfs, the /var/lib/machines link and NAME.nspawn. Refuses while the machine runs, unless --force."
+        )
+
+        @Argument(help: "The machine's name.")
+        var name: String
+
+        @Flag(help: "Remove it even while it runs.")
+        var force = false
+
+        @OptionGroup var host: HostOptions
+
+        func run() throws {
+            let outcome = try MachineRemoval(layout: host.layout).remove(try MachineName(name), force: force)
+            print("removed machine \(name)" + (outcome.kept.isEmpty ? "" : "; kept \(outcome.kept.joined(separator: " and "))"))
+        }
+    }
+}
+
+/// The volume question of the Python mbctl, on a terminal.
+enum VolumePrompt {
+    @Sendable static func ask(_ path: String) -> VolumeChoice? {
+        while true {
+            FileHandle.standardError.write(Data("The image has a volume \(path). Where does it go?\n  1) config  2) data  3) custom  4) skip\n> ".utf8))
+            guard let answer = readLine()?.trimmingCharacters(in: .whitespaces) else { return nil }
+            if answer == "3" || answer == "custom" {
+                FileHandle.standardError.write(Data("Host directory (absolute, must not exist yet): ".utf8))
+                guard let host = readLine()?.trimmingCharacters(in: .whitespaces) else { return nil }
+                if host.hasPrefix("/") { return .custom(host) }
+                continue
+            }
+            if let choice = try? VolumeChoice(parsing: answer) { return choice }
+        }
+    }
+}
