@@ -14,6 +14,7 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
     case noSuchMachine(String)
     case addressCollision(name: String, address: String, other: String)
     case machineRunning(String)
+    case notRunning(String)
 
     public var description: String {
         switch self {
@@ -29,6 +30,7 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
         case .noSuchMachine(let name): return "no such machine: \(name)"
         case .addressCollision(let name, let address, let other): return "machine \(name) would get yggdrasil address \(address), which machine \(other) already has; choose another name"
         case .machineRunning(let name): return "machine \(name) is running; stop it first, or pass --force"
+        case .notRunning(let name): return "machine \(name) is not running (no systemd-nspawn runs it); start it with systemd-nspawn -M \(name) -D /var/lib/machines/\(name)"
         }
     }
 }

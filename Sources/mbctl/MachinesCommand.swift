@@ -6,7 +6,7 @@ struct MachinesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "machines",
         abstract: "Make, list and remove Man8S machines.",
-        subcommands: [Pull.self, List.self, Remove.self]
+        subcommands: [Pull.self, List.self, Shell.self, Remove.self]
     )
 
     struct Pull: AsyncParsableCommand {
@@ -127,6 +127,35 @@ struct MachinesCommand: AsyncParsableCommand {
         func run() throws {
             let outcome = try MachineRemoval(layout: host.layout).remove(try MachineName(name), force: force)
             print("removed machine \(name)" + (outcome.kept.isEmpty ? "" : "; kept \(outcome.kept.joined(separator: " and "))"))
+        }
+    }
+}
+
+extension MachinesCommand {
+    struct Shell: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a shell, or a command, inside a running machine.",
+            discussion: "Enters all namespaces of the machine's init with nsenter. Example: mbctl machines shell web --command 'ip addr'"
+        )
+
+        @Argument(help: "The machine's name.")
+        var name: String
+
+        @Option(help: "A command for the machine's /bin/sh -c, instead of an interactive shell.")
+        var command: String?
+
+        @OptionGroup var host: HostOptions
+
+        func run() throws {
+            let leader = try MachineShell(layout: host.layout).leader(of: try MachineName(name))
+            var arguments = ["nsenter", "-t", "\(leader)", "-a", "/bin/sh"]
+            if let command { arguments += ["-c", command] }
+            let nsenter = ["/usr/bin/nsenter", "/bin/nsenter", "/usr/sbin/nsenter"].first { FileManager.default.isExecutableFile(atPath: $0) }
+            guard let nsenter else { throw ValidationError("nsenter (util-linux) is not installed") }
+            setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1)
+            let cArguments = arguments.map { strdup($0) } + [nil]
+            execv(nsenter, cArguments)
+            throw ValidationError("cannot run \(nsenter): \(String(cString: strerror(errno)))")
         }
     }
 }
