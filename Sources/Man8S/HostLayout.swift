@@ -18,6 +18,8 @@ public struct HostLayout: Sendable, Equatable {
     public var busybox = "/bin/busybox"
     /// The bridge machines join.
     public var bridge = "srvgrp0"
+    /// yggdrasil's configuration, where `AdminListen` names its admin socket.
+    public var yggdrasilConfigs = ["/etc/yggdrasil.conf", "/etc/yggdrasil/yggdrasil.conf"]
 
     public init() {}
 
@@ -31,6 +33,7 @@ public struct HostLayout: Sendable, Equatable {
         copy.configs = base + configs
         copy.storage = base + storage
         copy.cache = base + cache
+        copy.yggdrasilConfigs = yggdrasilConfigs.map { base + $0 }
         return copy
     }
 

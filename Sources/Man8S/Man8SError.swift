@@ -15,6 +15,7 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
     case addressCollision(name: String, address: String, other: String)
     case machineRunning(String)
     case notRunning(String)
+    case noPrefix(reasons: [String])
 
     public var description: String {
         switch self {
@@ -30,6 +31,7 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
         case .noSuchMachine(let name): return "no such machine: \(name)"
         case .addressCollision(let name, let address, let other): return "machine \(name) would get yggdrasil address \(address), which machine \(other) already has; choose another name"
         case .machineRunning(let name): return "machine \(name) is running; stop it first, or pass --force"
+        case .noPrefix(let reasons): return "no yggdrasil prefix: pass --prefix (e.g. 300:2e98:a4b0:1789::/64) or run yggdrasil (" + reasons.joined(separator: "; ") + ")"
         case .notRunning(let name): return "machine \(name) is not running (no systemd-nspawn runs it); start it with systemd-nspawn -M \(name) -D /var/lib/machines/\(name)"
         }
     }

@@ -39,7 +39,7 @@ struct MachinesCommand: AsyncParsableCommand {
         @Option(help: "The machine template (only network_isolated exists).")
         var template: String = "network_isolated"
 
-        @Option(help: ArgumentHelp("The host's yggdrasil subnet the address is taken from.", valueName: "prefix/len"))
+        @Option(help: ArgumentHelp("The host's yggdrasil subnet the address is taken from (default: asked from yggdrasil's admin socket).", valueName: "prefix/len"))
         var prefix: String?
 
         @Option(name: .customLong("volume"), help: ArgumentHelp("Where an image volume goes (repeatable).", valueName: "/path=config|data|skip|/host/path"))
@@ -58,10 +58,8 @@ struct MachinesCommand: AsyncParsableCommand {
         func run() async throws {
             let name = try MachineName(self.name)
             let location = try ImageLocation(parsing: source)
-            guard let prefixText = prefix else {
-                throw ValidationError("no yggdrasil prefix: pass --prefix (the IPv6 subnet of `yggdrasilctl getself`, e.g. 300:2e98:a4b0:1789::/64)")
-            }
-            let prefix = try IPv6Prefix(parsing: prefixText)
+            let prefix = try self.prefix.map(IPv6Prefix.init(parsing:))
+                ?? YggdrasilPrefixDiscovery(configFiles: host.layout.yggdrasilConfigs).discover()
             var answers: [String: VolumeChoice] = [:]
             for flag in volumes {
                 let (path, choice) = try VolumeChoice.parseFlag(flag)

@@ -150,3 +150,46 @@ import Testing
         #expect(staging.isEmpty)
     }
 }
+
+/// The prefix asked from a real yggdrasil over its admin socket.
+@Suite struct YggdrasilPrefixTests {
+    @Test func pullTakesThePrefixFromYggdrasil() throws {
+        let work = NSTemporaryDirectory() + "mbctl-ygg-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: "\(work)/host/etc", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        // A yggdrasil that talks to nobody: no peers, no listeners, no multicast, no TUN.
+        let generated = try runCommand(["yggdrasil", "-genconf", "-json"]).stdout
+        let key = try #require((try JSONSerialization.jsonObject(with: Data(generated.utf8)) as? [String: Any])?["PrivateKey"] as? String)
+        let socket = "\(work)/admin.sock"
+        try """
+        {"PrivateKey": "\(key)", "Peers": [], "InterfacePeers": {}, "Listen": [], "MulticastInterfaces": [],
+         "AdminListen": "unix://\(socket)", "IfName": "none"}
+        """.write(toFile: "\(work)/host/etc/yggdrasil.conf", atomically: true, encoding: .utf8)
+        let yggdrasil = try BackgroundProcess(["yggdrasil", "-useconffile", "\(work)/host/etc/yggdrasil.conf"], logPath: "\(work)/yggdrasil.log")
+        defer { yggdrasil.stop() }
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && !FileManager.default.fileExists(atPath: socket) { usleep(50_000) }
+        let subnet = try runCommand(["yggdrasilctl", "-endpoint", "unix://\(socket)", "-json", "getself"]).stdout
+        let expected = try #require((try JSONSerialization.jsonObject(with: Data(subnet.utf8)) as? [String: Any])?["subnet"] as? String)
+
+        let layout = try makeSmallLayout(in: work)
+        let result = try runMbctl(["machines", "pull", "oci:\(layout):small", "ygg1", "--root", "\(work)/host", "--busybox", MachineLifecycleTests.busybox])
+        #expect(result.succeeded, "\(result.stderr)\n\(yggdrasil.log)")
+        let address = try runMbctl(["address", "getsuffix", "ygg1", "--prefix", expected]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(result.stdout.contains("address \(address)"), "\(result.stdout)")
+
+        yggdrasil.stop()
+        let without = try runMbctl(["machines", "pull", "oci:\(layout):small", "ygg2", "--root", "\(work)/host", "--busybox", MachineLifecycleTests.busybox])
+        #expect(!without.succeeded)
+        #expect(without.stderr.contains("no yggdrasil prefix: pass --prefix"))
+    }
+
+    func makeSmallLayout(in work: String) throws -> String {
+        let spec = """
+        {"tag": "small", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/true"]}, "layers": [{"entries": [{"path": "hello", "content": "hello"}]}]}]}
+        """
+        try spec.write(toFile: "\(work)/small.json", atomically: true, encoding: .utf8)
+        try runCommand(["python3", "\(TestPaths.fixtures)/make-image.py", "\(work)/small.json", "\(work)/small"])
+        return "\(work)/small"
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Man8S
 
@@ -40,5 +41,22 @@ import Testing
         for text in ["300::", "300::/129", "zz::/64", "1.2.3.4/24"] {
             #expect(throws: Man8SError.self) { try IPv6Prefix(parsing: text) }
         }
+    }
+}
+
+@Suite struct YggdrasilConfigTests {
+    @Test func readsAdminListenFromHJSONAndJSON() {
+        #expect(YggdrasilPrefixDiscovery.adminListen(in: "{\n  Peers: []\n  AdminListen: unix:///var/run/yggdrasil.sock\n}") == "unix:///var/run/yggdrasil.sock")
+        #expect(YggdrasilPrefixDiscovery.adminListen(in: #"{"Peers": [], "AdminListen": "unix:///tmp/a.sock", "IfName": "none"}"#) == "unix:///tmp/a.sock")
+        #expect(YggdrasilPrefixDiscovery.adminListen(in: "AdminListen: none") == nil)
+        #expect(YggdrasilPrefixDiscovery.adminListen(in: "Peers: []") == nil)
+    }
+
+    @Test func findsTheSubnetInBothAnswerShapes() throws {
+        let v05 = Data(#"{"key":"k","address":"200::1","subnet":"300:7cf4:cd63:29b7::/64"}"#.utf8)
+        let v04 = Data(#"{"status":"success","response":{"self":{"200::1":{"subnet":"301:1::/64"}}}}"#.utf8)
+        #expect(try YggdrasilPrefixDiscovery.prefix(from: v05, source: "t").description == "300:7cf4:cd63:29b7::/64")
+        #expect(try YggdrasilPrefixDiscovery.prefix(from: v04, source: "t").description == "301:1::/64")
+        #expect(throws: Man8SError.self) { try YggdrasilPrefixDiscovery.prefix(from: Data("{}".utf8), source: "t") }
     }
 }
