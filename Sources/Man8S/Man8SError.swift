@@ -16,6 +16,7 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
     case machineRunning(String)
     case notRunning(String)
     case noPrefix(reasons: [String])
+    case configuration(path: String, line: Int, reason: String)
 
     public var description: String {
         switch self {
@@ -32,6 +33,7 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
         case .addressCollision(let name, let address, let other): return "machine \(name) would get yggdrasil address \(address), which machine \(other) already has; choose another name"
         case .machineRunning(let name): return "machine \(name) is running; stop it first, or pass --force"
         case .noPrefix(let reasons): return "no yggdrasil prefix: pass --prefix (e.g. 300:2e98:a4b0:1789::/64) or run yggdrasil (" + reasons.joined(separator: "; ") + ")"
+        case .configuration(let path, let line, let reason): return line > 0 ? "\(path), line \(line): \(reason)" : "\(path): \(reason)"
         case .notRunning(let name): return "machine \(name) is not running (no systemd-nspawn runs it); start it with systemd-nspawn -M \(name) -D /var/lib/machines/\(name)"
         }
     }

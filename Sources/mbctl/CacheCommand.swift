@@ -15,7 +15,7 @@ struct CacheCommand: ParsableCommand {
         @OptionGroup var host: HostOptions
 
         func run() throws {
-            let cache = host.layout.cache
+            let cache = try host.layout.cache
             let entries = (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []
             for entry in entries { LayerUnpacker.removeTree(at: "\(cache)/\(entry)") }
             print("emptied \(cache) (\(entries.count) entries)")

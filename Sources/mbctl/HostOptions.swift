@@ -3,8 +3,11 @@ import Man8S
 
 /// Where the host's Man8S directories are.
 struct HostOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Put every host path (machines, nspawn files, configs, data, cache) under this directory, to try mbctl without touching the host.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Put every host path (machines, nspawn files, configs, data, cache, the config file) under this directory, to try mbctl without touching the host.", valueName: "dir"))
     var root: String?
+
+    @Option(help: ArgumentHelp("mbctl's configuration file (default /etc/mbctl/config.toml, if it exists).", valueName: "file"))
+    var config: String?
 
     @Option(help: ArgumentHelp("The host's static busybox, copied into machines.", valueName: "file"))
     var busybox: String?
@@ -12,12 +15,23 @@ struct HostOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The bridge machines join.", valueName: "name"))
     var bridge: String?
 
+    /// The configuration file: `--config`, else the default one (under `--root`), if present.
+    func configuration() throws -> ConfigurationFile {
+        if let config { return try ConfigurationFile(path: config, required: true) }
+        return try ConfigurationFile(path: (root ?? "") + ConfigurationFile.defaultPath, required: false)
+    }
+
     var layout: HostLayout {
-        var layout = HostLayout()
+        get throws { try layout(from: configuration()) }
+    }
+
+    func layout(from configuration: ConfigurationFile) -> HostLayout {
+        var layout = configuration.layout
         if let bridge { layout.bridge = bridge }
         if let busybox {
             layout.busybox = busybox
-        } else if !FileManager.default.isExecutableFile(atPath: layout.busybox), FileManager.default.isExecutableFile(atPath: "/usr/bin/busybox") {
+        } else if layout.busybox == HostLayout().busybox, !FileManager.default.isExecutableFile(atPath: layout.busybox),
+                  FileManager.default.isExecutableFile(atPath: "/usr/bin/busybox") {
             // Debian's busybox-static installs it here.
             layout.busybox = "/usr/bin/busybox"
         }

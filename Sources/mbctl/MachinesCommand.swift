@@ -58,15 +58,16 @@ struct MachinesCommand: AsyncParsableCommand {
         func run() async throws {
             let name = try MachineName(self.name)
             let location = try ImageLocation(parsing: source)
-            let prefix = try self.prefix.map(IPv6Prefix.init(parsing:))
-                ?? YggdrasilPrefixDiscovery(configFiles: host.layout.yggdrasilConfigs).discover()
+            let configuration = try host.configuration()
+            let layout = host.layout(from: configuration)
+            let prefix = try (self.prefix ?? configuration.prefix).map(IPv6Prefix.init(parsing:))
+                ?? YggdrasilPrefixDiscovery(configFiles: layout.yggdrasilConfigs).discover()
             var answers: [String: VolumeChoice] = [:]
             for flag in volumes {
                 let (path, choice) = try VolumeChoice.parseFlag(flag)
                 answers[path] = choice
             }
-            let layout = host.layout
-            let download = RootfsDownload(registry: try registry.registryConfiguration(), platform: registry.chosenPlatform, cacheDirectory: layout.cache)
+            let download = RootfsDownload(registry: try registry.registryConfiguration(defaults: configuration), platform: registry.chosenPlatform, cacheDirectory: layout.cache)
             let pull = MachinePull(layout: layout, download: download, prefix: prefix)
             let reporter = TransferReporter(quiet: quiet)
             let ask: MachinePull.VolumeQuestion? = isatty(STDIN_FILENO) == 1 ? VolumePrompt.ask : nil
@@ -94,7 +95,7 @@ struct MachinesCommand: AsyncParsableCommand {
         var json = false
 
         func run() throws {
-            let entries = MachineList(layout: host.layout).entries()
+            let entries = MachineList(layout: try host.layout).entries()
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -123,7 +124,7 @@ struct MachinesCommand: AsyncParsableCommand {
         @OptionGroup var host: HostOptions
 
         func run() throws {
-            let outcome = try MachineRemoval(layout: host.layout).remove(try MachineName(name), force: force)
+            let outcome = try MachineRemoval(layout: try host.layout).remove(try MachineName(name), force: force)
             print("removed machine \(name)" + (outcome.kept.isEmpty ? "" : "; kept \(outcome.kept.joined(separator: " and "))"))
         }
     }
@@ -145,7 +146,7 @@ extension MachinesCommand {
         @OptionGroup var host: HostOptions
 
         func run() throws {
-            let leader = try MachineShell(layout: host.layout).leader(of: try MachineName(name))
+            let leader = try MachineShell(layout: try host.layout).leader(of: try MachineName(name))
             var arguments = ["nsenter", "-t", "\(leader)", "-a", "/bin/sh"]
             if let command { arguments += ["-c", command] }
             let nsenter = ["/usr/bin/nsenter", "/bin/nsenter", "/usr/sbin/nsenter"].first { FileManager.default.isExecutableFile(atPath: $0) }

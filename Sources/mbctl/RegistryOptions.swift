@@ -15,13 +15,13 @@ struct RegistryOptions: ParsableArguments {
     var certDir: String?
 
     @Option(help: ArgumentHelp("Verify registry certificates; false also allows plain HTTP. Loopback registries may always use plain HTTP.", valueName: "bool"))
-    var tlsVerify: Bool = true
+    var tlsVerify: Bool?
 
     @Option(help: ArgumentHelp("The platform to pull from a multi-platform image (default: this machine's).", valueName: "os/arch[/variant]"))
     var platform: String?
 
-    @Option(help: "How many blobs to download at once.")
-    var jobs: Int = 4
+    @Option(help: "How many blobs to download at once (default 4).")
+    var jobs: Int?
 
     @Option(help: ArgumentHelp("Attempts per request before giving up.", valueName: "n"))
     var retryTimes: Int = 5
@@ -30,7 +30,7 @@ struct RegistryOptions: ParsableArguments {
     var limitRate: Int64 = 0
 
     func validate() throws {
-        guard jobs >= 1 && jobs <= 64 else { throw ValidationError("--jobs must be between 1 and 64") }
+        if let jobs, !(1...64).contains(jobs) { throw ValidationError("--jobs must be between 1 and 64") }
         guard retryTimes >= 1 else { throw ValidationError("--retry-times must be at least 1") }
         if let platform, Platform(parsing: platform) == nil {
             throw ValidationError("--platform takes os/arch[/variant], e.g. linux/arm64 or linux/arm/v7")
@@ -41,16 +41,18 @@ struct RegistryOptions: ParsableArguments {
         platform.flatMap(Platform.init(parsing:)) ?? .host
     }
 
-    func registryConfiguration() throws -> RegistryClient.Configuration {
+    /// The registry settings: these flags, else the configuration file's, else the defaults.
+    func registryConfiguration(defaults file: ConfigurationFile? = nil) throws -> RegistryClient.Configuration {
+        let file = try file ?? ConfigurationFile(path: ConfigurationFile.defaultPath, required: false)
         var configuration = RegistryClient.Configuration()
-        configuration.transport.verifyTLS = tlsVerify
-        configuration.transport.certificateDirectory = certDir
+        configuration.transport.verifyTLS = tlsVerify ?? file.tlsVerify ?? true
+        configuration.transport.certificateDirectory = certDir ?? file.certDirectory
         configuration.transport.maxReceiveSpeed = limitRate
         configuration.transport.userAgent = "mbctl/\(MbctlVersion.current)"
         configuration.credentials.explicit = try creds.map(RegistryCredentials.init(parsing:))
-        configuration.credentials.authFile = authfile
+        configuration.credentials.authFile = authfile ?? file.authFile
         configuration.retry.maxAttempts = retryTimes
-        configuration.jobs = jobs
+        configuration.jobs = jobs ?? file.jobs ?? 4
         return configuration
     }
 }

@@ -124,6 +124,32 @@ import Testing
         #expect(staging.isEmpty)
     }
 
+    @Test func takesPathsBridgeAndPrefixFromTheConfigFile() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry()
+        try registry.push(spec: Self.appImage, as: "apps/demo", tag: "1.0")
+        try FileManager.default.createDirectory(atPath: "\(root)/etc/mbctl", withIntermediateDirectories: true)
+        try """
+        [paths]
+        machines = "/srv/rootfs"
+        storage = "/srv/data"
+        [network]
+        bridge = "br-test"
+        prefix = "301:1:2:3::/64"
+        """.write(toFile: "\(root)/etc/mbctl/config.toml", atomically: true, encoding: .utf8)
+        let pulled = try mbctl(["machines", "pull", "\(registry.host)/apps/demo:1.0", "cfg1", "--volume", "/app/data=data"])
+        #expect(pulled.succeeded, "\(pulled.stderr)")
+        let address = try runMbctl(["address", "getsuffix", "cfg1", "--prefix", "301:1:2:3::/64"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(pulled.stdout.contains("address \(address)"))
+        #expect(exists("/srv/rootfs/cfg1/app/run.sh"))
+        #expect(exists("/srv/data/cfg1/app/data/seed.txt"))
+        let nspawn = try String(contentsOfFile: "\(root)/etc/systemd/nspawn/cfg1.nspawn", encoding: .utf8)
+        #expect(nspawn.contains("Bridge=br-test\n"))
+        // A typo in the file is an error naming the line.
+        try "[network]\nbrige = \"x\"\n".write(toFile: "\(root)/etc/mbctl/config.toml", atomically: true, encoding: .utf8)
+        #expect(try mbctl(["machines", "list"]).stderr.contains("config.toml, line 2: unknown key brige in [network]"))
+    }
+
     @Test func interruptedPullLeavesNothing() throws {
         defer { try? FileManager.default.removeItem(atPath: work) }
         let registry = try TestRegistry()
