@@ -2,17 +2,24 @@ import Foundation
 import OCILayout
 import Synchronization
 
-/// Draws ``TransferEvent``s for a person: on a terminal, one status line rewritten in place
-/// (layers done, bytes, rate); otherwise plain log lines on standard error, one per event that
-/// matters, so logs stay readable.
+/// Draws ``TransferEvent``s for a person. On a terminal: a block of lines redrawn in place, one
+/// per blob (bytes, rate, and whether it is downloading, stored or applied). Otherwise: plain log
+/// lines on standard error, one per event that matters, so logs stay readable.
 final class TransferReporter: Sendable {
-    private struct State {
-        var totals: [Digest: Int64] = [:]
-        var done: [Digest: Int64] = [:]
-        var finished = 0
-        var skipped = 0
-        var lastDraw = Date.distantPast
+    private struct Blob {
+        var digest: Digest
+        var total: Int64
+        var done: Int64 = 0
         var started = Date()
+        var finished: Date?
+        var status = "waiting"
+    }
+
+    private struct State {
+        var blobs: [Blob] = []
+        var layers: [Digest] = []
+        var drawnLines = 0
+        var lastDraw = Date.distantPast
     }
 
     private let state = Mutex(State())
@@ -33,23 +40,32 @@ final class TransferReporter: Sendable {
         state.withLock { state in
             switch event {
             case .resolved(let image, let manifest, let layers):
+                state.layers = layers.map(\.digest)
                 let size = layers.reduce(0) { $0 + $1.size }
-                log("\(image): manifest \(manifest.digest), \(layers.count) layers, \(Self.bytes(size))")
+                log("\(image): manifest \(manifest.digest), \(layers.count) layers, \(Self.bytes(size))", &state)
             case .blobStarted(let descriptor, let offset):
-                state.totals[descriptor.digest] = descriptor.size
-                if offset > 0 { log("resuming \(Self.short(descriptor.digest)) at \(Self.bytes(offset)) of \(Self.bytes(descriptor.size))") }
-                else if !interactive { log("fetching \(Self.short(descriptor.digest)) (\(Self.bytes(descriptor.size)))") }
-            case .blobProgress(let digest, let completed, _):
-                state.done[digest] = completed
+                let index = blobIndex(descriptor.digest, total: descriptor.size, &state)
+                state.blobs[index].status = offset > 0 ? "resuming" : "downloading"
+                state.blobs[index].done = offset
+                if offset > 0 { log("resuming \(Self.short(descriptor.digest)) at \(Self.bytes(offset)) of \(Self.bytes(descriptor.size))", &state) }
+                else if !interactive { log("fetching \(Self.short(descriptor.digest)) (\(Self.bytes(descriptor.size)))", &state) }
+            case .blobProgress(let digest, let completed, let total):
+                let index = blobIndex(digest, total: total, &state)
+                state.blobs[index].done = completed
+                state.blobs[index].status = "downloading"
             case .blobFinished(let digest):
-                state.finished += 1
-                state.done[digest] = state.totals[digest]
-                if !interactive { log("stored \(Self.short(digest))") }
+                let index = blobIndex(digest, total: 0, &state)
+                state.blobs[index].done = state.blobs[index].total
+                state.blobs[index].finished = Date()
+                state.blobs[index].status = "stored"
+                if !interactive { log("stored \(Self.short(digest))", &state) }
             case .blobSkipped(let descriptor):
-                state.skipped += 1
-                if !interactive { log("already have \(Self.short(descriptor.digest))") }
+                let index = blobIndex(descriptor.digest, total: descriptor.size, &state)
+                state.blobs[index].done = descriptor.size
+                state.blobs[index].status = "already here"
+                if !interactive { log("already have \(Self.short(descriptor.digest))", &state) }
             case .retrying(let url, let attempt, let delay, let reason):
-                log("retrying \(url) in \(String(format: "%.1f", delay))s (attempt \(attempt) failed: \(reason))")
+                log("retrying \(url) in \(String(format: "%.1f", delay))s (attempt \(attempt) failed: \(reason))", &state)
             }
             draw(&state, force: false)
         }
@@ -58,32 +74,58 @@ final class TransferReporter: Sendable {
     /// A layer was applied to the rootfs being built.
     func layerApplied(index: Int, count: Int, entries: Int) {
         guard !quiet else { return }
-        state.withLock { _ in log("applied layer \(index)/\(count) (\(entries) entries)") }
+        state.withLock { state in
+            if interactive, index - 1 < state.layers.count {
+                let digest = state.layers[index - 1]
+                let blob = blobIndex(digest, total: 0, &state)
+                state.blobs[blob].status = "applied (\(entries) entries)"
+                draw(&state, force: true)
+            } else {
+                log("applied layer \(index)/\(count) (\(entries) entries)", &state)
+            }
+        }
     }
 
     func finish() {
         guard !quiet, interactive else { return }
-        state.withLock { state in
-            draw(&state, force: true)
-            FileHandle.standardError.write(Data("\n".utf8))
-        }
+        state.withLock { state in draw(&state, force: true) }
     }
 
+    private func blobIndex(_ digest: Digest, total: Int64, _ state: inout State) -> Int {
+        if let index = state.blobs.firstIndex(where: { $0.digest == digest }) {
+            if total > 0 { state.blobs[index].total = total }
+            return index
+        }
+        state.blobs.append(Blob(digest: digest, total: total))
+        return state.blobs.count - 1
+    }
+
+    /// Redraws the block of blob lines (at most ten times a second unless forced).
     private func draw(_ state: inout State, force: Bool) {
         guard interactive else { return }
         let now = Date()
         guard force || now.timeIntervalSince(state.lastDraw) > 0.1 else { return }
         state.lastDraw = now
-        let done = state.done.values.reduce(0, +)
-        let total = state.totals.values.reduce(0, +)
-        let rate = Double(done) / max(0.001, now.timeIntervalSince(state.started))
-        let line = "\r\u{1B}[2K blobs \(state.finished)/\(state.totals.count) fetched, \(state.skipped) already present, \(Self.bytes(done)) of \(Self.bytes(total)), \(Self.bytes(Int64(rate)))/s"
-        FileHandle.standardError.write(Data(line.utf8))
+        var text = state.drawnLines > 0 ? "\u{1B}[\(state.drawnLines)A" : ""
+        for blob in state.blobs {
+            let elapsed = max(0.001, (blob.finished ?? now).timeIntervalSince(blob.started))
+            let rate = blob.status == "downloading" || blob.finished != nil ? "  \(Self.bytes(Int64(Double(blob.done) / elapsed)))/s" : ""
+            text += "\r\u{1B}[2K  \(Self.short(blob.digest))  \(Self.bytes(blob.done)) / \(Self.bytes(blob.total))\(rate)  \(blob.status)\n"
+        }
+        state.drawnLines = state.blobs.count
+        FileHandle.standardError.write(Data(text.utf8))
     }
 
-    private func log(_ line: String) {
-        let prefix = interactive ? "\r\u{1B}[2K" : ""
-        FileHandle.standardError.write(Data((prefix + line + "\n").utf8))
+    /// A line above the block (which is redrawn below it).
+    private func log(_ line: String, _ state: inout State) {
+        var text = ""
+        if interactive && state.drawnLines > 0 {
+            text += "\u{1B}[\(state.drawnLines)A\u{1B}[J"
+            state.drawnLines = 0
+        }
+        text += line + "\n"
+        FileHandle.standardError.write(Data(text.utf8))
+        if interactive { draw(&state, force: true) }
     }
 
     static func short(_ digest: Digest) -> String { String(digest.encoded.prefix(12)) }
