@@ -47,9 +47,15 @@ let package = Package(
             name: "LayerUnpacker",
             dependencies: ["CArchive", "CISAL", "CLinuxSystem", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // zlib, for reading gzip-compressed image archives (.tar.gz).
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
         .target(
             name: "OCILayout",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["CZlib", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "RegistryClient",

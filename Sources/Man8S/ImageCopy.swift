@@ -7,10 +7,13 @@ import RegistryClient
 public struct ImageCopy: Sendable {
     public var registry: RegistryClient.Configuration
     public var platform: Platform
+    /// The cache layout archives are read into (and images fetched through for archive output).
+    public var cacheDirectory: String
 
-    public init(registry: RegistryClient.Configuration = .init(), platform: Platform = .host) {
+    public init(registry: RegistryClient.Configuration = .init(), platform: Platform = .host, cacheDirectory: String = HostLayout().cache) {
         self.registry = registry
         self.platform = platform
+        self.cacheDirectory = cacheDirectory
     }
 
     /// What a copy produced.
@@ -21,8 +24,16 @@ public struct ImageCopy: Sendable {
     }
 
     public func copy(from source: ImageLocation, to destination: ImageLocation, progress: TransferEventHandler? = nil) async throws -> Result {
+        if case .ociArchive(let path, let requestedTag) = destination {
+            let imageSource = try makeSource(source)
+            let cache = try ImageLayout.openOrCreate(at: cacheDirectory)
+            let image = try await ImageFetcher(platform: platform, jobs: registry.jobs).fetch(from: imageSource, into: cache.store, progress: progress)
+            let tag = requestedTag ?? Self.defaultTag(for: source)
+            try OCIArchiveWriter.write(image.manifestDescriptor, tag: tag, from: cache.store, to: path)
+            return Result(image: image, destination: .ociArchive(path: path, tag: tag))
+        }
         guard case .layout(let path, let requestedTag) = destination else {
-            throw ImageLocationError.unsupported(destination.description, reason: "mbctl oci copy writes oci:DIR[:TAG] destinations")
+            throw ImageLocationError.unsupported(destination.description, reason: "mbctl oci copy writes oci:DIR[:TAG] and oci-archive:FILE[:TAG]")
         }
         let imageSource = try makeSource(source)
         // A layout this copy creates is removed again if the copy fails; an existing one keeps
@@ -48,8 +59,10 @@ public struct ImageCopy: Sendable {
             return RegistryImageSource(client: try RegistryClient(configuration: registry), reference: reference)
         case .layout(let path, let tag):
             return LayoutImageSource(layout: try ImageLayout.open(at: path), tag: tag)
-        case .ociArchive, .dockerArchive:
-            throw ImageLocationError.unsupported(location.description, reason: "reading archives is not implemented yet")
+        case .ociArchive(let path, let tag):
+            return try ArchiveImageSource.open(path: path, kind: .oci, name: tag, cache: try ImageLayout.openOrCreate(at: cacheDirectory).store)
+        case .dockerArchive(let path, let reference):
+            return try ArchiveImageSource.open(path: path, kind: .docker, name: reference, cache: try ImageLayout.openOrCreate(at: cacheDirectory).store)
         }
     }
 

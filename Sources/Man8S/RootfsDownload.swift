@@ -129,7 +129,7 @@ public struct RootfsDownload: Sendable {
             return (LayoutImageSource(layout: layout, tag: tag), layout.store)
         }
         let cache = try ImageLayout.openOrCreate(at: cacheDirectory)
-        return (try ImageCopy(registry: registry, platform: platform).makeSource(source), cache.store)
+        return (try ImageCopy(registry: registry, platform: platform, cacheDirectory: cacheDirectory).makeSource(source), cache.store)
     }
 
     /// The layers of `image` as the unpacker takes them, each with its compression and diff_id.

@@ -90,6 +90,40 @@ public struct ContentStore: Sendable {
         try ingest.commit()
     }
 
+    /// Stores bytes whose digest is not known in advance (files of a legacy docker archive),
+    /// pulled from `read` until it returns 0; returns their descriptor.
+    func ingestComputingDigest(mediaType: String, read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> Descriptor {
+        try prepare()
+        try DurableFile.makeDirectory(ingestDirectory)
+        let temporary = "\(ingestDirectory)/unknown-\(getpid())-\(UUID().uuidString)"
+        do {
+            let file = try OpenFile(path: temporary, flags: O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, mode: 0o644)
+            var digester = StreamingDigester()
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
+            defer { buffer.deallocate() }
+            while true {
+                let got = try read(buffer)
+                if got == 0 { break }
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<got])
+                try file.writeAll(bytes)
+                digester.update(bytes)
+            }
+            try file.sync()
+            let digest = digester.finalize()
+            if contains(digest) {
+                unlink(temporary)
+            } else {
+                try DurableFile.rename(temporary, to: path(of: digest))
+            }
+            rmdir(ingestDirectory)
+            return Descriptor(mediaType: mediaType, digest: digest, size: digester.byteCount)
+        } catch {
+            unlink(temporary)
+            rmdir(ingestDirectory)
+            throw error
+        }
+    }
+
     /// Creates `blobs/sha256/` (and the layout root) when missing.
     func prepare() throws {
         try DurableFile.makeDirectory(blobsDirectory)

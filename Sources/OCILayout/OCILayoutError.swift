@@ -18,6 +18,8 @@ public enum OCILayoutError: Error, Equatable, Sendable {
     case schema1Manifest(image: String)
     case unsupportedManifest(image: String, mediaType: String)
     case noMatchingPlatform(image: String, wanted: String, available: [String])
+    case invalidArchive(path: String, reason: String)
+    case invalidArchiveEntry(path: String, entry: String, reason: String)
 }
 
 extension OCILayoutError: CustomStringConvertible {
@@ -52,6 +54,10 @@ extension OCILayoutError: CustomStringConvertible {
             return "\(image) has a manifest of unsupported type \"\(mediaType)\""
         case .noMatchingPlatform(let image, let wanted, let available):
             return "\(image) has no image for \(wanted); it has: \(available.isEmpty ? "none" : available.joined(separator: ", ")) (choose with --platform)"
+        case .invalidArchive(let path, let reason):
+            return "archive \(path): \(reason)"
+        case .invalidArchiveEntry(let path, let entry, let reason):
+            return "archive \(path), entry \"\(entry)\": \(reason)"
         case .io(let path, let operation, let code):
             return "\(operation) \(path): \(String(cString: strerror(code)))"
         }

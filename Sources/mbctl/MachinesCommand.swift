@@ -30,7 +30,7 @@ struct MachinesCommand: AsyncParsableCommand {
             """
         )
 
-        @Argument(help: ArgumentHelp("The image: docker://REF (or a bare REF) or oci:DIR[:TAG].", valueName: "src"))
+        @Argument(help: ArgumentHelp("The image: docker://REF (or a bare REF), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].", valueName: "src"))
         var source: String
 
         @Argument(help: "The machine's name (a hostname: letters, digits, - _ .).")

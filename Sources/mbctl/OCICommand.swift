@@ -23,11 +23,14 @@ struct OCICommand: AsyncParsableCommand {
             """
         )
 
-        @Argument(help: ArgumentHelp("Where the image is: docker://REF (or a bare REF) or oci:DIR[:TAG].", valueName: "src"))
+        @Argument(help: ArgumentHelp("Where the image is: docker://REF (or a bare REF), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].", valueName: "src"))
         var source: String
 
-        @Argument(help: ArgumentHelp("An OCI image layout, oci:DIR[:TAG] (TAG defaults to the source's).", valueName: "dest"))
+        @Argument(help: ArgumentHelp("oci:DIR[:TAG] (an OCI image layout) or oci-archive:FILE[:TAG]; TAG defaults to the source's.", valueName: "dest"))
         var destination: String
+
+        @Option(help: ArgumentHelp("The OCI image layout that caches images (archives are read into it).", valueName: "dir"))
+        var cacheDir: String = "/var/tmp/man8s"
 
         @OptionGroup var registry: RegistryOptions
 
@@ -37,7 +40,7 @@ struct OCICommand: AsyncParsableCommand {
         func run() async throws {
             let source = try ImageLocation(parsing: source)
             let destination = try ImageLocation(parsing: destination)
-            let copy = ImageCopy(registry: try registry.registryConfiguration(), platform: registry.chosenPlatform)
+            let copy = ImageCopy(registry: try registry.registryConfiguration(), platform: registry.chosenPlatform, cacheDirectory: cacheDir)
             let reporter = TransferReporter(quiet: quiet)
             let started = Date()
             let result = try await copy.copy(from: source, to: destination, progress: reporter.handle)
@@ -62,7 +65,7 @@ struct OCICommand: AsyncParsableCommand {
             """
         )
 
-        @Argument(help: ArgumentHelp("Where the image is: docker://REF (or a bare REF) or oci:DIR[:TAG].", valueName: "src"))
+        @Argument(help: ArgumentHelp("Where the image is: docker://REF (or a bare REF), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].", valueName: "src"))
         var source: String
 
         @Argument(help: ArgumentHelp("The directory to create the root filesystem in.", valueName: "path"))
