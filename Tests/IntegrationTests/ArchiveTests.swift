@@ -113,4 +113,26 @@ import Testing
             #expect(!FileManager.default.fileExists(atPath: "\(work)/cache/blobs/sha256/\(layer.digest.encoded)"))
         }
     }
+
+    @Test func anArchiveWithSeveralImagesNeedsAChoice() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        // Two tagged images in one layout, archived by GNU tar (names start with ./).
+        for (tag, spec) in [("multi", ImageSpecs.multiLayer), ("small", ImageSpecs.small)] {
+            try spec.write(toFile: "\(work)/\(tag).json", atomically: true, encoding: .utf8)
+            try runCommand(["python3", "\(TestPaths.fixtures)/make-image.py", "\(work)/\(tag).json", "\(work)/\(tag)"])
+            let specTag = tag == "multi" ? "v1" : "small"
+            #expect(try runMbctl(["oci", "copy", "oci:\(work)/\(tag):\(specTag)", "oci:\(work)/both:\(tag)"]).succeeded)
+        }
+        try runCommand(["tar", "-cf", "\(work)/both.tar", "-C", "\(work)/both", "."])
+        let ambiguous = try runMbctl(["oci", "download", "--cache-dir", "\(work)/cache", "oci-archive:\(work)/both.tar", "\(work)/r1"])
+        #expect(!ambiguous.succeeded)
+        #expect(ambiguous.stderr.contains("holds several images"), "\(ambiguous.stderr)")
+        #expect(ambiguous.stderr.contains("multi") && ambiguous.stderr.contains("small"))
+        let missing = try runMbctl(["oci", "download", "--cache-dir", "\(work)/cache", "oci-archive:\(work)/both.tar:other", "\(work)/r2"])
+        #expect(missing.stderr.contains("no image tagged \"other\""), "\(missing.stderr)")
+        let chosen = try runMbctl(["oci", "download", "--cache-dir", "\(work)/cache", "oci-archive:\(work)/both.tar:small", "\(work)/r3"])
+        #expect(chosen.succeeded, "\(chosen.stderr)")
+        #expect(FileManager.default.fileExists(atPath: "\(work)/r3/hello"))
+        #expect(!FileManager.default.fileExists(atPath: "\(work)/r3/bin/app"))
+    }
 }
