@@ -20,6 +20,12 @@ public struct MachineShell: Sendable {
         return leader
     }
 
+    /// The command line that enters machine `name`: `nsenter -t PID -a /bin/sh [-c COMMAND]`.
+    public func enterCommand(for name: MachineName, command: String?) throws -> [String] {
+        let leader = try leader(of: name)
+        return ["nsenter", "-t", "\(leader)", "-a", "/bin/sh"] + (command.map { ["-c", $0] } ?? [])
+    }
+
     /// PIDs whose parent is `pid`, from /proc/N/stat.
     static func children(of pid: Int32) -> [Int32] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []

@@ -1,6 +1,5 @@
 import ArgumentParser
-import Foundation
-import LayerUnpacker
+import Man8S
 
 struct CacheCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -15,10 +14,9 @@ struct CacheCommand: ParsableCommand {
         @OptionGroup var host: HostOptions
 
         func run() throws {
-            let cache = try host.layout.cache
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: cache)) ?? []
-            for entry in entries { LayerUnpacker.removeTree(at: "\(cache)/\(entry)") }
-            print("emptied \(cache) (\(entries.count) entries)")
+            let cache = ImageCache(path: try host.layout.cache)
+            let removed = cache.clear()
+            print("emptied \(cache.path) (\(removed) entries)")
         }
     }
 }

@@ -146,9 +146,7 @@ extension MachinesCommand {
         @OptionGroup var host: HostOptions
 
         func run() throws {
-            let leader = try MachineShell(layout: try host.layout).leader(of: try MachineName(name))
-            var arguments = ["nsenter", "-t", "\(leader)", "-a", "/bin/sh"]
-            if let command { arguments += ["-c", command] }
+            let arguments = try MachineShell(layout: try host.layout).enterCommand(for: try MachineName(name), command: command)
             let nsenter = ["/usr/bin/nsenter", "/bin/nsenter", "/usr/sbin/nsenter"].first { FileManager.default.isExecutableFile(atPath: $0) }
             guard let nsenter else { throw ValidationError("nsenter (util-linux) is not installed") }
             setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1)
