@@ -13,15 +13,15 @@ struct MachinesCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a machine from an image.",
             discussion: """
-            Fetches the image, unpacks it as the machine's root filesystem, installs the Man8S \\
-            busybox init, and writes NAME.nspawn and man8env.env, with the machine's fixed \\
-            yggdrasil address derived from NAME. The machine appears whole or not at all: on \\
-            any error, or Ctrl-C, what this run made is removed. Configuration and data \\
+            Fetches the image, unpacks it as the machine's root filesystem, installs the Man8S \
+            busybox init, and writes NAME.nspawn and man8env.env, with the machine's fixed \
+            yggdrasil address derived from NAME. The machine appears whole or not at all: on \
+            any error, or Ctrl-C, what this run made is removed. Configuration and data \
             directories left by an earlier machine of that name are reused, never overwritten.
 
-            Each volume of the image goes to config (below the machine's configuration \\
-            directory), data (below its data directory), a custom host path, or is skipped; \\
-            what the image holds there is copied in as seed data. Give the answers with \\
+            Each volume of the image goes to config (below the machine's configuration \
+            directory), data (below its data directory), a custom host path, or is skipped; \
+            what the image holds there is copied in as seed data. Give the answers with \
             --volume, or answer the questions on a terminal.
 
             Examples:

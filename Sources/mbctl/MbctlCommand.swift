@@ -9,7 +9,9 @@ struct MbctlCommand: AsyncParsableCommand {
         discussion: """
         Images are read from registries (docker://REFERENCE, or a bare reference such as \
         busybox or registry.example:5000/app:1.2), from OCI image layouts (oci:DIR[:TAG]) \
-        and, later, from archives (oci-archive:FILE, docker-archive:FILE).
+        and from archives (oci-archive:FILE[:TAG], docker-archive:FILE[:REFERENCE]).
+
+        Start with: mbctl machines pull --help
         """,
         version: MbctlVersion.current,
         subcommands: [MachinesCommand.self, OCICommand.self, AddressCommand.self, CacheCommand.self, VersionCommand.self]

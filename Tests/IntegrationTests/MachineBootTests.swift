@@ -6,8 +6,6 @@ import Testing
 /// namespace of its own, runs its application with exactly the image's arguments, environment
 /// and working directory, gets a DHCP lease and its fixed yggdrasil address, and answers ping.
 @Suite(.serialized) struct MachineBootTests {
-    static let busybox = ["/bin/busybox", "/usr/bin/busybox"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/bin/busybox"
-
     static let image = """
     {"tag": "1.0", "images": [{"platform": "linux/amd64",
       "config": {"Entrypoint": ["/app/run.sh", "first arg"], "Cmd": ["it's", "$HOME", "a\\"b"],
@@ -24,7 +22,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: work) }
         let root = "\(work)/host"
         func mbctl(_ arguments: [String]) throws -> CommandResult {
-            try runMbctl(arguments + ["--root", root, "--busybox", Self.busybox])
+            try runMbctl(arguments + ["--root", root, "--busybox", MachineLifecycleTests.busybox])
         }
 
         let registry = try TestRegistry()
