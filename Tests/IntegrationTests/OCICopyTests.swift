@@ -128,4 +128,29 @@ import Testing
         let bad = try runMbctl(["oci", "copy", "Bad/Name", "oci:\(work)/z"])
         #expect(bad.stderr.contains("lower case"))
     }
+
+    @Test func twoProcessesSharingALayoutDoNotCorruptIt() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry()
+        try registry.push(spec: ImageSpecs.large(megabytes: 16), as: "test/shared", tag: "large")
+        let layout = "\(work)/shared"
+        let copies = try (1...3).map { index in
+            try BackgroundProcess(
+                [TestPaths.mbctl, "oci", "copy", "--limit-rate", "20000000", "\(registry.host)/test/shared:large", "oci:\(layout):tag\(index)"],
+                logPath: "\(work)/copy\(index).log", environment: mbctlEnvironment())
+        }
+        for copy in copies {
+            copy.process.waitUntilExit()
+            #expect(copy.process.terminationStatus == 0, "\(copy.log)")
+        }
+        let opened = try ImageLayout.open(at: layout)
+        #expect(try opened.tags().sorted() == ["tag1", "tag2", "tag3"])
+        let descriptor = try opened.resolve(tag: "tag2")
+        let manifest = try JSONDecoder().decode(ImageManifest.self, from: opened.store.read(descriptor, limit: 1 << 20))
+        for blob in [manifest.config] + manifest.layers {
+            let data = try Data(contentsOf: URL(fileURLWithPath: opened.store.path(of: blob.digest)))
+            #expect(Digest.sha256(of: data) == blob.digest)
+        }
+        #expect(!FileManager.default.fileExists(atPath: "\(layout)/.ingest"))
+    }
 }
