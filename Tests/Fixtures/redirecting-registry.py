@@ -2,12 +2,13 @@
 """A registry front that redirects blob downloads to a storage host, as registries backed by S3
 or a CDN do, for mbctl's tests.
 
-    redirecting-registry.py FRONT_PORT STORAGE_PORT UPSTREAM USER PASSWORD LOGFILE
+    redirecting-registry.py FRONT_PORT STORAGE_PORT UPSTREAM USER PASSWORD LOGFILE [throttle]
 
 FRONT (127.0.0.1:FRONT_PORT) demands Basic credentials and forwards /v2/ requests to the real
 registry at UPSTREAM (host:port, plain HTTP), except blob GETs, which it answers with a 307 to
 http://localhost:STORAGE_PORT/... — another host, so a client must not send its credentials
-there. STORAGE serves the blob from UPSTREAM. Each request is logged to LOGFILE as JSON: which
+there. STORAGE serves the blob from UPSTREAM. With "throttle", the first request for each blob
+is answered 429 Too Many Requests with Retry-After: 1. Each request is logged to LOGFILE as JSON: which
 server got it and whether it carried an Authorization header.
 """
 import base64
@@ -19,6 +20,8 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FRONT, STORAGE, UPSTREAM, USER, PASSWORD, LOG = sys.argv[1:7]
+THROTTLE = len(sys.argv) > 7 and sys.argv[7] == "throttle"
+throttled = set()
 signal.pthread_sigmask(signal.SIG_SETMASK, [])
 EXPECTED = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 lock = threading.Lock()
@@ -59,6 +62,14 @@ class Front(BaseHTTPRequestHandler):
         if self.headers.get("Authorization") != EXPECTED:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="redirecting"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if "/blobs/" in self.path and THROTTLE and self.path not in throttled:
+            with lock:
+                throttled.add(self.path)
+            self.send_response(429)
+            self.send_header("Retry-After", "1")
             self.send_header("Content-Length", "0")
             self.end_headers()
             return

@@ -116,4 +116,25 @@ import Testing
         let redirected = entries.filter { $0.server == "front" && $0.path.contains("/blobs/") }
         #expect(redirected.count == 4 && redirected.allSatisfy { $0.auth })
     }
+
+    @Test func aThrottlingRegistryIsWaitedFor() throws {
+        let work = NSTemporaryDirectory() + "mbctl-throttle-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry()
+        try registry.push(spec: ImageSpecs.small, as: "test/throttle", tag: "small")
+        let front = try freeLoopbackPort(), storage = try freeLoopbackPort()
+        let server = try BackgroundProcess(
+            ["python3", "\(TestPaths.fixtures)/redirecting-registry.py", "\(front)", "\(storage)", registry.host, "u", "p", "\(work)/requests.log", "throttle"],
+            logPath: "\(work)/server.out")
+        defer { server.stop() }
+        try waitForListener(port: front)
+        let started = Date()
+        let result = try runMbctl(["oci", "copy", "--creds", "u:p", "127.0.0.1:\(front)/test/throttle:small", "oci:\(work)/layout"])
+        #expect(result.succeeded, "\(result.stderr)")
+        // Every blob was refused once with Retry-After: 1, and mbctl waited at least that long.
+        #expect(result.stderr.contains("HTTP 429"), "\(result.stderr)")
+        #expect(result.stderr.contains("in 1.0s") || result.stderr.contains("in 1.1s"), "\(result.stderr)")
+        #expect(Date().timeIntervalSince(started) >= 1.0)
+    }
 }
