@@ -54,7 +54,8 @@ struct OCICommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Unpack an image's root filesystem into a directory.",
             discussion: """
-            Fetches the image (registry images through the cache, oci: layouts in place), then \
+            Fetches the image (registry images and archives through the cache, oci: layouts in \
+            place), then \
             applies its layers in order, whiteouts included, verifying every layer against its \
             digest and the config's diff_ids. PATH must not exist or be empty; the rootfs is \
             built beside it and renamed into place only when complete, so a failure leaves nothing.
