@@ -56,11 +56,23 @@ public struct ContentStore: Sendable {
     /// Stores `data` as the blob `descriptor` names, after checking it is that blob.
     public func write(_ data: Data, as descriptor: Descriptor) throws {
         if contains(descriptor.digest) { return }
-        let ingest = try BlobIngest(store: self, descriptor: descriptor)
+        try ingestWhole(descriptor) { ingest in try data.withUnsafeBytes { try ingest.append($0) } }
+    }
+
+    /// Stores one blob from a local source in one go: `fill` appends all its bytes to the ingest,
+    /// which then verifies and commits them. Nothing is kept on failure (there is nothing to
+    /// resume from a local source). A blob already stored is left alone.
+    func ingestWhole(_ descriptor: Descriptor, fill: (BlobIngest) throws -> Void) throws {
+        let ingest = try beginIngest(descriptor)
         guard !ingest.isAlreadyStored else { return }
-        try ingest.restart()
-        try data.withUnsafeBytes { try ingest.append($0) }
-        try ingest.commit()
+        do {
+            try ingest.restart()
+            try fill(ingest)
+            try ingest.commit()
+        } catch {
+            ingest.discard()
+            throw error
+        }
     }
 
     /// Starts (or resumes) assembling the blob `descriptor` names. See ``BlobIngest``.
@@ -78,16 +90,14 @@ public struct ContentStore: Sendable {
         } catch OCILayoutError.io(_, _, let code) where code == ENOENT || code == ELOOP {
             throw OCILayoutError.blobNotFound(descriptor.digest, layout: other.root)
         }
-        let ingest = try beginIngest(descriptor)
-        guard !ingest.isAlreadyStored else { return }
-        try ingest.restart()
-        while true {
-            let chunk = try source.read(upTo: 1 << 20)
-            if chunk.isEmpty { break }
-            try chunk.withUnsafeBytes { try ingest.append($0) }
-            progress?(ingest.offset)
+        try ingestWhole(descriptor) { ingest in
+            while true {
+                let chunk = try source.read(upTo: 1 << 20)
+                if chunk.isEmpty { break }
+                try chunk.withUnsafeBytes { try ingest.append($0) }
+                progress?(ingest.offset)
+            }
         }
-        try ingest.commit()
     }
 
     /// Stores bytes whose digest is not known in advance (files of a legacy docker archive),

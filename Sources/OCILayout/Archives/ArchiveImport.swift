@@ -75,20 +75,17 @@ enum ArchiveImport {
     }
 
     private static func ingestBlob(_ descriptor: Descriptor, from reader: TarReader, into store: ContentStore, archive: String, entry: String) throws {
-        let ingest = try store.beginIngest(descriptor)
-        if ingest.isAlreadyStored { return }
-        try ingest.restart()
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         do {
-            while true {
-                let got = try reader.read(into: buffer)
-                if got == 0 { break }
-                try ingest.append(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
+            try store.ingestWhole(descriptor) { ingest in
+                while true {
+                    let got = try reader.read(into: buffer)
+                    if got == 0 { break }
+                    try ingest.append(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))
+                }
             }
-            try ingest.commit()
         } catch let error as OCILayoutError {
-            ingest.discard()
             if case .digestMismatch = error {
                 throw OCILayoutError.invalidArchiveEntry(path: archive, entry: entry, reason: error.description)
             }
