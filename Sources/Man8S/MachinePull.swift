@@ -45,16 +45,14 @@ public struct MachinePull: Sendable {
         try checkFree(name, address: address)
 
         // The config first, so the volume questions come before the long download.
-        let (imageSource, store) = try download.storage(for: source)
-        let resolved = try await ImageFetcher(platform: download.platform, jobs: download.registry.jobs)
-            .resolve(from: imageSource, into: store, progress: nil)
-        let runtime = resolved.configuration.config ?? ImageConfiguration.RuntimeSettings()
+        let prepared = try await download.prepare(source, progress: progress)
+        let runtime = prepared.image.configuration.config ?? ImageConfiguration.RuntimeSettings()
         let volumes = try decideVolumes(Array((runtime.volumes ?? [:]).keys).sorted(), for: name, answers: answers, ask: ask)
 
         let rollback = Rollback()
         do {
             return try await build(
-                source, imageText: imageText, name: name, address: address, volumes: volumes,
+                prepared, imageText: imageText, name: name, address: address, volumes: volumes,
                 rollback: rollback, progress: progress, layerApplied: layerApplied)
         } catch {
             rollback.undo()
@@ -63,7 +61,7 @@ public struct MachinePull: Sendable {
     }
 
     private func build(
-        _ source: ImageLocation, imageText: String, name: MachineName, address: YggdrasilAddress,
+        _ prepared: RootfsDownload.PreparedImage, imageText: String, name: MachineName, address: YggdrasilAddress,
         volumes: [VolumeMapping], rollback: Rollback,
         progress: TransferEventHandler?, layerApplied: (@Sendable (Int, Int, UnpackStatistics) -> Void)?
     ) async throws -> Outcome {
@@ -74,7 +72,7 @@ public struct MachinePull: Sendable {
         guard mkdir(staging, 0o755) == 0 else { throw Man8SError.filesystem(path: staging, operation: "create", errno: errno) }
         rollback.created(staging)
 
-        let result = try await download.populate(staging, from: source, progress: progress, layerApplied: layerApplied)
+        let result = try await download.populate(staging, with: prepared, progress: progress, layerApplied: layerApplied)
         try Task.checkCancellation()
         var definition = MachineDefinition(
             name: name, address: address, image: imageText, createdAt: Date(),

@@ -38,7 +38,8 @@ public struct RootfsDownload: Sendable {
             throw Man8SError.filesystem(path: staging, operation: "create", errno: errno)
         }
         do {
-            let result = try await populate(staging, from: source, progress: progress, layerApplied: layerApplied)
+            let image = try await prepare(source, progress: progress)
+            let result = try await populate(staging, with: image, progress: progress, layerApplied: layerApplied)
             if FileManager.default.fileExists(atPath: target) {
                 guard rmdir(target) == 0 else { throw Man8SError.filesystem(path: target, operation: "replace", errno: errno) }
             }
@@ -50,16 +51,30 @@ public struct RootfsDownload: Sendable {
         }
     }
 
-    /// Fetches the image and applies its layers into the existing empty directory `rootfs`.
-    /// Layer N is applied as soon as it is stored, while later layers still download. The caller
-    /// owns `rootfs` and removes it when this throws.
+    /// An image whose manifest and config are in hand and whose layers are still to come.
+    public struct PreparedImage: Sendable {
+        public let image: FetchedImage
+        let source: ImageSource
+        let store: ContentStore
+    }
+
+    /// Chooses the image's manifest and stores its config: what a caller needs to know (its
+    /// volumes, say) before the layers come. An archive is read here, once.
+    public func prepare(_ location: ImageLocation, progress: TransferEventHandler? = nil) async throws -> PreparedImage {
+        let (source, store) = try storage(for: location)
+        let image = try await ImageFetcher(platform: platform, jobs: registry.jobs).resolve(from: source, into: store, progress: progress)
+        return PreparedImage(image: image, source: source, store: store)
+    }
+
+    /// Fetches the prepared image's layers and applies them into the existing empty directory
+    /// `rootfs`. Layer N is applied as soon as it is stored, while later layers still download.
+    /// The caller owns `rootfs` and removes it when this throws.
     public func populate(
-        _ rootfs: String, from source: ImageLocation,
+        _ rootfs: String, with prepared: PreparedImage,
         progress: TransferEventHandler? = nil, layerApplied: (@Sendable (Int, Int, UnpackStatistics) -> Void)? = nil
     ) async throws -> Result {
-        let (imageSource, store) = try storage(for: source)
+        let (image, imageSource, store) = (prepared.image, prepared.source, prepared.store)
         let fetcher = ImageFetcher(platform: platform, jobs: registry.jobs)
-        let image = try await fetcher.resolve(from: imageSource, into: store, progress: progress)
         let layers = try layerBlobs(of: image, in: store)
         let unpacker = LayerUnpacker(rootPath: rootfs, workers: unpackWorkers)
         let (ready, announce) = AsyncStream.makeStream(of: Int.self)
