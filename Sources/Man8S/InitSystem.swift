@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import LayerUnpacker
 
 /// Installs the Man8S busybox init into a machine's rootfs (man8s-system.md, section 6), through
@@ -39,7 +42,3 @@ public struct InitSystem: Sendable {
         }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#endif

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Where an image volume goes on the host (man8s-system.md, section 3, step 2).
 public enum VolumeChoice: Sendable, Equatable {
     /// Below the machine's configuration directory.
@@ -29,5 +31,3 @@ public enum VolumeChoice: Sendable, Equatable {
         return (String(flag[..<equals]), try VolumeChoice(parsing: String(flag[flag.index(after: equals)...])))
     }
 }
-
-import Foundation
