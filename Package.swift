@@ -4,7 +4,7 @@
 //
 // Dependencies point one way:
 //   OCILayout  <- RegistryClient
-//   LayerUnpacker (standalone, libarchive)
+//   ConfinedFilesystem <- LayerUnpacker (libarchive)
 //   Man8S uses all of them; mbctl only parses arguments and prints.
 import PackageDescription
 
@@ -40,12 +40,15 @@ let package = Package(
             pkgConfig: "libisal",
             providers: [.apt(["libisal-dev"])]
         ),
-        // openat2(2) and makedev(3), which Swift cannot call directly.
+        // openat2(2), copy_file_range(2) and makedev(3), which Swift cannot call directly.
         .target(name: "CLinuxSystem"),
+        // File operations that stay inside a directory tree: in-root resolution for rootfses,
+        // beneath-only paths for host directories, removal and copies through descriptors.
+        .target(name: "ConfinedFilesystem", dependencies: ["CLinuxSystem"]),
 
         .target(
             name: "LayerUnpacker",
-            dependencies: ["CArchive", "CISAL", "CLinuxSystem", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["ConfinedFilesystem", "CArchive", "CISAL", "CLinuxSystem", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // zlib, for reading gzip-compressed image archives (.tar.gz).
         .systemLibrary(
@@ -63,7 +66,7 @@ let package = Package(
         ),
         .target(
             name: "Man8S",
-            dependencies: ["OCILayout", "RegistryClient", "LayerUnpacker", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["OCILayout", "RegistryClient", "ConfinedFilesystem", "LayerUnpacker", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .executableTarget(
             name: "mbctl",
@@ -75,8 +78,9 @@ let package = Package(
 
         .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout"]),
         .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient", "OCILayout"]),
-        .testTarget(name: "Man8STests", dependencies: ["Man8S", "LayerUnpacker"]),
-        .testTarget(name: "LayerUnpackerTests", dependencies: ["LayerUnpacker"]),
+        .testTarget(name: "Man8STests", dependencies: ["Man8S", "ConfinedFilesystem", "LayerUnpacker"]),
+        .testTarget(name: "ConfinedFilesystemTests", dependencies: ["ConfinedFilesystem"]),
+        .testTarget(name: "LayerUnpackerTests", dependencies: ["LayerUnpacker", "ConfinedFilesystem"]),
         // Tests that drive real tools: a docker-registry on 127.0.0.1, skopeo and umoci as
         // oracles and fixture makers. Fixtures are found next to the sources (Tests/Fixtures).
         .testTarget(name: "IntegrationTests", dependencies: ["Man8S", "RegistryClient", "OCILayout"]),

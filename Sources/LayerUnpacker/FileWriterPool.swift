@@ -1,3 +1,4 @@
+import ConfinedFilesystem
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -118,7 +119,7 @@ final class FileWriterPool: @unchecked Sendable {
             var error: Error?
             do {
                 try RegularFile.create(job.path.name, in: job.parent, metadata: job.metadata, rootless: rootless, counters: &counters) { fd in
-                    try RegularFile.writeAll(fd, job.data, at: 0)
+                    try FileDescriptor.writeAll(fd, job.data, at: 0)
                 }
             } catch let failed as SystemCallError {
                 error = UnpackError.system(layer: layer, entry: String(job.path.display.dropFirst()), operation: failed.operation, errno: failed.errno)

@@ -1,3 +1,4 @@
+import ConfinedFilesystem
 import CArchive
 import CLinuxSystem
 #if canImport(Glibc)
@@ -195,7 +196,7 @@ final class LayerApplication {
         try RegularFile.create(path.name, in: parent, metadata: metadata, rootless: rootless, counters: &skipped) { fd in
             var end: Int64 = 0
             try stream.readData { bytes, offset in
-                try RegularFile.writeAll(fd, bytes, at: offset)
+                try FileDescriptor.writeAll(fd, bytes, at: offset)
                 end = max(end, offset + Int64(bytes.count))
             }
             if end < size {

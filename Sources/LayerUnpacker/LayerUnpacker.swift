@@ -1,3 +1,4 @@
+import ConfinedFilesystem
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -58,7 +59,12 @@ public struct LayerUnpacker: Sendable {
             if let previous { uselocale(previous) }
             if let utf8 { freelocale(utf8) }
         }
-        let root = try RootDirectory(path: rootPath)
+        let root: RootDirectory
+        do {
+            root = try RootDirectory(path: rootPath)
+        } catch FilesystemError.system(_, _, let code) {
+            throw UnpackError.root(path: rootPath, reason: String(cString: strerror(code)))
+        }
         let stream = try LayerStream(path: layer.path, compression: layer.compression, name: layer.digest)
         let writers = workers > 0 ? FileWriterPool(layer: layer.digest, rootless: rootless, workers: workers) : nil
         defer { writers?.shutdown() }
@@ -75,15 +81,5 @@ public struct LayerUnpacker: Sendable {
         }
         try application.finish()
         return application.statistics
-    }
-
-    /// Removes `path` and everything below it without following symlinks, for cleaning up a
-    /// half-built root.
-    public static func removeTree(at path: String) {
-        let parentPath = path.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        let name = Array((path.split(separator: "/").last.map(String.init) ?? path).utf8)
-        let fd = open(parentPath.isEmpty ? "/" : parentPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        try? DirectoryHandle(fd: fd).removeTree(name)
     }
 }

@@ -1,3 +1,4 @@
+import ConfinedFilesystem
 #if canImport(Glibc)
 import Glibc
 import CLinuxSystem
@@ -43,22 +44,5 @@ enum RegularFile {
         }
         var times = [metadata.accessTime, metadata.modificationTime]
         guard futimens(fd, &times) == 0 else { throw SystemCallError(operation: "set times", errno: errno) }
-    }
-
-    static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
-        guard let base = bytes.baseAddress else { return }
-        var written = 0
-        while written < bytes.count {
-            let result = pwrite(fd, base + written, bytes.count - written, off_t(offset) + off_t(written))
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw SystemCallError(operation: "write", errno: errno)
-            }
-            written += result
-        }
-    }
-
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int64) throws {
-        try bytes.withUnsafeBytes { try writeAll(fd, $0, at: offset) }
     }
 }

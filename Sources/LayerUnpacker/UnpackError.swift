@@ -40,9 +40,3 @@ extension UnpackError: CustomStringConvertible {
         }
     }
 }
-
-/// A failed system call, before the layer and entry are known; ``LayerApplication`` adds them.
-struct SystemCallError: Error {
-    let operation: String
-    let errno: Int32
-}

@@ -37,6 +37,9 @@ public enum EnvironmentFile {
             guard !key.isEmpty, !key.hasPrefix("#"), !(key + value).contains(where: { $0.isNewline }) else {
                 throw Man8SError.unrepresentable(what: "environment variable \(key) to man8env.env", reason: "a KEY=VALUE line cannot hold a line break or start with #")
             }
+            guard !(key + value).unicodeScalars.contains("\0") else {
+                throw Man8SError.unrepresentable(what: "environment variable \(key) to man8env.env", reason: "a KEY=VALUE line cannot hold a NUL byte")
+            }
             return "\(key)=\(value)"
         }.joined(separator: "\n") + "\n"
     }

@@ -26,7 +26,7 @@ public struct ImageCopy: Sendable {
     public func copy(from source: ImageLocation, to destination: ImageLocation, progress: TransferEventHandler? = nil) async throws -> Result {
         if case .ociArchive(let path, let requestedTag) = destination {
             let imageSource = try makeSource(source)
-            let cache = try ImageLayout.openOrCreate(at: cacheDirectory)
+            let cache = try ImageCache(path: cacheDirectory).open()
             let image = try await ImageFetcher(platform: platform, jobs: registry.jobs).fetch(from: imageSource, into: cache.store, progress: progress)
             let tag = requestedTag ?? Self.defaultTag(for: source)
             try OCIArchiveWriter.write(image.manifestDescriptor, tag: tag, from: cache.store, to: path)
@@ -60,9 +60,9 @@ public struct ImageCopy: Sendable {
         case .layout(let path, let tag):
             return LayoutImageSource(layout: try ImageLayout.open(at: path), tag: tag)
         case .ociArchive(let path, let tag):
-            return try ArchiveImageSource.open(path: path, kind: .oci, name: tag, cache: try ImageLayout.openOrCreate(at: cacheDirectory).store)
+            return try ArchiveImageSource.open(path: path, kind: .oci, name: tag, cache: try ImageCache(path: cacheDirectory).open().store)
         case .dockerArchive(let path, let reference):
-            return try ArchiveImageSource.open(path: path, kind: .docker, name: reference, cache: try ImageLayout.openOrCreate(at: cacheDirectory).store)
+            return try ArchiveImageSource.open(path: path, kind: .docker, name: reference, cache: try ImageCache(path: cacheDirectory).open().store)
         }
     }
 

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import LayerUnpacker
+import ConfinedFilesystem
 
 /// Installs the Man8S busybox init into a machine's rootfs (man8s-system.md, section 6), through
 /// ``RootFilesystem`` so that nothing the image's symlinks say can send a write to the host.

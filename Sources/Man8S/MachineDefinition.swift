@@ -3,13 +3,16 @@ import OCILayout
 
 /// A volume of the image mapped to a directory of the host.
 public struct VolumeMapping: Sendable, Equatable {
-    /// The path inside the machine (a key of the image's `Volumes`).
-    public var containerPath: String
+    /// The path inside the machine (a key of the image's `Volumes`, normalized).
+    public var containerPath: VolumePath
+    /// Where it goes: config, data or a custom host path (never skip).
+    public var choice: VolumeChoice
     /// The directory on the host bound there.
     public var hostPath: String
 
-    public init(containerPath: String, hostPath: String) {
+    public init(containerPath: VolumePath, choice: VolumeChoice, hostPath: String) {
         self.containerPath = containerPath
+        self.choice = choice
         self.hostPath = hostPath
     }
 }
@@ -45,12 +48,40 @@ public struct MachineDefinition: Sendable {
     /// order they are written.
     static let nspawnEnvironmentKeys = ["PATH", "TERM", "HOME", "LANG"]
 
-    /// The image's `Env` as (key, value), split at the first `=`.
-    var imageEnvironment: [(key: String, value: String)] {
-        (runtime.env ?? []).compactMap { entry in
-            guard let equals = entry.firstIndex(of: "=") else { return nil }
-            return (String(entry[..<equals]), String(entry[entry.index(after: equals)...]))
+    /// The image's `Env` entries mbctl passes on, as (key, value) split at the first `=`.
+    var imageEnvironment: [(key: String, value: String)] { Self.screen(runtime.env ?? []).kept }
+
+    /// The image's `Env` entries mbctl does not pass on, each with why.
+    public var droppedEnvironment: [String] { Self.screen(runtime.env ?? []).dropped }
+
+    /// The `MAN8S_` keys of `man8env.env` are mbctl's: the machine's init and `machines list`
+    /// read its name, address and image from them, so an image must not set them. Neither may it
+    /// pass a key the init cannot export.
+    static let reservedPrefix = "MAN8S_"
+
+    static func screen(_ entries: [String]) -> (kept: [(key: String, value: String)], dropped: [String]) {
+        var kept: [(key: String, value: String)] = [], dropped: [String] = []
+        for entry in entries {
+            guard let equals = entry.firstIndex(of: "=") else {
+                dropped.append("the image's Env entry \"\(entry)\" has no '=' and is left out")
+                continue
+            }
+            let key = String(entry[..<equals]), value = String(entry[entry.index(after: equals)...])
+            if key.hasPrefix(reservedPrefix) {
+                dropped.append("the image sets \(key), which is mbctl's to set; left out")
+            } else if !isVariableName(key) {
+                dropped.append("the image's Env key \"\(key)\" is not a variable name the machine's init can export; left out")
+            } else {
+                kept.append((key, value))
+            }
         }
+        return (kept, dropped)
+    }
+
+    /// `[A-Za-z_][A-Za-z0-9_]*`, what the init's loader accepts.
+    static func isVariableName(_ key: String) -> Bool {
+        guard let first = key.unicodeScalars.first, first.isASCII, first == "_" || first.properties.isAlphabetic else { return false }
+        return key.unicodeScalars.allSatisfy { $0.isASCII && ($0 == "_" || $0.properties.isAlphabetic || ("0"..."9").contains($0)) }
     }
 
     /// Entrypoint followed by Cmd: what the machine's init runs.

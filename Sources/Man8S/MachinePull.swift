@@ -1,3 +1,4 @@
+import ConfinedFilesystem
 import Foundation
 import LayerUnpacker
 import OCILayout
@@ -7,8 +8,15 @@ import RegistryClient
 ///
 /// All or nothing: the rootfs is built in a hidden staging directory beside where it goes, every
 /// file is written under a temporary name and renamed, and a failure or cancellation (Ctrl-C)
-/// removes what this run created. Configuration and data directories that exist already (left
-/// by a removed machine) are the user's: they are reused, and nothing in them is overwritten.
+/// removes what this run created (``Rollback``). Configuration and data directories that exist
+/// already (left by a removed machine) are the user's: they are reused, and nothing in them is
+/// overwritten. One pull at a time per name (``MachineLock``); what a killed pull left is
+/// removed by the next one for that name.
+///
+/// The image is hostile: its volume names are normalized (``VolumePath``), each volume's host
+/// directory is a real directory mbctl makes beneath the machine's own configuration or data
+/// directory, the seed data is read inside the rootfs and written only beneath that directory
+/// (``TreeCopy``), and its `Env` cannot set mbctl's `MAN8S_` keys.
 public struct MachinePull: Sendable {
     public var layout: HostLayout
     public var download: RootfsDownload
@@ -31,6 +39,10 @@ public struct MachinePull: Sendable {
         public var reused: [String]
         /// A previous `man8env.env` kept aside, if there was one.
         public var previousEnvironmentFile: String?
+        /// What the seed copies of the volumes made.
+        public var seeded: TreeCopy.Statistics
+        /// What the operator should know: image settings left out, leftovers removed, modes narrowed.
+        public var warnings: [String]
     }
 
     /// Asks where a volume goes when no `--volume` answers it (nil: no terminal to ask on).
@@ -42,18 +54,25 @@ public struct MachinePull: Sendable {
         progress: TransferEventHandler? = nil, layerApplied: (@Sendable (Int, Int, UnpackStatistics) -> Void)? = nil
     ) async throws -> Outcome {
         let address = YggdrasilAddress(machineName: name.value, prefix: prefix)
-        try checkFree(name, address: address)
+        let directories = try MachineDirectories.open(layout)
+        let lock = try MachineLock.acquire(name, for: .make, in: directories)
+        defer { lock.release() }
+        var warnings = directories.notices
+        warnings += try directories.removeLeftovers(of: name).map { "removed \($0), left by an mbctl that was killed" }
+        try lock.claim(address) { claims in try checkFree(name, address: address, in: directories, claimedByOthers: claims) }
 
         // The config first, so the volume questions come before the long download.
         let prepared = try await download.prepare(source, progress: progress)
         let runtime = prepared.image.configuration.config ?? ImageConfiguration.RuntimeSettings()
-        let volumes = try decideVolumes(Array((runtime.volumes ?? [:]).keys).sorted(), for: name, answers: answers, ask: ask)
+        let volumes = try decideVolumes(try Self.volumePaths(of: runtime), for: name, answers: answers, ask: ask)
 
         let rollback = Rollback()
         do {
-            return try await build(
-                prepared, imageText: imageText, name: name, address: address, volumes: volumes,
+            var outcome = try await build(
+                prepared, imageText: imageText, name: name, address: address, volumes: volumes, in: directories,
                 rollback: rollback, progress: progress, layerApplied: layerApplied)
+            outcome.warnings = warnings + outcome.warnings
+            return outcome
         } catch {
             rollback.undo()
             throw error
@@ -62,15 +81,12 @@ public struct MachinePull: Sendable {
 
     private func build(
         _ prepared: RootfsDownload.PreparedImage, imageText: String, name: MachineName, address: YggdrasilAddress,
-        volumes: [VolumeMapping], rollback: Rollback,
+        volumes: [VolumeMapping], in directories: MachineDirectories, rollback: Rollback,
         progress: TransferEventHandler?, layerApplied: (@Sendable (Int, Int, UnpackStatistics) -> Void)?
     ) async throws -> Outcome {
-        for directory in [layout.machines, layout.systemdMachines, layout.nspawnFiles, layout.configs, layout.storage] {
-            try rollback.makeDirectories(directory)
-        }
-        let staging = "\(layout.machines)/.\(name).mbctl-\(UUID().uuidString.prefix(8))"
-        guard mkdir(staging, 0o755) == 0 else { throw Man8SError.filesystem(path: staging, operation: "create", errno: errno) }
-        rollback.created(staging)
+        let stagingName = MachineDirectories.stagingName(of: name, suffix: String(UUID().uuidString.prefix(8)))
+        let staging = "\(layout.machines)/\(String(decoding: stagingName, as: UTF8.self))"
+        _ = try rollback.makeDirectory(stagingName, in: directories.machines, mode: 0o755, path: staging)
 
         let result = try await download.populate(staging, with: prepared, progress: progress, layerApplied: layerApplied)
         try Task.checkCancellation()
@@ -82,96 +98,186 @@ public struct MachinePull: Sendable {
         let nspawn = try NspawnFile.render(definition)
         let environment = try EnvironmentFile.render(definition, version: MbctlVersion.current)
 
+        // The machine's own configuration and data directories: private at the NAME level, the
+        // image's owners and modes apply only inside.
         var reused: [String] = []
-        for directory in [layout.configDirectory(of: name), layout.dataDirectory(of: name)] {
-            if FileManager.default.fileExists(atPath: directory) { reused.append(directory) }
-            try rollback.makeDirectories(directory)
-        }
-        let rootfs = RootFilesystem(path: staging)
-        for volume in volumes {
-            try rollback.makeDirectories((volume.hostPath as NSString).deletingLastPathComponent)
-            for path in try rootfs.copyTree(volume.containerPath, toHost: volume.hostPath) {
-                rollback.created(path)
+        func ownDirectory(in parent: DirectoryHandle, _ parentPath: String) throws -> OwnDirectory {
+            let path = "\(parentPath)/\(name)"
+            let (directory, created) = try rollback.makeDirectory(name.bytes, in: parent, mode: 0o700, path: path)
+            if !created {
+                reused.append(path)
+                try naming(path) { try Self.narrow(directory, to: 0o700) }
             }
-            try rollback.makeDirectories(volume.hostPath)
+            return OwnDirectory(handle: directory, path: path)
         }
+        let own = OwnDirectories(config: try ownDirectory(in: directories.configs, layout.configs), data: try ownDirectory(in: directories.storage, layout.storage))
+        let rootfs = try RootDirectory(path: staging)
+        let seeded = try seed(volumes, from: rootfs, into: own, rollback: rollback)
 
-        let environmentPath = layout.environmentFile(of: name)
-        var previous: String?
-        if FileManager.default.fileExists(atPath: environmentPath) {
-            let aside = environmentPath + ".previous-" + Self.timestamp()
-            guard rename(environmentPath, aside) == 0 else { throw Man8SError.filesystem(path: environmentPath, operation: "keep aside", errno: errno) }
-            rollback.movedAside(environmentPath, to: aside)
-            previous = aside
+        let previous = try keepAside(environmentIn: own.config, rollback: rollback)
+        try naming(layout.environmentFile(of: name)) {
+            try own.config.handle.writeFile(MachineDirectories.environmentFileName, contents: Array(environment.utf8), mode: 0o644)
         }
-        try Self.writeFile(environmentPath, environment, rollback: rollback)
+        rollback.created(MachineDirectories.environmentFileName, in: own.config.handle)
 
         let initSystem = InitSystem(hostBusybox: layout.busybox)
-        try initSystem.install(into: rootfs)
-        try initSystem.protectRunAndTmp(in: rootfs)
+        let rootFilesystem = RootFilesystem(path: staging)
+        try initSystem.install(into: rootFilesystem)
+        try initSystem.protectRunAndTmp(in: rootFilesystem)
         try Task.checkCancellation()
 
+        // Into place: the rootfs, then its nspawn file and the systemd link.
         let rootfsPath = layout.rootfs(of: name)
-        guard rename(staging, rootfsPath) == 0 else { throw Man8SError.filesystem(path: rootfsPath, operation: "rename into place", errno: errno) }
-        rollback.created(rootfsPath)
-        try Self.writeFile(layout.nspawnFile(of: name), nspawn, rollback: rollback)
-        let link = layout.systemdLink(of: name)
-        guard symlink(rootfsPath, link) == 0 else { throw Man8SError.filesystem(path: link, operation: "create symlink", errno: errno) }
-        rollback.created(link)
+        try naming(rootfsPath) { try directories.machines.renameWithoutReplacing(stagingName, to: name.bytes) }
+        rollback.created(name.bytes, in: directories.machines)
+        try naming(layout.nspawnFile(of: name)) {
+            try directories.nspawnFiles.writeFile(MachineDirectories.nspawnFileName(name), contents: Array(nspawn.utf8), mode: 0o644)
+        }
+        rollback.created(MachineDirectories.nspawnFileName(name), in: directories.nspawnFiles)
+        try naming(layout.systemdLink(of: name)) { try directories.systemdMachines.makeSymlink(name.bytes, to: Array(rootfsPath.utf8)) }
+        rollback.created(name.bytes, in: directories.systemdMachines)
 
         return Outcome(
             name: name, address: address, imageDigest: result.image.manifestDescriptor.digest, statistics: result.statistics,
-            volumes: volumes, reused: reused, previousEnvironmentFile: previous)
+            volumes: volumes, reused: reused, previousEnvironmentFile: previous, seeded: seeded,
+            warnings: definition.droppedEnvironment)
     }
 
-    /// Refuses a name that is taken, or whose address another machine has.
-    func checkFree(_ name: MachineName, address: YggdrasilAddress) throws {
-        for path in [layout.rootfs(of: name), layout.systemdLink(of: name), layout.nspawnFile(of: name)] {
-            var info = stat()
-            if lstat(path, &info) == 0 { throw Man8SError.machineExists(name.value) }
+    /// Makes every volume's host directory, then copies into each what the image holds there.
+    ///
+    /// All directories first, parents before children: a nested volume's directory is then a
+    /// real directory before the outer volume's seed copy gets there, so the image cannot put a
+    /// symlink in its place. A directory this run made gets the owner and mode of the image's.
+    private func seed(
+        _ volumes: [VolumeMapping], from rootfs: RootDirectory, into own: OwnDirectories, rollback: Rollback
+    ) throws -> TreeCopy.Statistics {
+        var hostDirectories: [(VolumeMapping, DirectoryHandle, created: Bool)] = []
+        for volume in volumes.sorted(by: { $0.containerPath < $1.containerPath }) {
+            switch volume.choice {
+            case .config, .data:
+                let base = volume.choice == .config ? own.config : own.data
+                let (directory, created) = try rollback.makeDirectories(volume.containerPath.entryPath, beneath: base.handle, mode: 0o755, basePath: base.path)
+                hostDirectories.append((volume, directory, created))
+            case .custom(let path):
+                let parentPath = (path as NSString).deletingLastPathComponent
+                let parent = try DirectoryHandle.open(parentPath)
+                let name = Array((path as NSString).lastPathComponent.utf8)
+                let (directory, created) = try rollback.makeDirectory(name, in: parent, mode: 0o700, path: path)
+                guard created else { throw Man8SError.invalidVolume(path, reason: "a custom volume directory must not exist yet") }
+                hostDirectories.append((volume, directory, true))
+            case .skip:
+                continue
+            }
         }
+        let rootInfo = try naming(rootfs.path) { try rootfs.status() }
+        var total = TreeCopy.Statistics()
+        for (volume, directory, created) in hostDirectories {
+            let source: DirectoryHandle
+            do {
+                source = try rootfs.openDirectory(volume.containerPath.entryPath)
+            } catch let error as SystemCallError where error.errno == ENOENT {
+                continue  // Nothing in the image there: the volume starts empty.
+            } catch let error as SystemCallError where error.errno == ENOTDIR {
+                throw Man8SError.invalidVolume(volume.containerPath.description, reason: "the image has a file there, not a directory")
+            }
+            let sourceInfo = try naming(volume.containerPath.description) { try source.status() }
+            guard sourceInfo.st_dev != rootInfo.st_dev || sourceInfo.st_ino != rootInfo.st_ino else {
+                throw Man8SError.invalidVolume(volume.containerPath.description, reason: "it leads to the image's root directory (through a symlink)")
+            }
+            let copied = try naming(volume.hostPath) {
+                let statistics = try TreeCopy.copyContents(of: source, into: directory) { parent, name in rollback.created(name, in: parent) }
+                if created { try TreeCopy.copyAttributes(of: source, to: directory) }
+                return statistics
+            }
+            total.add(copied)
+        }
+        return total
+    }
+
+    /// Renames an existing `man8env.env` to `man8env.env.previous-TIMESTAMP`; returns its new path.
+    private func keepAside(environmentIn directory: OwnDirectory, rollback: Rollback) throws -> String? {
+        let name = MachineDirectories.environmentFileName
+        guard try naming(directory.path, { try directory.handle.status(of: name) }) != nil else { return nil }
+        let aside = name + Array(".previous-\(Self.timestamp())".utf8)
+        try naming("\(directory.path)/man8env.env") { try directory.handle.renameWithoutReplacing(name, to: aside) }
+        rollback.movedAside(name, to: aside, in: directory.handle)
+        return "\(directory.path)/\(String(decoding: aside, as: UTF8.self))"
+    }
+
+    /// A machine's configuration or data directory, open.
+    struct OwnDirectory {
+        let handle: DirectoryHandle
+        let path: String
+    }
+
+    struct OwnDirectories {
+        let config: OwnDirectory
+        let data: OwnDirectory
+    }
+
+    /// Refuses a name that is taken, or whose address another machine has or a pull in progress claims.
+    func checkFree(_ name: MachineName, address: YggdrasilAddress, in directories: MachineDirectories, claimedByOthers: [(name: String, address: String)]) throws {
+        if try directories.exists(name) { throw Man8SError.machineExists(name.value) }
         for other in MachineList(layout: layout).names() where other != name.value {
-            guard let text = try? String(contentsOfFile: "\(layout.configs)/\(other)/man8env.env", encoding: .utf8) else { continue }
-            if EnvironmentFile.parse(text).contains(where: { $0.key == "MAN8S_YGGDRASIL_ADDRESS" && $0.value == address.description }) {
+            if directories.environment(of: other).contains(where: { $0.key == "MAN8S_YGGDRASIL_ADDRESS" && $0.value == address.description }) {
                 throw Man8SError.addressCollision(name: name.value, address: address.description, other: other)
             }
         }
+        if let claim = claimedByOthers.first(where: { $0.address == address.description }) {
+            throw Man8SError.addressCollision(name: name.value, address: address.description, other: claim.name)
+        }
+    }
+
+    /// The image's volumes, normalized, each once.
+    static func volumePaths(of runtime: ImageConfiguration.RuntimeSettings) throws -> [VolumePath] {
+        var paths = Set<VolumePath>()
+        for key in (runtime.volumes ?? [:]).keys {
+            do {
+                paths.insert(try VolumePath(key))
+            } catch let error as Man8SError {
+                throw Man8SError.invalidImage(reason: "\(error)")
+            }
+        }
+        return paths.sorted()
     }
 
     /// Each volume's host directory, from the flags or by asking.
-    func decideVolumes(_ paths: [String], for name: MachineName, answers: [String: VolumeChoice], ask: VolumeQuestion?) throws -> [VolumeMapping] {
-        for path in answers.keys where !paths.contains(path) {
-            throw Man8SError.invalidVolume(path, reason: "the image has no such volume (it has: \(paths.isEmpty ? "none" : paths.joined(separator: ", ")))")
+    func decideVolumes(_ paths: [VolumePath], for name: MachineName, answers: [String: VolumeChoice], ask: VolumeQuestion?) throws -> [VolumeMapping] {
+        var normalizedAnswers: [VolumePath: VolumeChoice] = [:]
+        for (text, choice) in answers {
+            let path = try VolumePath(text)
+            guard paths.contains(path) else {
+                throw Man8SError.invalidVolume(text, reason: "the image has no such volume (it has: \(paths.isEmpty ? "none" : paths.map(\.description).joined(separator: ", ")))")
+            }
+            normalizedAnswers[path] = choice
         }
         var mappings: [VolumeMapping] = []
         for path in paths {
-            guard let choice = answers[path] ?? ask?(path) else { throw Man8SError.volumeUnanswered(path) }
-            let relative = String(path.drop { $0 == "/" })
+            guard let choice = normalizedAnswers[path] ?? ask?(path.description) else { throw Man8SError.volumeUnanswered(path.description) }
+            let relative = path.components.joined(separator: "/")
             switch choice {
-            case .config: mappings.append(VolumeMapping(containerPath: path, hostPath: "\(layout.configDirectory(of: name))/\(relative)"))
-            case .data: mappings.append(VolumeMapping(containerPath: path, hostPath: "\(layout.dataDirectory(of: name))/\(relative)"))
+            case .config: mappings.append(VolumeMapping(containerPath: path, choice: choice, hostPath: "\(layout.configDirectory(of: name))/\(relative)"))
+            case .data: mappings.append(VolumeMapping(containerPath: path, choice: choice, hostPath: "\(layout.dataDirectory(of: name))/\(relative)"))
             case .skip: continue
             case .custom(let host):
+                guard host.hasPrefix("/"), !host.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }), host != "/" else {
+                    throw Man8SError.invalidVolume(host, reason: "a custom volume directory must be an absolute path without . or ..")
+                }
                 guard !FileManager.default.fileExists(atPath: host) else {
                     throw Man8SError.invalidVolume(host, reason: "a custom volume directory must not exist yet")
                 }
-                mappings.append(VolumeMapping(containerPath: path, hostPath: host))
+                mappings.append(VolumeMapping(containerPath: path, choice: choice, hostPath: host))
             }
         }
         return mappings
     }
 
-    /// Writes `text` to `path` through a temporary file and a rename.
-    static func writeFile(_ path: String, _ text: String, rollback: Rollback) throws {
-        let temporary = path + ".mbctl-new"
-        guard FileManager.default.createFile(atPath: temporary, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644]) else {
-            throw Man8SError.filesystem(path: temporary, operation: "write", errno: errno)
+    /// Narrows a directory's mode to `mode` (a reused NAME-level directory of an older mbctl).
+    static func narrow(_ directory: DirectoryHandle, to mode: mode_t) throws {
+        let info = try directory.status()
+        if info.st_mode & 0o7777 & ~mode != 0 {
+            guard fchmod(directory.fd, mode) == 0 else { throw SystemCallError(operation: "chmod", errno: errno) }
         }
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw Man8SError.filesystem(path: path, operation: "rename into place", errno: errno)
-        }
-        rollback.created(path)
     }
 
     static func timestamp() -> String {

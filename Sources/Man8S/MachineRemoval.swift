@@ -1,5 +1,5 @@
+import ConfinedFilesystem
 import Foundation
-import LayerUnpacker
 
 /// `mbctl machines remove NAME`: deletes the rootfs, the `/var/lib/machines` link and the nspawn
 /// file. Never the configuration or data: with them the machine can be made again.
@@ -17,21 +17,39 @@ public struct MachineRemoval: Sendable {
     }
 
     public func remove(_ name: MachineName, force: Bool = false) throws -> Outcome {
-        let rootfs = layout.rootfs(of: name), link = layout.systemdLink(of: name), nspawn = layout.nspawnFile(of: name)
-        let present = [link, nspawn, rootfs].filter { path in
-            var info = stat()
-            return lstat(path, &info) == 0
-        }
-        guard !present.isEmpty else { throw Man8SError.noSuchMachine(name.value) }
-        if !force, RunningMachines.scan().contains(where: { $0.matches(name: name.value, directories: [rootfs, link]) }) {
+        guard let directories = try MachineDirectories.openExisting(layout) else { throw Man8SError.noSuchMachine(name.value) }
+        let lock = try MachineLock.acquire(name, for: .remove, in: directories)
+        defer { lock.release() }
+        _ = try directories.removeLeftovers(of: name)
+
+        let link = try naming(layout.systemdLink(of: name)) { try directories.systemdMachines.status(of: name.bytes) }
+        let nspawn = try naming(layout.nspawnFile(of: name)) { try directories.nspawnFiles.status(of: MachineDirectories.nspawnFileName(name)) }
+        let rootfs = try naming(layout.rootfs(of: name)) { try directories.machines.status(of: name.bytes) }
+        guard link != nil || nspawn != nil || rootfs != nil else { throw Man8SError.noSuchMachine(name.value) }
+        if !force, RunningMachines.scan().contains(where: { $0.matches(name: name.value, directories: [layout.rootfs(of: name), layout.systemdLink(of: name)]) }) {
             throw Man8SError.machineRunning(name.value)
         }
-        for path in present {
-            LayerUnpacker.removeTree(at: path)
-            var info = stat()
-            if lstat(path, &info) == 0 { throw Man8SError.filesystem(path: path, operation: "remove", errno: EBUSY) }
+
+        var removed: [String] = []
+        // /var/lib/machines is systemd's: only the symlink mbctl made goes, never a machine of
+        // another tool that has the same name there.
+        if let link {
+            guard (link.st_mode & S_IFMT) == S_IFLNK else {
+                throw Man8SError.filesystem(path: layout.systemdLink(of: name), operation: "remove (not a symlink mbctl made)", errno: EEXIST)
+            }
+            try naming(layout.systemdLink(of: name)) { try directories.systemdMachines.remove(name.bytes) }
+            removed.append(layout.systemdLink(of: name))
         }
-        let kept = [layout.configDirectory(of: name), layout.dataDirectory(of: name)].filter { FileManager.default.fileExists(atPath: $0) }
-        return Outcome(removed: present, kept: kept)
+        if nspawn != nil {
+            try naming(layout.nspawnFile(of: name)) { try directories.nspawnFiles.remove(MachineDirectories.nspawnFileName(name)) }
+            removed.append(layout.nspawnFile(of: name))
+        }
+        if rootfs != nil {
+            try naming(layout.rootfs(of: name)) { try directories.machines.removeTree(name.bytes) }
+            removed.append(layout.rootfs(of: name))
+        }
+        let kept = [(directories.configs, layout.configDirectory(of: name)), (directories.storage, layout.dataDirectory(of: name))]
+            .filter { (try? $0.0.status(of: name.bytes)) != nil }.map(\.1)
+        return Outcome(removed: removed, kept: kept)
     }
 }

@@ -14,6 +14,7 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
     case noSuchMachine(String)
     case addressCollision(name: String, address: String, other: String)
     case machineRunning(String)
+    case machineBusy(String, process: Int32?, doing: String?)
     case notRunning(String)
     case noPrefix(reasons: [String])
     case configuration(path: String, line: Int, reason: String)
@@ -32,6 +33,8 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
         case .noSuchMachine(let name): return "no such machine: \(name)"
         case .addressCollision(let name, let address, let other): return "machine \(name) would get yggdrasil address \(address), which machine \(other) already has; choose another name"
         case .machineRunning(let name): return "machine \(name) is running; stop it first, or pass --force"
+        case .machineBusy(let name, let process, let doing):
+            return "machine \(name) is being \(doing ?? "changed") by " + (process.map { "process \($0)" } ?? "another mbctl process") + "; try again when it is done"
         case .noPrefix(let reasons): return "no yggdrasil prefix: pass --prefix (e.g. 300:2e98:a4b0:1789::/64) or run yggdrasil (" + reasons.joined(separator: "; ") + ")"
         case .configuration(let path, let line, let reason): return line > 0 ? "\(path), line \(line): \(reason)" : "\(path): \(reason)"
         case .notRunning(let name): return "machine \(name) is not running (no systemd-nspawn runs it); start it with systemd-nspawn -M \(name) -D /var/lib/machines/\(name)"

@@ -17,8 +17,7 @@ public enum NspawnFile {
             guard let value = environment.last(where: { $0.key == key })?.value else { continue }
             lines.append("Environment=\(try quoted("\(key)=\(value)", what: "the image's \(key)"))")
         }
-        let workingDirectory = machine.runtime.workingDir.flatMap { $0.isEmpty ? nil : $0 } ?? "/"
-        lines.append("WorkingDirectory=\(try plain(workingDirectory, what: "the image's WorkingDir"))")
+        lines.append("WorkingDirectory=\(try plain(workingDirectory(machine.runtime.workingDir), what: "the image's WorkingDir"))")
         lines += [
             "",
             "[Network]",
@@ -30,27 +29,50 @@ public enum NspawnFile {
             "Bind=\(try bindPath(machine.layout.environmentFile(of: machine.name))):/man8env.env:idmap",
         ]
         for volume in machine.volumes {
-            lines.append("Bind=\(try bindPath(volume.hostPath)):\(try bindPath(volume.containerPath)):idmap")
+            lines.append("Bind=\(try bindPath(volume.hostPath)):\(try bindPath(volume.containerPath.description)):idmap")
         }
         return lines.joined(separator: "\n") + "\n"
     }
 
     /// A value in double quotes as systemd unquotes it: `\` and `"` escaped.
     static func quoted(_ value: String, what: String) throws -> String {
-        let text = try plain(value, what: what)
+        let text = try singleLine(value, what: what)
         return "\"" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
     }
 
-    /// A value on one line.
+    /// A value taken as it is: on one line, and not ending with `\`, which systemd's parser
+    /// reads as a line continuation that joins the next line to the value.
     static func plain(_ value: String, what: String) throws -> String {
+        guard !value.hasSuffix("\\") else {
+            throw Man8SError.unrepresentable(what: what, reason: "an nspawn setting cannot end with a backslash")
+        }
+        return try singleLine(value, what: what)
+    }
+
+    /// No line break (which would end the setting) and no NUL byte (which would cut it short).
+    static func singleLine(_ value: String, what: String) throws -> String {
         guard !value.contains(where: { $0.isNewline }) else {
             throw Man8SError.unrepresentable(what: what, reason: "an nspawn setting cannot hold a line break")
+        }
+        guard !value.unicodeScalars.contains("\0") else {
+            throw Man8SError.unrepresentable(what: what, reason: "an nspawn setting cannot hold a NUL byte")
         }
         return value
     }
 
+    /// The image's WorkingDir as Docker uses it: `/` when unset, a relative one taken from `/`,
+    /// `.` and `..` resolved lexically.
+    static func workingDirectory(_ text: String?) -> String {
+        guard let text, !text.isEmpty else { return "/" }
+        var components: [Substring] = []
+        for part in text.split(separator: "/", omittingEmptySubsequences: true) where part != "." {
+            if part == ".." { _ = components.popLast() } else { components.append(part) }
+        }
+        return "/" + components.joined(separator: "/")
+    }
+
     /// A path of `Bind=`, where `:` separates source, destination and options.
     static func bindPath(_ path: String) throws -> String {
-        try plain(path, what: "bind path \(path)").replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ":", with: "\\:")
+        try singleLine(path, what: "bind path \(path)").replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ":", with: "\\:")
     }
 }

@@ -1,3 +1,4 @@
+import ConfinedFilesystem
 import Foundation
 import LayerUnpacker
 import OCILayout
@@ -32,21 +33,22 @@ public struct RootfsDownload: Sendable {
     ) async throws -> Result {
         let target = URL(fileURLWithPath: path).standardizedFileURL.path
         try Self.checkTarget(target)
-        let parent = (target as NSString).deletingLastPathComponent
-        let staging = "\(parent)/.\((target as NSString).lastPathComponent).mbctl-\(UUID().uuidString.prefix(8))"
-        guard mkdir(staging, 0o755) == 0 else {
-            throw Man8SError.filesystem(path: staging, operation: "create", errno: errno)
+        let parentPath = (target as NSString).deletingLastPathComponent
+        let parent = try DirectoryHandle.open(parentPath)
+        let stagingName = Array(".\((target as NSString).lastPathComponent).mbctl-\(UUID().uuidString.prefix(8))".utf8)
+        let staging = "\(parentPath)/\(String(decoding: stagingName, as: UTF8.self))"
+        guard try naming(staging, { try parent.makeDirectoryIfMissing(stagingName, mode: 0o755) }) else {
+            throw Man8SError.filesystem(path: staging, operation: "create", errno: EEXIST)
         }
         do {
             let image = try await prepare(source, progress: progress)
             let result = try await populate(staging, with: image, progress: progress, layerApplied: layerApplied)
-            if FileManager.default.fileExists(atPath: target) {
-                guard rmdir(target) == 0 else { throw Man8SError.filesystem(path: target, operation: "replace", errno: errno) }
-            }
-            guard rename(staging, target) == 0 else { throw Man8SError.filesystem(path: target, operation: "rename into place", errno: errno) }
+            let targetName = Array((target as NSString).lastPathComponent.utf8)
+            // PATH is missing or an empty directory (checked above): rename(2) replaces the latter.
+            try naming(target) { try parent.rename(stagingName, to: targetName) }
             return result
         } catch {
-            LayerUnpacker.removeTree(at: staging)
+            try? parent.removeTree(stagingName)
             throw error
         }
     }
@@ -143,7 +145,7 @@ public struct RootfsDownload: Sendable {
             let layout = try ImageLayout.open(at: path)
             return (LayoutImageSource(layout: layout, tag: tag), layout.store)
         }
-        let cache = try ImageLayout.openOrCreate(at: cacheDirectory)
+        let cache = try ImageCache(path: cacheDirectory).open()
         return (try ImageCopy(registry: registry, platform: platform, cacheDirectory: cacheDirectory).makeSource(source), cache.store)
     }
 

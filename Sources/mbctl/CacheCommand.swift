@@ -15,7 +15,7 @@ struct CacheCommand: ParsableCommand {
 
         func run() throws {
             let cache = ImageCache(path: try host.layout.cache)
-            let removed = cache.clear()
+            let removed = try cache.clear()
             print("emptied \(cache.path) (\(removed) entries)")
         }
     }

@@ -80,6 +80,7 @@ struct MachinesCommand: AsyncParsableCommand {
                 }
             }
             reporter.finish()
+            for warning in outcome.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             for directory in outcome.reused { print("reused existing \(directory)") }
             if let previous = outcome.previousEnvironmentFile { print("kept the previous man8env.env as \(previous)") }
             print("machine \(name) made from \(source) (\(outcome.imageDigest)), address \(outcome.address), in \(String(format: "%.1f", Date().timeIntervalSince(started)))s")

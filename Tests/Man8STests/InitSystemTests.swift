@@ -1,5 +1,5 @@
 import Foundation
-import LayerUnpacker
+import ConfinedFilesystem
 import Testing
 @testable import Man8S
 

@@ -12,13 +12,33 @@
 /// Returns a file descriptor, or -1 with errno set.
 int mbctl_openat2(int dirfd, const char *path, uint64_t flags, uint64_t mode, uint64_t resolve);
 
+/// copy_file_range(2), which glibc declares only under _GNU_SOURCE.
+ssize_t mbctl_copy_file_range(int in_fd, int64_t *in_offset, int out_fd, int64_t *out_offset, size_t length);
+
+/// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST rather than replace `newpath`.
+int mbctl_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
+
+/// An exclusive open-file-description lock (F_OFD_SETLK) on the whole file: released when the
+/// descriptor is closed, also by a process that is killed. With `wait` 0, fails with EAGAIN at
+/// once when another description holds it. Returns 0 or -1 with errno set.
+int mbctl_lock_file(int fd, int wait);
+
+/// Whether another open file description holds a lock on fd's file (F_OFD_GETLK): 1 yes, 0 no,
+/// -1 with errno set.
+int mbctl_file_is_locked(int fd);
+
 dev_t mbctl_makedev(unsigned int major, unsigned int minor);
 
 /// resolve flags of <linux/openat2.h>, as constants Swift can import.
 extern const uint64_t MBCTL_RESOLVE_IN_ROOT;
+extern const uint64_t MBCTL_RESOLVE_BENEATH;
 extern const uint64_t MBCTL_RESOLVE_NO_MAGICLINKS;
 extern const uint64_t MBCTL_RESOLVE_NO_SYMLINKS;
 extern const uint64_t MBCTL_RESOLVE_NO_XDEV;
+
+/// lseek whences of sparse files (_GNU_SOURCE only).
+extern const int MBCTL_SEEK_DATA;
+extern const int MBCTL_SEEK_HOLE;
 
 /// O_PATH, which Swift's Glibc module does not export.
 extern const int MBCTL_O_PATH;

@@ -1,17 +1,18 @@
-/// A path inside the root, as raw bytes split into components.
+/// A path inside a root (a rootfs, or a directory everything must stay beneath), as raw bytes
+/// split into components.
 ///
 /// Names in a tar are bytes, not necessarily UTF-8, and must reach the filesystem unchanged, so
 /// they are never turned into Swift `String`s on the way. Cleaning is lexical and rooted, as
 /// Docker's does: `.` and empty components go, `..` removes the previous component and stops at
 /// the root, a leading `/` means nothing. Whatever a name says, the result is below the root.
-struct EntryPath: Hashable, Sendable {
-    private(set) var components: [[UInt8]]
+public struct EntryPath: Hashable, Sendable {
+    public private(set) var components: [[UInt8]]
 
-    init(components: [[UInt8]]) {
+    public init(components: [[UInt8]]) {
         self.components = components
     }
 
-    init(raw bytes: [UInt8]) {
+    public init(raw bytes: [UInt8]) {
         var components: [[UInt8]] = []
         for part in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: true) {
             if part.count == 1 && part.first == UInt8(ascii: ".") { continue }
@@ -24,34 +25,39 @@ struct EntryPath: Hashable, Sendable {
         self.components = components
     }
 
+    /// `text` as a path: its UTF-8 bytes, cleaned as above.
+    public init(_ text: String) {
+        self.init(raw: Array(text.utf8))
+    }
+
     /// True for the root itself.
-    var isRoot: Bool { components.isEmpty }
+    public var isRoot: Bool { components.isEmpty }
 
-    var parent: EntryPath { EntryPath(components: Array(components.dropLast())) }
+    public var parent: EntryPath { EntryPath(components: Array(components.dropLast())) }
 
-    var name: [UInt8] { components.last ?? [] }
+    public var name: [UInt8] { components.last ?? [] }
 
-    func appending(_ component: [UInt8]) -> EntryPath {
+    public func appending(_ component: [UInt8]) -> EntryPath {
         EntryPath(components: components + [component])
     }
 
     /// Whether `other` is this path or below it.
-    func contains(_ other: EntryPath) -> Bool {
+    public func contains(_ other: EntryPath) -> Bool {
         other.components.count >= components.count && Array(other.components.prefix(components.count)) == components
     }
 
     /// `a/b/c` as bytes, `.` for the root: what the *at calls take relative to the root.
-    var relativeBytes: [UInt8] {
+    public var relativeBytes: [UInt8] {
         components.isEmpty ? [UInt8(ascii: ".")] : Array(components.joined(separator: [UInt8(ascii: "/")]))
     }
 
     /// For messages: the path with invalid UTF-8 repaired.
-    var display: String { "/" + String(decoding: relativeBytes, as: UTF8.self) }
+    public var display: String { "/" + String(decoding: relativeBytes, as: UTF8.self) }
 }
 
 /// Calls `body` with `bytes` as a NUL-terminated C string.
 @inline(__always)
-func withCPath<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
+public func withCPath<T>(_ bytes: [UInt8], _ body: (UnsafePointer<CChar>) throws -> T) rethrows -> T {
     var terminated = bytes.map { CChar(bitPattern: $0) }
     terminated.append(0)
     return try body(terminated)

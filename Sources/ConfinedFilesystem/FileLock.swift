@@ -1,0 +1,66 @@
+import CLinuxSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An exclusive lock on a file of a directory, held until ``release()`` (or the end of the
+/// object, or of the process, however it ends: the kernel drops an open-file-description lock
+/// when its descriptor closes, so a `kill -9` never leaves a lock behind).
+///
+/// The file itself carries a note from the holder (its PID, what it claims), for others to read
+/// while it is held; a note left by a holder that is gone means nothing.
+public final class FileLock: @unchecked Sendable {
+    private var fd: Int32
+
+    private init(fd: Int32) { self.fd = fd }
+
+    deinit { release() }
+
+    /// Takes the lock on file `name` of `directory` (made, mode 0600, when missing). Waits for
+    /// it when `wait`, else returns nil at once when someone else holds it.
+    public static func acquire(_ name: [UInt8], in directory: DirectoryHandle, wait: Bool) throws -> FileLock? {
+        let fd = try open(name, in: directory, flags: O_RDWR | O_CREAT)
+        guard mbctl_lock_file(fd, wait ? 1 : 0) == 0 else {
+            let code = errno
+            close(fd)
+            if code == EAGAIN || code == EACCES { return nil }
+            throw SystemCallError(operation: "lock", errno: code)
+        }
+        return FileLock(fd: fd)
+    }
+
+    /// Whether someone holds the lock on file `name` of `directory` now (false when there is no
+    /// such file). Does not take it, so it never gets in a holder's way.
+    public static func isHeld(_ name: [UInt8], in directory: DirectoryHandle) throws -> Bool {
+        let fd: Int32
+        do {
+            fd = try open(name, in: directory, flags: O_RDONLY)
+        } catch let error as SystemCallError where error.errno == ENOENT {
+            return false
+        }
+        defer { close(fd) }
+        let held = mbctl_file_is_locked(fd)
+        guard held >= 0 else { throw SystemCallError(operation: "test lock", errno: errno) }
+        return held == 1
+    }
+
+    /// Replaces the file's note.
+    public func write(note: String) throws {
+        guard ftruncate(fd, 0) == 0 else { throw SystemCallError(operation: "truncate lock file", errno: errno) }
+        try FileDescriptor.writeAll(fd, Array(note.utf8), at: 0)
+    }
+
+    /// Lets go of the lock (and forgets the note).
+    public func release() {
+        guard fd >= 0 else { return }
+        _ = ftruncate(fd, 0)
+        close(fd)
+        fd = -1
+    }
+
+    private static func open(_ name: [UInt8], in directory: DirectoryHandle, flags: Int32) throws -> Int32 {
+        let fd = withCPath(name) { openat(directory.fd, $0, flags | O_NOFOLLOW | O_CLOEXEC, 0o600) }
+        guard fd >= 0 else { throw SystemCallError(operation: "open lock file", errno: errno) }
+        return fd
+    }
+}

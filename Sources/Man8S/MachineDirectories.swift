@@ -1,0 +1,105 @@
+import ConfinedFilesystem
+import Foundation
+
+/// The host's Man8S directories (``HostLayout``), opened once: every later step reaches a
+/// machine's files through these handles and the machine's name, never by joining strings, so
+/// nothing renamed or planted on the way can send it elsewhere.
+///
+/// The machines directory is private (0700, as systemd keeps `/var/lib/machines`): rootfses
+/// hold the images' setuid-root files and world-writable devices, which no host user may reach.
+/// The directories are the host's layout: made once when missing and never removed.
+struct MachineDirectories {
+    let layout: HostLayout
+    let machines: DirectoryHandle
+    let systemdMachines: DirectoryHandle
+    let nspawnFiles: DirectoryHandle
+    let configs: DirectoryHandle
+    let storage: DirectoryHandle
+    /// What opening changed on the host that the operator should hear of.
+    let notices: [String]
+
+    /// Opens the layout's directories, making those that are missing.
+    static func open(_ layout: HostLayout) throws -> MachineDirectories {
+        try open(layout, create: true)
+    }
+
+    /// Opens the layout's directories as they are (to remove or list machines); nil when one
+    /// is missing, and with it every machine.
+    static func openExisting(_ layout: HostLayout) throws -> MachineDirectories? {
+        do {
+            return try open(layout, create: false)
+        } catch FilesystemError.system(_, _, ENOENT) {
+            return nil
+        }
+    }
+
+    private static func open(_ layout: HostLayout, create: Bool) throws -> MachineDirectories {
+        let machines = try HostDirectory.open(layout.machines, mode: 0o700, privacy: .ownedByUserNarrowed, create: create)
+        let systemdMachines = try HostDirectory.open(layout.systemdMachines, mode: 0o700, create: create)
+        let nspawnFiles = try HostDirectory.open(layout.nspawnFiles, mode: 0o755, create: create)
+        let configs = try HostDirectory.open(layout.configs, mode: 0o755, create: create)
+        let storage = try HostDirectory.open(layout.storage, mode: 0o755, create: create)
+        return MachineDirectories(
+            layout: layout, machines: machines.handle, systemdMachines: systemdMachines.handle,
+            nspawnFiles: nspawnFiles.handle, configs: configs.handle, storage: storage.handle,
+            notices: machines.narrowed ? ["made \(layout.machines) private (mode 0700): it holds the machines' root filesystems"] : [])
+    }
+
+    static func nspawnFileName(_ name: MachineName) -> [UInt8] { Array("\(name).nspawn".utf8) }
+    static let environmentFileName = Array("man8env.env".utf8)
+    /// What a machine's `man8env.env` is read up to: far more than mbctl writes, and a bound on
+    /// what a machine that rewrote its own file can make mbctl read.
+    static let environmentFileLimit = 1 << 20
+
+    /// Whether anything of machine `name` is there: rootfs, systemd link or nspawn file.
+    func exists(_ name: MachineName) throws -> Bool {
+        try naming(layout.machines) { try machines.status(of: name.bytes) } != nil
+            || (try naming(layout.systemdMachines) { try systemdMachines.status(of: name.bytes) }) != nil
+            || (try naming(layout.nspawnFiles) { try nspawnFiles.status(of: Self.nspawnFileName(name)) }) != nil
+    }
+
+    /// Machine `name`'s `man8env.env`, parsed; empty when it has none.
+    func environment(of name: String) -> [(key: String, value: String)] {
+        guard let directory = try? configs.openDirectory(Array(name.utf8)),
+              let bytes = try? directory.readFile(Self.environmentFileName, limit: Self.environmentFileLimit) else { return [] }
+        return EnvironmentFile.parse(String(decoding: bytes, as: UTF8.self))
+    }
+
+    /// The names of staging directories: `.NAME.mbctl-` and eight hex digits.
+    static func stagingName(of name: MachineName, suffix: String) -> [UInt8] {
+        Array(".\(name).mbctl-\(suffix)".utf8)
+    }
+
+    /// Removes what a run for `name` that was killed left: staging rootfses and half-written
+    /// files. Only for a caller that holds the machine's lock, so that no live run owns them.
+    func removeLeftovers(of name: MachineName) throws -> [String] {
+        var removed: [String] = []
+        let prefix = Array(".\(name).mbctl-".utf8)
+        for entry in try naming(layout.machines, { try machines.entries() }) where entry.starts(with: prefix) {
+            let suffix = entry.dropFirst(prefix.count)
+            guard suffix.count == 8, suffix.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x46) }) else { continue }
+            let path = "\(layout.machines)/\(String(decoding: entry, as: UTF8.self))"
+            try naming(path) { try machines.removeTree(entry) }
+            removed.append(path)
+        }
+        let halfWritten = Self.nspawnFileName(name) + Array(".mbctl-new".utf8)
+        if try naming(layout.nspawnFiles, { try nspawnFiles.status(of: halfWritten) }) != nil {
+            try naming(layout.nspawnFiles) { try nspawnFiles.remove(halfWritten) }
+        }
+        return removed
+    }
+}
+
+extension MachineName {
+    var bytes: [UInt8] { Array(value.utf8) }
+}
+
+/// `body`, with a ``SystemCallError`` turned into ``Man8SError/filesystem(path:operation:errno:)``
+/// naming `path`.
+func naming<T>(_ path: String, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as SystemCallError {
+        throw Man8SError.filesystem(path: path, operation: error.operation, errno: error.errno)
+    }
+}
