@@ -5,28 +5,48 @@ import Glibc
 
 /// An exclusive lock on a file of a directory, held until ``release()`` (or the end of the
 /// object, or of the process, however it ends: the kernel drops an open-file-description lock
-/// when its descriptor closes, so a `kill -9` never leaves a lock behind).
+/// when its descriptor closes, so a `kill -9` never leaves a lock held).
 ///
-/// The file itself carries a note from the holder (its PID, what it claims), for others to read
-/// while it is held; a note left by a holder that is gone means nothing.
+/// The file exists while the lock is held and is removed on release, so that locks leave
+/// nothing behind; a taker checks after locking that the file it locked is still the one of
+/// that name (a releasing holder may have removed it in between) and tries again if not. The
+/// file carries a note from the holder (its PID, what it claims), for others to read while it
+/// is held; the file of a holder that was killed means nothing and is taken over.
 public final class FileLock: @unchecked Sendable {
     private var fd: Int32
+    private let directory: DirectoryHandle
+    private let name: [UInt8]
 
-    private init(fd: Int32) { self.fd = fd }
+    private init(fd: Int32, directory: DirectoryHandle, name: [UInt8]) {
+        self.fd = fd
+        self.directory = directory
+        self.name = name
+    }
 
     deinit { release() }
 
     /// Takes the lock on file `name` of `directory` (made, mode 0600, when missing). Waits for
     /// it when `wait`, else returns nil at once when someone else holds it.
     public static func acquire(_ name: [UInt8], in directory: DirectoryHandle, wait: Bool) throws -> FileLock? {
-        let fd = try open(name, in: directory, flags: O_RDWR | O_CREAT)
-        guard mbctl_lock_file(fd, wait ? 1 : 0) == 0 else {
-            let code = errno
-            close(fd)
-            if code == EAGAIN || code == EACCES { return nil }
-            throw SystemCallError(operation: "lock", errno: code)
+        while true {
+            let fd = try open(name, in: directory, flags: O_RDWR | O_CREAT)
+            guard mbctl_lock_file(fd, wait ? 1 : 0) == 0 else {
+                let code = errno
+                close(fd)
+                if code == EAGAIN || code == EACCES { return nil }
+                throw SystemCallError(operation: "lock", errno: code)
+            }
+            var locked = stat()
+            guard fstat(fd, &locked) == 0 else {
+                let code = errno
+                close(fd)
+                throw SystemCallError(operation: "stat lock file", errno: code)
+            }
+            if let current = try directory.status(of: name), current.st_dev == locked.st_dev, current.st_ino == locked.st_ino {
+                return FileLock(fd: fd, directory: directory, name: name)
+            }
+            close(fd)  // Removed by the holder that released it: take the new file.
         }
-        return FileLock(fd: fd)
     }
 
     /// Whether someone holds the lock on file `name` of `directory` now (false when there is no
@@ -50,10 +70,10 @@ public final class FileLock: @unchecked Sendable {
         try FileDescriptor.writeAll(fd, Array(note.utf8), at: 0)
     }
 
-    /// Lets go of the lock (and forgets the note).
+    /// Removes the lock file and lets go of the lock.
     public func release() {
         guard fd >= 0 else { return }
-        _ = ftruncate(fd, 0)
+        try? directory.remove(name)
         close(fd)
         fd = -1
     }

@@ -106,7 +106,7 @@ public struct MachinePull: Sendable {
             let (directory, created) = try rollback.makeDirectory(name.bytes, in: parent, mode: 0o700, path: path)
             if !created {
                 reused.append(path)
-                try naming(path) { try Self.narrow(directory, to: 0o700) }
+                try rollback.narrow(directory, to: 0o700, path: path)
             }
             return OwnDirectory(handle: directory, path: path)
         }
@@ -270,14 +270,6 @@ public struct MachinePull: Sendable {
             }
         }
         return mappings
-    }
-
-    /// Narrows a directory's mode to `mode` (a reused NAME-level directory of an older mbctl).
-    static func narrow(_ directory: DirectoryHandle, to mode: mode_t) throws {
-        let info = try directory.status()
-        if info.st_mode & 0o7777 & ~mode != 0 {
-            guard fchmod(directory.fd, mode) == 0 else { throw SystemCallError(operation: "chmod", errno: errno) }
-        }
     }
 
     static func timestamp() -> String {

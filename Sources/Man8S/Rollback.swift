@@ -13,6 +13,7 @@ final class Rollback: @unchecked Sendable {
     private enum Action {
         case remove(DirectoryHandle, [UInt8])
         case moveBack(DirectoryHandle, aside: [UInt8], original: [UInt8])
+        case restoreMode(DirectoryHandle, mode_t)
     }
 
     private var actions: [Action] = []
@@ -43,8 +44,19 @@ final class Rollback: @unchecked Sendable {
             switch action {
             case .remove(let parent, let name): try? parent.removeTree(name)
             case .moveBack(let parent, let aside, let original): try? parent.rename(aside, to: original)
+            case .restoreMode(let directory, let mode): _ = fchmod(directory.fd, mode)
             }
         }
+    }
+
+    /// Narrows the mode of `directory` (which was there before) to `mode` where it is wider;
+    /// undoing gives it its old mode back.
+    func narrow(_ directory: DirectoryHandle, to mode: mode_t, path: String) throws {
+        let info = try naming(path) { try directory.status() }
+        let old = info.st_mode & 0o7777
+        guard old & ~mode != 0 else { return }
+        guard fchmod(directory.fd, mode) == 0 else { throw Man8SError.filesystem(path: path, operation: "chmod", errno: errno) }
+        append(.restoreMode(directory, old))
     }
 
     /// Opens directory `name` of `parent`, making it (with `mode`) when missing and recording it

@@ -101,6 +101,8 @@ import Testing
         #expect(try FileLock.acquire(name, in: directory, wait: false) == nil)
         first.release()
         #expect(try FileLock.isHeld(name, in: directory) == false)
+        // Released locks leave no file behind.
+        #expect(try directory.status(of: name) == nil)
         #expect(try FileLock.acquire(name, in: directory, wait: false) != nil)
     }
 

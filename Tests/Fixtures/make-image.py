@@ -21,7 +21,8 @@ SPEC: {"tag": "v1",
                                            {"path": "run/fifo", "type": "fifo"}]}]}],
        Every entry may also carry "mode", "uid", "gid", "mtime" and
        "xattrs": {"security.capability": "hex:0100000200200000..."} (hex: for binary values).
-       A layer may instead be {"gnutar": DIR, "compression": …}: GNU tar's archive of DIR.
+       A layer may instead be {"gnutar": DIR, "compression": …}: GNU tar's archive of DIR
+       ("sparse": true stores the holes of sparse files as holes, GNU tar's --sparse).
        For broken images, a layer may set "diff_id" (written as given) and
        "media_type_compression" (the media type claims this compression instead).
        "index": true}          # write an image index even for one image (always for several)
@@ -125,7 +126,8 @@ def build_image(out, image):
     layers, diff_ids = [], []
     for layer in image.get("layers", []):
         if "gnutar" in layer:
-            tar = subprocess.run(["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--sort=name",
+            sparse = ["--sparse"] if layer.get("sparse") else []
+            tar = subprocess.run(["tar", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--sort=name", *sparse,
                                   "-C", layer["gnutar"], "-cf", "-", "."], stdout=subprocess.PIPE, check=True).stdout
         else:
             tar = build_tar(layer.get("entries", []))

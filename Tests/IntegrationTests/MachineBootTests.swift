@@ -5,15 +5,18 @@ import Testing
 /// with `mbctl machines pull`, which boots under systemd-nspawn on a bridge in a network
 /// namespace of its own, runs its application with exactly the image's arguments, environment
 /// and working directory, gets a DHCP lease and its fixed yggdrasil address, and answers ping.
+/// One of its volumes is a symlink in the image: it is bound from a real directory mbctl made.
 @Suite(.serialized) struct MachineBootTests {
     static let image = """
     {"tag": "1.0", "images": [{"platform": "linux/amd64",
       "config": {"Entrypoint": ["/app/run.sh", "first arg"], "Cmd": ["it's", "$HOME", "a\\"b"],
                  "Env": ["PATH=/usr/bin:/bin", "GREETING=hello there", "EQUATION=a=b=c"], "WorkingDir": "/app",
-                 "Volumes": {"/app/data": {}}},
+                 "Volumes": {"/app/data": {}, "/srv/state": {}}},
       "layers": [{"entries": [
         {"path": "app", "type": "dir"}, {"path": "app/data", "type": "dir"}, {"path": "app/data/seed.txt", "content": "seed from the image"},
-        {"path": "app/run.sh", "mode": 493, "content": "#!/bin/sh\\nout=/app/data/record\\n{\\n  for a in \\"$@\\"; do printf 'arg[%s]' \\"$a\\"; done; echo\\n  echo \\"cwd=$(pwd)\\"\\n  echo \\"GREETING=$GREETING\\"\\n  echo \\"EQUATION=$EQUATION\\"\\n  echo \\"NAME=$MAN8S_CONTAINER_NAME\\"\\n  /bin/busybox ip -4 addr show\\n  /bin/busybox ip -6 addr show\\n  /bin/busybox ls /app/data\\n} > $out.tmp\\n/bin/busybox mv $out.tmp $out\\nexec /bin/busybox sleep 600\\n"}]}]}]}
+        {"path": "srv", "type": "dir"}, {"path": "srv/state", "type": "symlink", "target": "/var/lib/state"},
+        {"path": "var/lib/state", "type": "dir"}, {"path": "var/lib/state/seed-state.txt", "content": "state seed"},
+        {"path": "app/run.sh", "mode": 493, "content": "#!/bin/sh\\nout=/app/data/record\\n{\\n  for a in \\"$@\\"; do printf 'arg[%s]' \\"$a\\"; done; echo\\n  echo \\"cwd=$(pwd)\\"\\n  echo \\"GREETING=$GREETING\\"\\n  echo \\"EQUATION=$EQUATION\\"\\n  echo \\"NAME=$MAN8S_CONTAINER_NAME\\"\\n  /bin/busybox ip -4 addr show\\n  /bin/busybox ip -6 addr show\\n  /bin/busybox ls /app/data\\n} > $out.tmp\\necho from-the-app > /srv/state/by-app\\n/bin/busybox mv $out.tmp $out\\nexec /bin/busybox sleep 600\\n"}]}]}]}
     """
 
     @Test func pullsBootsAndReachesAMachine() throws {
@@ -30,7 +33,7 @@ import Testing
         let network = try TestNetwork()
         let name = "BootTest1"
 
-        let pulled = try mbctl(["machines", "pull", "\(registry.host)/apps/boot:1.0", name, "--prefix", network.prefix, "--volume", "/app/data=data"])
+        let pulled = try mbctl(["machines", "pull", "\(registry.host)/apps/boot:1.0", name, "--prefix", network.prefix, "--volume", "/app/data=data", "--volume", "/srv/state=data"])
         #expect(pulled.succeeded, "\(pulled.stderr)")
         let address = try runMbctl(["address", "getsuffix", name, "--prefix", network.prefix]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 
@@ -53,6 +56,13 @@ import Testing
         // The volume's seed file is in the host's data directory and visible inside.
         #expect(recorded.contains("seed.txt"))
         #expect(try String(contentsOfFile: "\(root)/var/lib/man8machine_storage/\(name)/app/data/seed.txt", encoding: .utf8) == "seed from the image")
+        // The volume that is a symlink in the image: seeded from where the link leads inside the
+        // image, bound from a real directory of the machine's, written there by the application.
+        let state = "\(root)/var/lib/man8machine_storage/\(name)/srv/state"
+        var info = stat()
+        #expect(lstat(state, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR)
+        #expect(try String(contentsOfFile: "\(state)/seed-state.txt", encoding: .utf8) == "state seed")
+        #expect(try String(contentsOfFile: "\(state)/by-app", encoding: .utf8) == "from-the-app\n")
 
         // The host reaches the machine at its yggdrasil address.
         var pinged = false
