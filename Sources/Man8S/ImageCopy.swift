@@ -1,3 +1,4 @@
+import ConfinedFilesystem
 import Foundation
 import OCILayout
 import RegistryClient
@@ -40,6 +41,8 @@ public struct ImageCopy: Sendable {
         // the verified blobs that arrived (and partial downloads, to resume), but no new tag.
         let createdLayout = !FileManager.default.fileExists(atPath: path)
         do {
+            // Below a world-writable directory the layout must be one nobody else made.
+            _ = try HostDirectory.open(URL(fileURLWithPath: path).standardizedFileURL.path, mode: 0o755)
             let layout = try ImageLayout.openOrCreate(at: path)
             let fetcher = ImageFetcher(platform: platform, jobs: registry.jobs)
             let image = try await fetcher.fetch(from: imageSource, into: layout.store, progress: progress)

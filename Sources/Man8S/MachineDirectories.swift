@@ -23,8 +23,8 @@ struct MachineDirectories {
         try open(layout, create: true)
     }
 
-    /// Opens the layout's directories as they are (to remove or list machines); nil when one
-    /// is missing, and with it every machine.
+    /// Opens the layout's directories as they are, changing nothing (to remove or list
+    /// machines); nil when one is missing, and with it every machine.
     static func openExisting(_ layout: HostLayout) throws -> MachineDirectories? {
         do {
             return try open(layout, create: false)
@@ -34,7 +34,8 @@ struct MachineDirectories {
     }
 
     private static func open(_ layout: HostLayout, create: Bool) throws -> MachineDirectories {
-        let machines = try HostDirectory.open(layout.machines, mode: 0o700, privacy: .ownedByUserNarrowed, create: create)
+        // Made private, or narrowed to private, when mbctl is about to put a machine there.
+        let machines = try HostDirectory.open(layout.machines, mode: 0o700, privacy: create ? .ownedByUserNarrowed : .shared, create: create)
         let systemdMachines = try HostDirectory.open(layout.systemdMachines, mode: 0o700, create: create)
         let nspawnFiles = try HostDirectory.open(layout.nspawnFiles, mode: 0o755, create: create)
         let configs = try HostDirectory.open(layout.configs, mode: 0o755, create: create)

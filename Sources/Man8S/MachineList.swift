@@ -29,9 +29,10 @@ public struct MachineList: Sendable {
 
     public func entries() -> [Entry] {
         let running = RunningMachines.scan()
+        let directories = try? MachineDirectories.openExisting(layout)
         return names().map { name in
-            let environment = (try? String(contentsOfFile: "\(layout.configs)/\(name)/man8env.env", encoding: .utf8))
-                .map(EnvironmentFile.parse) ?? []
+            // A running machine can rewrite its own man8env.env: read it bounded, never through a link.
+            let environment = directories?.environment(of: name) ?? []
             func value(_ key: String) -> String? { environment.last { $0.key == key }?.value }
             let rootfs = "\(layout.machines)/\(name)", link = "\(layout.systemdMachines)/\(name)"
             return Entry(

@@ -101,4 +101,52 @@ import Testing
         #expect(layout.busybox == "/bin/busybox")
         #expect(layout.bridge == "srvgrp0")
     }
+
+    @Test(arguments: [
+        ("/data", "/data"), ("/a/./b/../c/", "/a/c"), ("/../../../../x/cron.d", "/x/cron.d"), ("//srv///app", "/srv/app"),
+        ("/data/../../etc", "/etc"), ("/with space", "/with space"),
+    ])
+    func normalizesVolumePaths(text: String, normalized: String) throws {
+        #expect(try VolumePath(text).description == normalized)
+    }
+
+    @Test(arguments: ["", "data", "./data", "/", "/..", "/data/../../..", "/a\nb", "/a\u{0}b", "/man8env.env", "/x/../man8env.env"])
+    func refusesVolumePaths(text: String) {
+        #expect(throws: Man8SError.self) { try VolumePath(text) }
+    }
+
+    @Test func workingDirectoryIsAbsoluteAndClean() throws {
+        var definition = try machine()
+        for (given, written) in [("app", "/app"), ("/srv/../opt/./x", "/opt/x"), ("", "/"), ("../..", "/")] {
+            definition.runtime.workingDir = given
+            #expect(try NspawnFile.render(definition).contains("WorkingDirectory=\(written)\n"), "\(given)")
+        }
+    }
+
+    @Test func nspawnValuesThatSystemdWouldReadOtherwiseAreRefused() throws {
+        var definition = try machine()
+        // A trailing backslash would join the next line to the value.
+        definition.runtime.workingDir = "/app\\"
+        #expect(throws: Man8SError.self) { try NspawnFile.render(definition) }
+        definition.runtime.workingDir = "/app\u{0}/x"
+        #expect(throws: Man8SError.self) { try NspawnFile.render(definition) }
+        definition.runtime.workingDir = "/app"
+        definition.runtime.env = ["PATH=/bin\u{0}/evil"]
+        #expect(throws: Man8SError.self) { try NspawnFile.render(definition) }
+        // In quotes a trailing backslash is escaped and harmless.
+        definition.runtime.env = ["PATH=/bin\\"]
+        #expect(try NspawnFile.render(definition).contains("Environment=\"PATH=/bin\\\\\"\n"))
+        definition.runtime.env = ["VALUE=a\u{0}b"]
+        #expect(throws: Man8SError.self) { try EnvironmentFile.render(definition, version: "0") }
+    }
+
+    @Test func theImageCannotSetMbctlsKeys() throws {
+        var definition = try machine()
+        definition.runtime.env = ["MAN8S_YGGDRASIL_ADDRESS=::1", "MAN8S_ANYTHING=x", "1BAD=x", "NOEQUALS", "GOOD=yes"]
+        let rendered = try EnvironmentFile.render(definition, version: "0")
+        #expect(rendered.components(separatedBy: "MAN8S_YGGDRASIL_ADDRESS=").count == 2)
+        #expect(!rendered.contains("=::1\n") && !rendered.contains("MAN8S_ANYTHING") && !rendered.contains("1BAD"))
+        #expect(rendered.hasSuffix("GOOD=yes\n"))
+        #expect(definition.droppedEnvironment.count == 4)
+    }
 }
