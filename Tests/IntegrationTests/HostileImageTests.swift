@@ -165,6 +165,26 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(victim)/cron.d") == ["host-job"])
     }
 
+    @Test func aCustomHostDirectoryIsSeededWithoutFollowingTheImagesLinks() throws {
+        defer { cleanUp() }
+        let source = try image("custom", entries: """
+            {"path": "v", "type": "dir"}, {"path": "v/escape", "type": "symlink", "target": "\(victim)/cron.d"},
+            {"path": "v/escape2", "type": "symlink", "target": "../../../../../../../../.."},
+            {"path": "v/sub", "type": "dir"}, {"path": "v/sub/seed", "content": "seed"}
+            """, volumes: ["/v"])
+        let before = snapshot(victim)
+        let custom = "\(work)/custom-volume"
+        let pulled = try pull(source, "custom1", ["/v=\(custom)"])
+        #expect(pulled.succeeded, "\(pulled.stderr)")
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: "\(custom)/escape") == "\(victim)/cron.d")
+        #expect(try String(contentsOfFile: "\(custom)/sub/seed", encoding: .utf8) == "seed")
+        #expect(try String(contentsOfFile: "\(root)/etc/systemd/nspawn/custom1.nspawn", encoding: .utf8).contains("Bind=\(custom):/v:idmap\n"))
+        #expect(snapshot(victim) == before)
+        // It must not exist yet: the operator's directories are never filled by a pull.
+        let again = try pull(source, "custom2", ["/v=\(victim)"])
+        #expect(again.stderr.contains("a custom volume directory must not exist yet"), "\(again.stderr)")
+    }
+
     // MARK: 3. A failing pull beside existing machines
 
     @Test func aFailingPullRemovesOnlyWhatItMade() throws {
