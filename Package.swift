@@ -3,7 +3,7 @@
 // mbctl: the Man8S command-line tool. See README.md and DEVELOPERS.md.
 //
 // Dependencies point one way:
-//   OCILayout  <- RegistryClient
+//   OCILayout  <- RegistryClient, ImageArchive (libarchive)
 //   ConfinedFilesystem <- LayerUnpacker (libarchive)
 //   Man8S uses all of them; mbctl only parses arguments and prints.
 import PackageDescription
@@ -50,23 +50,20 @@ let package = Package(
             name: "LayerUnpacker",
             dependencies: ["ConfinedFilesystem", "CArchive", "CISAL", "CLinuxSystem", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        // zlib, for reading gzip-compressed image archives (.tar.gz).
-        .systemLibrary(
-            name: "CZlib",
-            pkgConfig: "zlib",
-            providers: [.apt(["zlib1g-dev"])]
-        ),
         .target(
             name: "OCILayout",
-            dependencies: ["CZlib", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Image archives (oci-archive, docker-archive): read and written with libarchive, the
+        // tar parser the layers go through too.
+        .target(name: "ImageArchive", dependencies: ["OCILayout", "CArchive"]),
         .target(
             name: "RegistryClient",
             dependencies: ["OCILayout", "CCurlShim", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "Man8S",
-            dependencies: ["OCILayout", "RegistryClient", "ConfinedFilesystem", "LayerUnpacker", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["OCILayout", "ImageArchive", "RegistryClient", "ConfinedFilesystem", "LayerUnpacker", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .executableTarget(
             name: "mbctl",
@@ -80,6 +77,7 @@ let package = Package(
         .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient", "OCILayout"]),
         .testTarget(name: "Man8STests", dependencies: ["Man8S", "ConfinedFilesystem", "LayerUnpacker"]),
         .testTarget(name: "ConfinedFilesystemTests", dependencies: ["ConfinedFilesystem"]),
+        .testTarget(name: "ImageArchiveTests", dependencies: ["ImageArchive"]),
         .testTarget(name: "LayerUnpackerTests", dependencies: ["LayerUnpacker", "ConfinedFilesystem"]),
         // Tests that drive real tools: a docker-registry on 127.0.0.1, skopeo and umoci as
         // oracles and fixture makers. Fixtures are found next to the sources (Tests/Fixtures).

@@ -28,6 +28,8 @@ final class LayerApplication {
     private var added = Set<EntryPath>()
     private var addedAncestors = Set<EntryPath>()
     private var deferredDirectories: [(EntryPath, EntryMetadata)] = []
+    /// Directories an opaque marker of this layer has cleared.
+    private var clearedDirectories = Set<EntryPath>()
 
     static let whiteoutPrefix: [UInt8] = Array(".wh.".utf8)
     static let opaqueMarker: [UInt8] = Array(".wh..wh..opq".utf8)
@@ -157,7 +159,12 @@ final class LayerApplication {
 
     /// Removes from `directory` everything lower layers put there, keeping what this layer added
     /// (and the directories leading to it).
+    ///
+    /// Each directory is cleared once per layer: afterwards it holds only what this layer put
+    /// there, so another marker in it (or in a directory below it) has nothing left to remove.
+    /// That keeps a layer of many markers linear instead of rescanning a large directory for each.
     private func clearOpaque(_ directory: EntryPath) throws {
+        guard clearedDirectories.insert(directory).inserted else { return }
         guard let handle = try? root.openDirectory(directory) else { return }
         cachedParent = nil
         for name in try handle.entries() {
@@ -178,12 +185,13 @@ final class LayerApplication {
     // MARK: Files and links
 
     private func writeFile(_ path: EntryPath, in parent: DirectoryHandle, metadata: EntryMetadata, stream: LayerStream, size: Int64) throws {
+        guard size >= 0 else { throw EntryError(reason: "a negative size in its header") }
         statistics.bytes += size
         if let writers, size <= Int64(writers.largestQueuedFile) {
             // Read the bytes now (the tar moves on) and let a worker create the file.
             var data = [UInt8](repeating: 0, count: Int(size))
             try stream.readData { bytes, offset in
-                guard offset >= 0, offset + Int64(bytes.count) <= size else {
+                guard Self.fits(bytes.count, at: offset, in: size) else {
                     throw EntryError(reason: "data beyond the size in its header")
                 }
                 data.withUnsafeMutableBytes { buffer in
@@ -196,6 +204,10 @@ final class LayerApplication {
         try RegularFile.create(path.name, in: parent, metadata: metadata, rootless: rootless, counters: &skipped) { fd in
             var end: Int64 = 0
             try stream.readData { bytes, offset in
+                // A sparse entry's map is the layer's: its offsets are checked like any number.
+                guard Self.fits(bytes.count, at: offset, in: size) else {
+                    throw EntryError(reason: "data beyond the size in its header")
+                }
                 try FileDescriptor.writeAll(fd, bytes, at: offset)
                 end = max(end, offset + Int64(bytes.count))
             }
@@ -204,6 +216,11 @@ final class LayerApplication {
                 guard ftruncate(fd, off_t(size)) == 0 else { throw SystemCallError(operation: "truncate", errno: errno) }
             }
         }
+    }
+
+    /// Whether `count` bytes at `offset` lie within a file of `size` bytes (no overflow possible).
+    static func fits(_ count: Int, at offset: Int64, in size: Int64) -> Bool {
+        offset >= 0 && offset <= size && Int64(count) <= size - offset
     }
 
     /// The directory `path` goes in, made when missing; reused from the previous entry when it

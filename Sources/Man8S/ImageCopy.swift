@@ -1,5 +1,6 @@
 import ConfinedFilesystem
 import Foundation
+import ImageArchive
 import OCILayout
 import RegistryClient
 

@@ -62,7 +62,7 @@ public struct ContentStore: Sendable {
     /// Stores one blob from a local source in one go: `fill` appends all its bytes to the ingest,
     /// which then verifies and commits them. Nothing is kept on failure (there is nothing to
     /// resume from a local source). A blob already stored is left alone.
-    func ingestWhole(_ descriptor: Descriptor, fill: (BlobIngest) throws -> Void) throws {
+    public func ingestWhole(_ descriptor: Descriptor, fill: (BlobIngest) throws -> Void) throws {
         let ingest = try beginIngest(descriptor)
         guard !ingest.isAlreadyStored else { return }
         do {
@@ -73,6 +73,13 @@ public struct ContentStore: Sendable {
             ingest.discard()
             throw error
         }
+    }
+
+    /// The first `count` bytes (fewer if the blob is shorter) of a stored blob: enough to tell
+    /// how it is compressed.
+    public func prefix(of descriptor: Descriptor, count: Int) throws -> [UInt8] {
+        let file = try OpenFile(path: path(of: descriptor.digest), flags: O_RDONLY | O_NOFOLLOW)
+        return [UInt8](try file.read(upTo: count))
     }
 
     /// Starts (or resumes) assembling the blob `descriptor` names. See ``BlobIngest``.
@@ -102,7 +109,7 @@ public struct ContentStore: Sendable {
 
     /// Stores bytes whose digest is not known in advance (files of a legacy docker archive),
     /// pulled from `read` until it returns 0; returns their descriptor.
-    func ingestComputingDigest(mediaType: String, read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> Descriptor {
+    public func ingestComputingDigest(mediaType: String, read: (UnsafeMutableRawBufferPointer) throws -> Int) throws -> Descriptor {
         try prepare()
         try DurableFile.makeDirectory(ingestDirectory)
         let temporary = "\(ingestDirectory)/unknown-\(getpid())-\(UUID().uuidString)"

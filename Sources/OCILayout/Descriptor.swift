@@ -24,6 +24,30 @@ public struct Descriptor: Codable, Hashable, Sendable {
 }
 
 extension Descriptor {
+    /// The largest size a descriptor may claim: 1 TiB, far beyond any real blob. A foreign
+    /// number is checked before anything adds it up, allocates for it or builds a range of it.
+    public static let largestSize: Int64 = 1 << 40
+
+    private enum CodingKeys: String, CodingKey {
+        case mediaType, digest, size, urls, annotations, platform, artifactType
+    }
+
+    /// Decodes a descriptor, refusing a size below 0 or above ``largestSize``.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        mediaType = try container.decode(String.self, forKey: .mediaType)
+        digest = try container.decode(Digest.self, forKey: .digest)
+        size = try container.decode(Int64.self, forKey: .size)
+        guard (0...Self.largestSize).contains(size) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .size, in: container, debugDescription: "descriptor \(digest) claims a size of \(size) bytes (0 to \(Self.largestSize) accepted)")
+        }
+        urls = try container.decodeIfPresent([String].self, forKey: .urls)
+        annotations = try container.decodeIfPresent([String: String].self, forKey: .annotations)
+        platform = try container.decodeIfPresent(Platform.self, forKey: .platform)
+        artifactType = try container.decodeIfPresent(String.self, forKey: .artifactType)
+    }
+
     /// The annotation an OCI image layout uses to name (tag) an image in `index.json`.
     public static let refNameAnnotation = "org.opencontainers.image.ref.name"
 

@@ -17,6 +17,30 @@ public struct ImageManifest: Codable, Hashable, Sendable {
     }
 }
 
+extension ImageManifest {
+    /// The most layers mbctl takes from one image. Docker's overlay storage stops at 128;
+    /// a thousand leaves room for any builder and bounds the work a hostile manifest can ask for.
+    public static let largestLayerCount = 1000
+
+    private enum CodingKeys: String, CodingKey {
+        case schemaVersion, mediaType, config, layers, annotations
+    }
+
+    /// Decodes a manifest, refusing more than ``largestLayerCount`` layers.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        schemaVersion = try container.decode(Int.self, forKey: .schemaVersion)
+        mediaType = try container.decodeIfPresent(String.self, forKey: .mediaType)
+        config = try container.decode(Descriptor.self, forKey: .config)
+        layers = try container.decode([Descriptor].self, forKey: .layers)
+        guard layers.count <= Self.largestLayerCount else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .layers, in: container, debugDescription: "the manifest lists \(layers.count) layers (at most \(Self.largestLayerCount) accepted)")
+        }
+        annotations = try container.decodeIfPresent([String: String].self, forKey: .annotations)
+    }
+}
+
 /// A list of manifests, one per platform: an OCI image index or a Docker manifest list.
 /// An image layout's `index.json` is one too.
 public struct ImageIndex: Codable, Hashable, Sendable {

@@ -6,11 +6,16 @@ extension MediaType {
     ///
     /// Docker schema 1 and anything that is not an index or image manifest is refused, naming `image`.
     public static func ofManifest(_ data: Data, declared: String?, image: String) throws -> String {
+        /// Any JSON value: only whether a field is there counts here; the document itself is
+        /// decoded, and its errors reported, once its type is known.
+        struct Present: Decodable {
+            init(from decoder: Decoder) throws {}
+        }
         struct Probe: Decodable {
             var schemaVersion: Int?
             var mediaType: String?
-            var manifests: [Descriptor]?
-            var config: Descriptor?
+            var manifests: Present?
+            var config: Present?
         }
         let probe: Probe
         do {

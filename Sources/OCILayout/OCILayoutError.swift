@@ -9,7 +9,6 @@ public enum OCILayoutError: Error, Equatable, Sendable {
     case sizeMismatch(digest: Digest, expected: Int64, actual: Int64)
     case tooLarge(what: String, size: Int64, limit: Int64)
     case invalidJSON(what: String, reason: String)
-    case unsupportedMediaType(String)
     case blobNotFound(Digest, layout: String)
     case tagNotFound(String, layout: String, available: [String])
     case ambiguousImage(layout: String, available: [String])
@@ -18,8 +17,6 @@ public enum OCILayoutError: Error, Equatable, Sendable {
     case schema1Manifest(image: String)
     case unsupportedManifest(image: String, mediaType: String)
     case noMatchingPlatform(image: String, wanted: String, available: [String])
-    case invalidArchive(path: String, reason: String)
-    case invalidArchiveEntry(path: String, entry: String, reason: String)
 }
 
 extension OCILayoutError: CustomStringConvertible {
@@ -37,8 +34,6 @@ extension OCILayoutError: CustomStringConvertible {
             return "\(what) is \(size) bytes, more than the limit of \(limit) bytes"
         case .invalidJSON(let what, let reason):
             return "\(what) is not valid: \(reason)"
-        case .unsupportedMediaType(let type):
-            return "unsupported media type \"\(type)\""
         case .blobNotFound(let digest, let layout):
             return "blob \(digest) is missing from the image layout \(layout)"
         case .tagNotFound(let tag, let layout, let available):
@@ -54,10 +49,6 @@ extension OCILayoutError: CustomStringConvertible {
             return "\(image) has a manifest of unsupported type \"\(mediaType)\""
         case .noMatchingPlatform(let image, let wanted, let available):
             return "\(image) has no image for \(wanted); it has: \(available.isEmpty ? "none" : available.joined(separator: ", ")) (choose with --platform)"
-        case .invalidArchive(let path, let reason):
-            return "archive \(path): \(reason)"
-        case .invalidArchiveEntry(let path, let entry, let reason):
-            return "archive \(path), entry \"\(entry)\": \(reason)"
         case .io(let path, let operation, let code):
             return "\(operation) \(path): \(String(cString: strerror(code)))"
         }

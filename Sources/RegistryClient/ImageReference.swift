@@ -146,7 +146,9 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// A TCP port: 1 to 65535, decimal digits only.
     private static func isValidPort(_ text: Substring) -> Bool {
-        !text.isEmpty && text.count <= 5 && text.allSatisfy(\.isASCII) && text.allSatisfy(\.isNumber)
+        guard !text.isEmpty, text.count <= 5, text.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }), let port = Int(text) else { return false }
+        return (1...65535).contains(port)
     }
 }

@@ -22,6 +22,11 @@ public enum RegistryError: Error, Sendable {
     case invalidReference(String, reason: String)
     case credentials(source: String, reason: String)
     case content(OCILayoutError)
+    /// The request could not be set up (libcurl missing or refusing an option): trying again
+    /// cannot help.
+    case setup(url: String, reason: String)
+    /// The registry's bearer challenge names a token realm credentials must not go to.
+    case insecureTokenRealm(registry: String, realm: String, reason: String)
 
     /// The `Retry-After` delay a throttling registry asked for.
     public var retryAfter: Double? {
@@ -70,6 +75,10 @@ extension RegistryError: CustomStringConvertible {
             return "credentials from \(source): \(reason)"
         case .content(let error):
             return error.description
+        case .insecureTokenRealm(let registry, let realm, let reason):
+            return "\(registry) sends mbctl for tokens to \(realm), but \(reason); mbctl will not go there with credentials"
+        case .setup(let url, let reason):
+            return "cannot send a request to \(url): \(reason)"
         }
     }
 }

@@ -145,6 +145,30 @@ actor RegistrySession {
         }
     }
 
+    /// A token server's answer is a few KiB at most.
+    static let tokenResponseLimit: Int64 = 256 << 10
+
+    /// Where a registry may send mbctl for tokens. A realm over plain HTTP is taken only where
+    /// the registry itself may be spoken to without TLS (loopback, `--tls-verify=false`), never
+    /// when it speaks HTTPS, and credentials go over plain HTTP only to the registry's own host:
+    /// a challenge must not be able to lure the user's password onto the network in clear.
+    private func checkRealm(_ realm: String, scheme: String, host: String) throws {
+        guard scheme == "http" else { return }
+        let registryUsesTLS = baseURL?.hasPrefix("https:") ?? true
+        if registryUsesTLS && (credentials != nil || !allowsPlainHTTP) {
+            throw RegistryError.insecureTokenRealm(registry: registry, realm: realm, reason: "it is plain HTTP while the registry speaks HTTPS")
+        }
+        if credentials != nil, host.lowercased() != Self.hostName(of: apiHost) {
+            throw RegistryError.insecureTokenRealm(registry: registry, realm: realm, reason: "it is plain HTTP to another host than the registry's")
+        }
+    }
+
+    /// `host` of `host:port` or `[v6]:port`, lower case.
+    static func hostName(of authority: String) -> String {
+        if authority.hasPrefix("[") { return String(authority.dropFirst().prefix { $0 != "]" }).lowercased() }
+        return String(authority.split(separator: ":", maxSplits: 1).first ?? "").lowercased()
+    }
+
     /// The token flow of the distribution spec (auth/token.md): GET the realm with service and
     /// scope, with Basic credentials when we have them.
     private func fetchToken(challenge: AuthenticationChallenge, scope: String) async throws -> CachedToken {
@@ -159,9 +183,10 @@ actor RegistrySession {
         guard let url = components.url?.absoluteString else {
             throw RegistryError.invalidResponse(url: realm, reason: "cannot build the token request")
         }
+        try checkRealm(realm, scheme: realmScheme, host: components.host ?? "")
         var request = HTTPRequest(url: url)
         if let credentials { request = request.adding("Authorization", credentials.basicAuthorization) }
-        let response = try await transport.perform(request, bufferLimit: 1 << 20)
+        let response = try await transport.perform(request, bufferLimit: Self.tokenResponseLimit)
         switch response.status {
         case 200:
             break

@@ -18,19 +18,23 @@ public struct RetryPolicy: Sendable {
     public func delay(afterAttempt attempt: Int, retryAfter: Double? = nil) -> Double {
         let ceiling = min(maxDelay, initialDelay * pow(2, Double(attempt - 1)))
         let jittered = Double.random(in: ceiling / 2...ceiling)
-        guard let retryAfter else { return jittered }
+        guard let retryAfter, retryAfter.isFinite else { return jittered }
         return min(max(retryAfter, jittered), maxDelay * 4)
     }
 
     /// Reads a `Retry-After` value: delay seconds or an HTTP date.
     public static func parseRetryAfter(_ value: String?, now: Date = Date()) -> Double? {
         guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
-        if let seconds = Double(value) { return max(0, seconds) }
+        // Only whole decimal seconds (RFC 9110): no "inf", "nan", exponents or signs.
+        if value.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }) {
+            return Double(value.prefix(9)) ?? 0
+        }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
         guard let date = formatter.date(from: value) else { return nil }
-        return max(0, date.timeIntervalSince(now))
+        let seconds = date.timeIntervalSince(now)
+        return seconds.isFinite ? max(0, seconds) : nil
     }
 }

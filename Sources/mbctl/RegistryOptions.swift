@@ -29,9 +29,14 @@ struct RegistryOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Cap the download rate, in bytes per second (0: no cap).", valueName: "bytes"))
     var limitRate: Int64 = 0
 
+    @Option(help: ArgumentHelp("Seconds in which each request other than a blob download (manifest, config, token) must be done; blob downloads only must not stall.", valueName: "seconds"))
+    var requestTimeout: Int = 120
+
     func validate() throws {
         if let jobs, !(1...64).contains(jobs) { throw ValidationError("--jobs must be between 1 and 64") }
         guard retryTimes >= 1 else { throw ValidationError("--retry-times must be at least 1") }
+        guard (1...86_400).contains(requestTimeout) else { throw ValidationError("--request-timeout must be between 1 and 86400 seconds") }
+        guard limitRate >= 0 else { throw ValidationError("--limit-rate must not be negative") }
         if let platform, Platform(parsing: platform) == nil {
             throw ValidationError("--platform takes os/arch[/variant], e.g. linux/arm64 or linux/arm/v7")
         }
@@ -48,6 +53,7 @@ struct RegistryOptions: ParsableArguments {
         configuration.transport.verifyTLS = tlsVerify ?? file.tlsVerify ?? true
         configuration.transport.certificateDirectory = certDir ?? file.certDirectory
         configuration.transport.maxReceiveSpeed = limitRate
+        configuration.transport.requestDeadline = requestTimeout
         configuration.transport.userAgent = "mbctl/\(MbctlVersion.current)"
         configuration.credentials.explicit = try creds.map(RegistryCredentials.init(parsing:))
         configuration.credentials.authFile = authfile ?? file.authFile

@@ -54,6 +54,11 @@ import Testing
         ("app@md5:" + String(repeating: "a", count: 32), "digest"),
         ("a-/b", "may hold only"),
         ("host_name:5000/a", "not a valid registry host"),
+        ("example.com:99999/a", "not a valid registry host"),
+        ("example.com:0/a", "not a valid registry host"),
+        ("127.0.0.1:65536/a", "not a valid registry host"),
+        ("[::1]:70000/a", "not a valid registry host"),
+        ("example.com:+80/a", "not a valid registry host"),
         ("app:" + String(repeating: "t", count: 129), "the tag must be"),
     ])
     func refuses(input: String, reasonFragment: String) {

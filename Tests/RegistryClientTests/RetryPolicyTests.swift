@@ -19,6 +19,12 @@ import Testing
         let now = Date(timeIntervalSince1970: 1_700_000_000)
         #expect(RetryPolicy.parseRetryAfter("Tue, 14 Nov 2023 22:13:50 GMT", now: now) == 30)
         #expect(RetryPolicy.parseRetryAfter("soon") == nil)
+        // A registry's number is checked before it becomes a sleep: no infinity, NaN or exponent.
+        for hostile in ["inf", "nan", "1e308", "-5", "0x10", "99999999999999999999999999"] {
+            let parsed = RetryPolicy.parseRetryAfter(hostile)
+            #expect(parsed == nil || (parsed!.isFinite && parsed! >= 0 && parsed! < 1e9), "\(hostile): \(String(describing: parsed))")
+            #expect(RetryPolicy().delay(afterAttempt: 1, retryAfter: parsed) <= 120)
+        }
     }
 
     @Test func onlyTransientErrorsAreRetryable() {

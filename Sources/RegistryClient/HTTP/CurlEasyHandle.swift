@@ -19,21 +19,40 @@ final class CurlEasyHandle: @unchecked Sendable {
     /// Clears every option set by the previous transfer; connections stay cached.
     func reset() { curl_easy_reset(raw) }
 
-    func set(_ option: CURLoption, _ value: Int) {
-        _ = mbctl_curl_setopt_long(raw, option, value)
+    /// Each `set` throws when libcurl refuses the option (an option this libcurl lacks, say
+    /// `CURLOPT_PROTOCOLS_STR` before 7.85): a request is never sent without a setting mbctl
+    /// relies on, such as the http/https-only restriction.
+    func set(_ option: CURLoption, _ value: Int) throws {
+        try check(mbctl_curl_setopt_long(raw, option, value), option)
     }
 
-    func set(_ option: CURLoption, offset value: Int64) {
-        _ = mbctl_curl_setopt_off_t(raw, option, curl_off_t(value))
+    func set(_ option: CURLoption, offset value: Int64) throws {
+        try check(mbctl_curl_setopt_off_t(raw, option, curl_off_t(value)), option)
     }
 
     /// libcurl copies string options, so `value` need not outlive the call.
-    func set(_ option: CURLoption, _ value: String) {
-        _ = value.withCString { mbctl_curl_setopt_string(raw, option, $0) }
+    func set(_ option: CURLoption, _ value: String) throws {
+        try check(value.withCString { mbctl_curl_setopt_string(raw, option, $0) }, option)
     }
 
-    func set(_ option: CURLoption, pointer value: UnsafeMutableRawPointer?) {
-        _ = mbctl_curl_setopt_pointer(raw, option, value)
+    func set(_ option: CURLoption, pointer value: UnsafeMutableRawPointer?) throws {
+        try check(mbctl_curl_setopt_pointer(raw, option, value), option)
+    }
+
+    func set(_ option: CURLoption, headers: UnsafeMutablePointer<curl_slist>?) throws {
+        try check(mbctl_curl_setopt_slist(raw, option, headers), option)
+    }
+
+    func set(_ option: CURLoption, callback: mbctl_curl_data_callback) throws {
+        try check(mbctl_curl_setopt_data_callback(raw, option, callback), option)
+    }
+
+    func setProgress(_ callback: mbctl_curl_xferinfo_callback) throws {
+        try check(mbctl_curl_setopt_xferinfo_callback(raw, callback), CURLOPT_XFERINFOFUNCTION)
+    }
+
+    private func check(_ code: CURLcode, _ option: CURLoption) throws {
+        guard code == CURLE_OK else { throw CurlOptionError(option: option, code: code) }
     }
 
     var responseCode: Int {
@@ -41,6 +60,14 @@ final class CurlEasyHandle: @unchecked Sendable {
         _ = mbctl_curl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &code)
         return code
     }
+}
+
+/// libcurl refused an option: what ``HTTPTransport`` reports as ``RegistryError/setup(url:reason:)``.
+struct CurlOptionError: Error {
+    let option: CURLoption
+    let code: CURLcode
+
+    var reason: String { "libcurl refused option \(option.rawValue): \(String(cString: curl_easy_strerror(code)))" }
 }
 
 /// `curl_global_init`, done once per process before the first handle.

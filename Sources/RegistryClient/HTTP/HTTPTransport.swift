@@ -23,10 +23,13 @@ final class HTTPTransport: Sendable {
 
     /// Performs `request`. The body of a 2xx response goes to `sink` when one is given, else it
     /// is collected up to `bufferLimit` bytes (more is an error naming the URL). Bodies of other
-    /// responses are kept up to 64 KiB for error messages.
+    /// responses are read up to ``errorBodyLimit`` bytes, for error messages, and the rest is
+    /// never read: a server cannot hold mbctl with an endless error page. A request without a
+    /// sink (a document, a token, a ping) must be done within ``TransportOptions/requestDeadline``;
+    /// a blob download only must not stall (``TransportOptions/lowSpeedLimit``).
     func perform(_ request: HTTPRequest, sink: ResponseBodySink? = nil, bufferLimit: Int64 = 64 << 10) async throws -> HTTPResponse {
         guard let handle = pool.take() else {
-            throw RegistryError.transport(url: request.url, message: "libcurl could not be initialised", code: -1)
+            throw RegistryError.setup(url: request.url, reason: "libcurl could not be initialised")
         }
         let transfer = CurlTransfer(request: request, sink: sink, bufferLimit: bufferLimit)
         let result: Result<HTTPResponse, Error> = await withTaskCancellationHandler {
@@ -44,36 +47,42 @@ final class HTTPTransport: Sendable {
         return try result.get()
     }
 
-    /// Sets the options every request shares.
-    fileprivate func configure(_ handle: CurlEasyHandle, for request: HTTPRequest) {
-        handle.set(CURLOPT_URL, request.url)
-        handle.set(CURLOPT_PROTOCOLS_STR, "http,https")
-        handle.set(CURLOPT_NOSIGNAL, 1)
-        handle.set(CURLOPT_FOLLOWLOCATION, 0)
-        handle.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
-        handle.set(CURLOPT_USERAGENT, options.userAgent)
-        handle.set(CURLOPT_CONNECTTIMEOUT, options.connectTimeout)
-        handle.set(CURLOPT_LOW_SPEED_LIMIT, options.lowSpeedLimit)
-        handle.set(CURLOPT_LOW_SPEED_TIME, options.lowSpeedTime)
+    /// How much of an error response's body is read.
+    static let errorBodyLimit = 64 << 10
+
+    /// Sets the options of `request`.
+    fileprivate func configure(_ handle: CurlEasyHandle, for request: HTTPRequest, withDeadline: Bool) throws {
+        try handle.set(CURLOPT_URL, request.url)
+        try handle.set(CURLOPT_PROTOCOLS_STR, "http,https")
+        try handle.set(CURLOPT_NOSIGNAL, 1)
+        try handle.set(CURLOPT_FOLLOWLOCATION, 0)
+        try handle.set(CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS)
+        try handle.set(CURLOPT_USERAGENT, options.userAgent)
+        try handle.set(CURLOPT_CONNECTTIMEOUT, options.connectTimeout)
+        try handle.set(CURLOPT_LOW_SPEED_LIMIT, options.lowSpeedLimit)
+        try handle.set(CURLOPT_LOW_SPEED_TIME, options.lowSpeedTime)
+        if withDeadline {
+            try handle.set(CURLOPT_TIMEOUT, options.requestDeadline)
+        }
         if options.maxReceiveSpeed > 0 {
-            handle.set(CURLOPT_MAX_RECV_SPEED_LARGE, offset: options.maxReceiveSpeed)
+            try handle.set(CURLOPT_MAX_RECV_SPEED_LARGE, offset: options.maxReceiveSpeed)
         }
         if request.method == "HEAD" {
-            handle.set(CURLOPT_NOBODY, 1)
+            try handle.set(CURLOPT_NOBODY, 1)
         } else if request.method != "GET" {
-            handle.set(CURLOPT_CUSTOMREQUEST, request.method)
+            try handle.set(CURLOPT_CUSTOMREQUEST, request.method)
         }
-        handle.set(CURLOPT_SSL_VERIFYPEER, options.verifyTLS ? 1 : 0)
-        handle.set(CURLOPT_SSL_VERIFYHOST, options.verifyTLS ? 2 : 0)
+        try handle.set(CURLOPT_SSL_VERIFYPEER, options.verifyTLS ? 1 : 0)
+        try handle.set(CURLOPT_SSL_VERIFYHOST, options.verifyTLS ? 2 : 0)
         if let trustedCAs {
-            trustedCAs.withUnsafeBufferPointer { bytes in
+            try trustedCAs.withUnsafeBufferPointer { bytes in
                 var blob = curl_blob(data: UnsafeMutableRawPointer(mutating: bytes.baseAddress), len: bytes.count, flags: UInt32(CURL_BLOB_COPY))
-                withUnsafeMutablePointer(to: &blob) { handle.set(CURLOPT_CAINFO_BLOB, pointer: UnsafeMutableRawPointer($0)) }
+                try withUnsafeMutablePointer(to: &blob) { try handle.set(CURLOPT_CAINFO_BLOB, pointer: UnsafeMutableRawPointer($0)) }
             }
         }
         if let clientCertificate {
-            handle.set(CURLOPT_SSLCERT, clientCertificate.certificate)
-            handle.set(CURLOPT_SSLKEY, clientCertificate.key)
+            try handle.set(CURLOPT_SSLCERT, clientCertificate.certificate)
+            try handle.set(CURLOPT_SSLKEY, clientCertificate.key)
         }
     }
 }
@@ -95,6 +104,7 @@ private final class CurlTransfer: @unchecked Sendable {
     var body: [UInt8] = []
     var received: Int64 = 0
     var failure: Error?
+    var errorBodyCut = false
 
     init(request: HTTPRequest, sink: ResponseBodySink?, bufferLimit: Int64) {
         self.request = request
@@ -107,32 +117,39 @@ private final class CurlTransfer: @unchecked Sendable {
     var head: HTTPResponseHead { HTTPResponseHead(status: status, headers: headers, url: request.url) }
 
     func run(on handle: CurlEasyHandle, transport: HTTPTransport) -> Result<HTTPResponse, Error> {
-        transport.configure(handle, for: request)
         var headerList: UnsafeMutablePointer<curl_slist>?
-        for header in request.headers {
-            headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
-        }
-        // Without this libcurl sends "Expect: 100-continue" and "Accept: */*"; keep requests plain.
-        headerList = curl_slist_append(headerList, "Expect:")
         defer { curl_slist_free_all(headerList) }
-        _ = mbctl_curl_setopt_slist(handle.raw, CURLOPT_HTTPHEADER, headerList)
-
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         let context = Unmanaged.passUnretained(self).toOpaque()
-        let code: CURLcode = errorBuffer.withUnsafeMutableBufferPointer { buffer in
-            handle.set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(buffer.baseAddress))
-            _ = mbctl_curl_setopt_data_callback(handle.raw, CURLOPT_HEADERFUNCTION, curlHeaderCallback)
-            handle.set(CURLOPT_HEADERDATA, pointer: context)
-            _ = mbctl_curl_setopt_data_callback(handle.raw, CURLOPT_WRITEFUNCTION, curlWriteCallback)
-            handle.set(CURLOPT_WRITEDATA, pointer: context)
-            _ = mbctl_curl_setopt_xferinfo_callback(handle.raw, curlProgressCallback)
-            handle.set(CURLOPT_XFERINFODATA, pointer: context)
-            handle.set(CURLOPT_NOPROGRESS, 0)
-            return curl_easy_perform(handle.raw)
+        let code: CURLcode
+        do {
+            try transport.configure(handle, for: request, withDeadline: sink == nil)
+            for header in request.headers {
+                headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
+            }
+            // Without this libcurl sends "Expect: 100-continue" and "Accept: */*"; keep requests plain.
+            headerList = curl_slist_append(headerList, "Expect:")
+            try handle.set(CURLOPT_HTTPHEADER, headers: headerList)
+            code = try errorBuffer.withUnsafeMutableBufferPointer { buffer in
+                try handle.set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(buffer.baseAddress))
+                try handle.set(CURLOPT_HEADERFUNCTION, callback: curlHeaderCallback)
+                try handle.set(CURLOPT_HEADERDATA, pointer: context)
+                try handle.set(CURLOPT_WRITEFUNCTION, callback: curlWriteCallback)
+                try handle.set(CURLOPT_WRITEDATA, pointer: context)
+                try handle.setProgress(curlProgressCallback)
+                try handle.set(CURLOPT_XFERINFODATA, pointer: context)
+                try handle.set(CURLOPT_NOPROGRESS, 0)
+                return curl_easy_perform(handle.raw)
+            }
+        } catch let error as CurlOptionError {
+            return .failure(RegistryError.setup(url: request.url, reason: error.reason))
+        } catch {
+            return .failure(error)
         }
         if let failure { return .failure(failure) }
         if cancelled.load(ordering: .relaxed) { return .failure(CancellationError()) }
-        guard code == CURLE_OK else {
+        // An error body cut at its limit ends the transfer early on purpose: the answer is complete.
+        guard code == CURLE_OK || (code == CURLE_WRITE_ERROR && errorBodyCut) else {
             let detail = String(decoding: errorBuffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             let message = detail.isEmpty ? String(cString: curl_easy_strerror(code)) : detail
             return .failure(Self.classify(code, url: request.url, message: message))
@@ -186,10 +203,18 @@ private final class CurlTransfer: @unchecked Sendable {
                 throw RegistryError.responseTooLarge(url: request.url, limit: bufferLimit)
             }
             body.append(contentsOf: bytes)
-        } else if body.count < 64 << 10 {
-            body.append(contentsOf: bytes.prefix((64 << 10) - body.count))
+        } else {
+            let room = HTTPTransport.errorBodyLimit - body.count
+            body.append(contentsOf: bytes.prefix(room))
+            if bytes.count >= room {
+                errorBodyCut = true
+                throw ErrorBodyCut()
+            }
         }
     }
+
+    /// Stops the transfer once an error body reached its limit (not an error of the request).
+    struct ErrorBodyCut: Error {}
 }
 
 private let curlHeaderCallback: mbctl_curl_data_callback = { buffer, size, count, context in
@@ -208,6 +233,8 @@ private let curlWriteCallback: mbctl_curl_data_callback = { buffer, size, count,
     do {
         try transfer.bodyBytes(UnsafeRawBufferPointer(start: buffer, count: length))
         return length
+    } catch is CurlTransfer.ErrorBodyCut {
+        return 0
     } catch {
         transfer.failure = error
         return 0

@@ -13,6 +13,9 @@ public struct TransportOptions: Sendable {
     public var lowSpeedLimit: Int = 1024
     public var lowSpeedTime: Int = 30
     public var connectTimeout: Int = 30
+    /// Seconds in which a request other than a blob download (a manifest, a config, a token, a
+    /// ping) must be done, however slowly its bytes trickle in.
+    public var requestDeadline: Int = 120
     /// Cap on receive speed in bytes/s (0: none), like `curl --limit-rate`.
     public var maxReceiveSpeed: Int64 = 0
     public var userAgent: String = "mbctl"

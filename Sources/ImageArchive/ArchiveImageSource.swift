@@ -1,4 +1,5 @@
 import Foundation
+import OCILayout
 
 /// An image in an archive file: `oci-archive:FILE[:TAG]` (a tar of an OCI image layout) or
 /// `docker-archive:FILE[:REFERENCE]` (what `docker save` writes, legacy or Docker 25's OCI
@@ -34,7 +35,7 @@ public struct ArchiveImageSource: ImageSource {
         } else if kind == .docker, let manifest = contents.dockerManifest {
             root = try chooseFromDockerManifest(manifest, name: name, contents: contents, cache: cache, archive: path)
         } else {
-            throw OCILayoutError.invalidArchive(path: path, reason: kind == .oci ? "no index.json: not an OCI archive" : "no manifest.json or index.json: not a docker archive")
+            throw ArchiveError.invalidArchive(path: path, reason: kind == .oci ? "no index.json: not an OCI archive" : "no manifest.json or index.json: not a docker archive")
         }
         return ArchiveImageSource(path: path, kind: kind, name: name, cache: cache, root: root)
     }
@@ -48,7 +49,7 @@ public struct ArchiveImageSource: ImageSource {
 
     public func fetchBlob(_ descriptor: Descriptor, into store: ContentStore, progress: TransferEventHandler?) async throws {
         guard cache.contains(descriptor.digest) else {
-            throw OCILayoutError.invalidArchive(path: path, reason: "blob \(descriptor.digest) is missing from it")
+            throw ArchiveError.invalidArchive(path: path, reason: "blob \(descriptor.digest) is missing from it")
         }
         if store.root == cache.root {
             progress?(.blobSkipped(descriptor))
@@ -75,7 +76,7 @@ public struct ArchiveImageSource: ImageSource {
             chosen = found
         } else {
             guard index.manifests.count == 1, let only = index.manifests.first else {
-                if index.manifests.isEmpty { throw OCILayoutError.invalidArchive(path: archive, reason: "it holds no image") }
+                if index.manifests.isEmpty { throw ArchiveError.invalidArchive(path: archive, reason: "it holds no image") }
                 throw OCILayoutError.ambiguousImage(layout: archive, available: index.manifests.map { names($0).first ?? $0.digest.description })
             }
             chosen = only
@@ -83,7 +84,7 @@ public struct ArchiveImageSource: ImageSource {
         guard chosen.size <= DocumentLimits.manifest else {
             throw OCILayoutError.tooLarge(what: "manifest \(chosen.digest) of \(archive)", size: chosen.size, limit: DocumentLimits.manifest)
         }
-        guard cache.contains(chosen.digest) else { throw OCILayoutError.invalidArchive(path: archive, reason: "blob \(chosen.digest) is missing from it") }
+        guard cache.contains(chosen.digest) else { throw ArchiveError.invalidArchive(path: archive, reason: "blob \(chosen.digest) is missing from it") }
         let manifest = try cache.read(chosen, limit: DocumentLimits.manifest)
         return ManifestDocument(data: manifest, mediaType: try MediaType.ofManifest(manifest, declared: chosen.mediaType, image: display), digest: chosen.digest)
     }
@@ -106,18 +107,18 @@ public struct ArchiveImageSource: ImageSource {
             chosen = found
         } else {
             guard entries.count == 1, let only = entries.first else {
-                if entries.isEmpty { throw OCILayoutError.invalidArchive(path: archive, reason: "it holds no image") }
+                if entries.isEmpty { throw ArchiveError.invalidArchive(path: archive, reason: "it holds no image") }
                 throw OCILayoutError.ambiguousImage(layout: archive, available: entries.map { $0.RepoTags?.first ?? $0.Config })
             }
             chosen = only
         }
         guard var config = contents.file(chosen.Config) else {
-            throw OCILayoutError.invalidArchiveEntry(path: archive, entry: chosen.Config, reason: "listed in manifest.json but missing")
+            throw ArchiveError.invalidArchiveEntry(path: archive, entry: chosen.Config, reason: "listed in manifest.json but missing")
         }
         config.mediaType = MediaType.dockerConfig
         let layers = try chosen.Layers.map { path -> Descriptor in
             guard var layer = contents.file(path) else {
-                throw OCILayoutError.invalidArchiveEntry(path: archive, entry: path, reason: "listed in manifest.json but missing")
+                throw ArchiveError.invalidArchiveEntry(path: archive, entry: path, reason: "listed in manifest.json but missing")
             }
             layer.mediaType = try layerMediaType(of: layer, in: cache)
             return layer
@@ -133,8 +134,7 @@ public struct ArchiveImageSource: ImageSource {
 
     /// A docker archive's layer files are usually plain tars, sometimes compressed: look.
     static func layerMediaType(of layer: Descriptor, in cache: ContentStore) throws -> String {
-        let file = try OpenFile(path: cache.path(of: layer.digest), flags: O_RDONLY | O_NOFOLLOW)
-        let head = [UInt8](try file.read(upTo: 4))
+        let head = try cache.prefix(of: layer, count: 4)
         if head.starts(with: [0x1F, 0x8B]) { return MediaType.ociLayerGzip }
         if head.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) { return MediaType.ociLayerZstd }
         return MediaType.ociLayer

@@ -1,4 +1,5 @@
 import Foundation
+import OCILayout
 
 /// What an image archive holds, after the one pass that put its blobs into a content store.
 struct ArchiveContents {
@@ -31,12 +32,12 @@ enum ArchiveImport {
     static let documentLimit = DocumentLimits.manifest
 
     static func ingest(_ path: String, into store: ContentStore) throws -> ArchiveContents {
-        let reader = TarReader(stream: try ByteStream(path: path), archive: path)
+        let reader = try TarArchiveReader(path: path)
         var contents = ArchiveContents()
         var sawEntry = false
         while let entry = try reader.next() {
             sawEntry = true
-            func fail(_ reason: String) -> OCILayoutError { .invalidArchiveEntry(path: path, entry: entry.name, reason: reason) }
+            func fail(_ reason: String) -> ArchiveError { .invalidArchiveEntry(path: path, entry: entry.name, reason: reason) }
             guard let name = clean(entry.name) else { throw fail("a path that leaves the archive (absolute, or with ..)") }
             if name.isEmpty || entry.kind == .directory { continue }
             let isBlob = name.hasPrefix("blobs/sha256/")
@@ -57,24 +58,25 @@ enum ArchiveImport {
                 break
             }
             switch name {
-            case "index.json": contents.index = try reader.readAll(limit: documentLimit, entry: entry.name)
-            case "manifest.json": contents.dockerManifest = try reader.readAll(limit: documentLimit, entry: entry.name)
-            case "oci-layout", "repositories": _ = try reader.readAll(limit: documentLimit, entry: entry.name)
+            case "index.json": contents.index = try reader.readAll(entry, limit: documentLimit)
+            case "manifest.json": contents.dockerManifest = try reader.readAll(entry, limit: documentLimit)
+            case "oci-layout", "repositories": _ = try reader.readAll(entry, limit: documentLimit)
             default:
                 if isBlob {
                     let hex = String(name.dropFirst("blobs/sha256/".count))
                     guard let digest = try? Digest(parsing: "sha256:" + hex) else { throw fail("not a blob name (sha256 and 64 hex digits)") }
+                    guard entry.size <= Descriptor.largestSize else { throw fail("\(entry.size) bytes, more than any blob mbctl takes") }
                     try ingestBlob(Descriptor(mediaType: "application/octet-stream", digest: digest, size: entry.size), from: reader, into: store, archive: path, entry: entry.name)
                 } else {
                     contents.files[name] = try store.ingestComputingDigest(mediaType: "application/octet-stream") { try reader.read(into: $0) }
                 }
             }
         }
-        guard sawEntry else { throw OCILayoutError.invalidArchive(path: path, reason: "it is empty or not a tar archive") }
+        guard sawEntry else { throw ArchiveError.invalidArchive(path: path, reason: "it is empty or not a tar archive") }
         return contents
     }
 
-    private static func ingestBlob(_ descriptor: Descriptor, from reader: TarReader, into store: ContentStore, archive: String, entry: String) throws {
+    private static func ingestBlob(_ descriptor: Descriptor, from reader: TarArchiveReader, into store: ContentStore, archive: String, entry: String) throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         do {
@@ -86,10 +88,12 @@ enum ArchiveImport {
                 }
             }
         } catch let error as OCILayoutError {
-            if case .digestMismatch = error {
-                throw OCILayoutError.invalidArchiveEntry(path: archive, entry: entry, reason: error.description)
+            switch error {
+            case .digestMismatch, .sizeMismatch:
+                throw ArchiveError.invalidArchiveEntry(path: archive, entry: entry, reason: error.description)
+            default:
+                throw error
             }
-            throw error
         }
     }
 
