@@ -6,6 +6,7 @@
 //   OCILayout  <- RegistryClient, ImageArchive (libarchive)
 //   ConfinedFilesystem <- LayerUnpacker (libarchive)
 //   Man8S uses all of them; mbctl only parses arguments and prints.
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -73,7 +74,15 @@ let package = Package(
             ]
         ),
 
+        // Every parser of foreign bytes, one entry point each: fuzzed by scripts/fuzz, and the
+        // corpora in Tests/Fixtures/fuzz replayed by FuzzTargetsTests.
+        .target(
+            name: "FuzzTargets",
+            dependencies: ["Man8S", "ImageArchive", "LayerUnpacker", "OCILayout", "RegistryClient", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+
         .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout"]),
+        .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient", "OCILayout"]),
         .testTarget(name: "Man8STests", dependencies: ["Man8S", "ConfinedFilesystem", "LayerUnpacker"]),
         .testTarget(name: "ConfinedFilesystemTests", dependencies: ["ConfinedFilesystem"]),
@@ -84,3 +93,10 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: ["Man8S", "RegistryClient", "OCILayout"]),
     ]
 )
+
+// libFuzzer's driver, built only by scripts/fuzz (MBCTL_FUZZ=1, with -sanitize=fuzzer, which
+// supplies main): an ordinary build has no libFuzzer to link it with.
+if ProcessInfo.processInfo.environment["MBCTL_FUZZ"] != nil {
+    package.targets.append(.executableTarget(name: "mbctl-fuzz", dependencies: ["FuzzTargets"], path: "Fuzz"))
+    package.products.append(.executable(name: "mbctl-fuzz", targets: ["mbctl-fuzz"]))
+}

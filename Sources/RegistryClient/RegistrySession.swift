@@ -196,18 +196,34 @@ actor RegistrySession {
         default:
             throw RegistryError.httpStatus(url: url, status: response.status, detail: RegistryErrorBody.detail(response.body))
         }
+        guard let answer = TokenResponse(parsing: response.body) else {
+            throw RegistryError.invalidResponse(url: url, reason: "no token in the token server's answer")
+        }
+        // Renew a little early.
+        return CachedToken(value: answer.token, expires: Date().addingTimeInterval(answer.lifetime - 5))
+    }
+}
+
+/// A token server's answer (distribution spec, auth/token.md): `token` (or OAuth's
+/// `access_token`) and `expires_in` seconds.
+public struct TokenResponse: Equatable, Sendable {
+    public let token: String
+    /// Seconds the token may be used: a missing `expires_in` means 60 (the spec), and a lifetime
+    /// is kept between 10 seconds and a day whatever the server says.
+    public let lifetime: Double
+
+    /// Nil when `body` holds no token. A token is an HTTP header value: printable ASCII only.
+    public init?(parsing body: [UInt8]) {
         struct Answer: Decodable {
             var token: String?
             var access_token: String?
             var expires_in: Int?
         }
-        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(response.body)),
-              let value = answer.token ?? answer.access_token, !value.isEmpty else {
-            throw RegistryError.invalidResponse(url: url, reason: "no token in the token server's answer")
-        }
-        // Spec: a missing expires_in means 60 s. Renew a little early.
-        let lifetime = Double(max(answer.expires_in ?? 60, 10))
-        return CachedToken(value: value, expires: Date().addingTimeInterval(lifetime - 5))
+        guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(body)),
+              let value = answer.token ?? answer.access_token, !value.isEmpty,
+              value.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else { return nil }
+        token = value
+        lifetime = Double(min(max(answer.expires_in ?? 60, 10), 86_400))
     }
 }
 

@@ -35,3 +35,19 @@ import Testing
         #expect(AuthenticationChallenge.parse("").isEmpty)
     }
 }
+
+/// A token server's answer is foreign bytes: its token goes into a header line.
+@Suite struct TokenResponseTests {
+    @Test func readsTokensAndBoundsTheirLifetime() throws {
+        let plain = try #require(TokenResponse(parsing: Array(#"{"token":"abc","expires_in":300}"#.utf8)))
+        #expect(plain.token == "abc" && plain.lifetime == 300)
+        #expect(TokenResponse(parsing: Array(#"{"access_token":"x"}"#.utf8))?.lifetime == 60)
+        #expect(TokenResponse(parsing: Array(#"{"token":"x","expires_in":-5}"#.utf8))?.lifetime == 10)
+        #expect(TokenResponse(parsing: Array(#"{"token":"x","expires_in":999999999}"#.utf8))?.lifetime == 86_400)
+    }
+
+    @Test(arguments: [#"{"token":"a\r\nX-Injected: 1"}"#, #"{"token":""}"#, #"{"token":"a b"}"#, "not json", #"{"expires_in":5}"#])
+    func refusesWhatCannotBeAHeaderValue(body: String) {
+        #expect(TokenResponse(parsing: Array(body.utf8)) == nil)
+    }
+}

@@ -56,15 +56,18 @@ public struct CredentialSources: Sendable {
                 }
                 continue
             }
-            let file = try AuthFile(data: data, path: path)
-            if let found = try file.credentials(registry: registry, repository: repository) { return found }
+            switch try AuthFile(data: data, path: path).lookup(registry: registry, repository: repository) {
+            case .helper(let name): return try CredentialHelper(name: name).get(registry: registry)
+            case .found(let credentials): return credentials
+            case .none: continue
+            }
         }
         return nil
     }
 }
 
-/// One `auth.json` / docker `config.json`.
-struct AuthFile {
+/// One `auth.json` / docker `config.json`, read (its helpers are not run here).
+public struct AuthFile: Sendable {
     struct Entry: Decodable {
         var auth: String?
         var username: String?
@@ -80,7 +83,7 @@ struct AuthFile {
     let path: String
     let document: Document
 
-    init(data: Data, path: String) throws {
+    public init(data: Data, path: String) throws {
         self.path = path
         do {
             document = try JSONDecoder().decode(Document.self, from: data)
@@ -89,17 +92,26 @@ struct AuthFile {
         }
     }
 
-    func credentials(registry: String, repository: String) throws -> RegistryCredentials? {
+    /// What the file says for `repository` on `registry`.
+    public enum Lookup: Equatable {
+        /// Ask this credential helper (`docker-credential-NAME`).
+        case helper(String)
+        case found(RegistryCredentials)
+        case none
+    }
+
+    /// A `credHelpers` entry for the registry wins, then an `auths` entry, then `credsStore`.
+    public func lookup(registry: String, repository: String) throws -> Lookup {
         if let helper = document.credHelpers?.first(where: { Self.normalize($0.key) == registry })?.value {
-            return try CredentialHelper(name: helper).get(registry: registry)
+            return .helper(helper)
         }
         if let entry = entry(registry: registry, repository: repository) {
-            return try decode(entry, key: registry)
+            return try decode(entry, key: registry).map(Lookup.found) ?? .none
         }
         if let store = document.credsStore, !store.isEmpty {
-            return try CredentialHelper(name: store).get(registry: registry)
+            return .helper(store)
         }
-        return nil
+        return .none
     }
 
     /// The `auths` entry for the most specific key: `registry/a/b`, then `registry/a`, then

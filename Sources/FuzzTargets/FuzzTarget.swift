@@ -1,0 +1,129 @@
+import Foundation
+import Crypto
+import ImageArchive
+import LayerUnpacker
+import Man8S
+import OCILayout
+import RegistryClient
+
+/// Everything mbctl parses from bytes it does not control, one entry point each, for libFuzzer
+/// (`scripts/fuzz`) and for `swift test`, which replays the corpora in `Tests/Fixtures/fuzz`.
+///
+/// A target must never trap, hang or blow up, whatever the bytes: errors are the expected
+/// answer to garbage and are ignored here.
+public enum FuzzTarget: String, CaseIterable, Sendable {
+    /// `docker://…`, `oci:…`, bare references: image locations as users and files name them.
+    case reference
+    /// `WWW-Authenticate` headers.
+    case challenge
+    /// Token servers' JSON answers.
+    case token
+    /// Manifests and indexes, with their media type probe.
+    case manifest
+    /// Image configs, and the machine files mbctl writes from them (volumes, Env, WorkingDir).
+    case config
+    /// oci-archive and docker-archive files.
+    case archive
+    /// A layer (an uncompressed tar) applied to a scratch root: no entry may change anything
+    /// outside the root. scripts/fuzz runs this one as nobody, so that a breakout the fuzzer
+    /// finds cannot harm the machine it runs on.
+    case layer
+    /// `auth.json` and docker `config.json`.
+    case authfile
+    /// mbctl's configuration file and a machine's `man8env.env`.
+    case configfile
+
+    /// Feeds `data` to the target's parsers.
+    public func run(_ data: Data) {
+        switch self {
+        case .reference:
+            let text = String(decoding: data, as: UTF8.self)
+            _ = try? ImageLocation(parsing: text)
+            _ = try? ImageReference(parsing: text)
+            _ = try? VolumePath(text)
+            _ = Platform(parsing: text)
+        case .challenge:
+            for challenge in AuthenticationChallenge.parse(String(decoding: data, as: UTF8.self)) {
+                _ = challenge.parameters["realm"].flatMap(URLComponents.init(string:))
+            }
+        case .token:
+            _ = TokenResponse(parsing: [UInt8](data))
+        case .manifest:
+            _ = try? MediaType.ofManifest(data, declared: nil, image: "fuzz")
+            _ = try? JSONDecoder.decodeDocument(ImageManifest.self, from: data, what: "fuzz")
+            if let index = try? JSONDecoder.decodeDocument(ImageIndex.self, from: data, what: "fuzz") {
+                _ = index.manifests.compactMap(\.platform).map { $0.matches(.host) }
+            }
+        case .config:
+            Self.machineFiles(data)
+        case .archive:
+            Self.archive(data)
+        case .layer:
+            Self.layer(data)
+        case .authfile:
+            if let file = try? AuthFile(data: data, path: "fuzz") {
+                for (registry, repository) in [("docker.io", "library/busybox"), ("127.0.0.1:5000", "a/b/c"), ("quay.io", "x")] {
+                    _ = try? file.lookup(registry: registry, repository: repository)
+                }
+            }
+        case .configfile:
+            let text = String(decoding: data, as: UTF8.self)
+            _ = try? ConfigurationFile(text: text, path: "fuzz")
+            _ = EnvironmentFile.parse(text)
+        }
+    }
+
+    /// An image config turned into the machine's nspawn file and man8env.env, as a pull does.
+    static func machineFiles(_ data: Data) {
+        guard let configuration = try? JSONDecoder.decodeDocument(ImageConfiguration.self, from: data, what: "fuzz"),
+              let prefix = try? IPv6Prefix(parsing: "300:2e98:a4b0:1789::/64"), let name = try? MachineName("fuzz") else { return }
+        let runtime = configuration.config ?? ImageConfiguration.RuntimeSettings()
+        var volumes: [VolumeMapping] = []
+        for key in (runtime.volumes ?? [:]).keys.sorted() {
+            guard let path = try? VolumePath(key) else { continue }
+            volumes.append(VolumeMapping(containerPath: path, choice: .data, hostPath: "/var/lib/man8machine_storage/fuzz\(path)"))
+        }
+        let definition = MachineDefinition(
+            name: name, address: YggdrasilAddress(machineName: name.value, prefix: prefix), image: "fuzz",
+            createdAt: Date(timeIntervalSince1970: 0), runtime: runtime, volumes: volumes, layout: HostLayout())
+        _ = try? NspawnFile.render(definition)
+        _ = try? EnvironmentFile.render(definition, version: "fuzz")
+        _ = definition.droppedEnvironment
+    }
+
+    /// The bytes as an archive file, imported into a scratch cache (on /dev/shm where there is
+    /// one: the fuzzer runs this thousands of times a second).
+    static func archive(_ data: Data) {
+        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+        let scratch = "\(base)/mbctl-fuzz-\(getpid())"
+        try? FileManager.default.removeItem(atPath: scratch)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        guard (try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)) != nil,
+              FileManager.default.createFile(atPath: "\(scratch)/archive.tar", contents: data),
+              let cache = try? ImageLayout.openOrCreate(at: "\(scratch)/cache") else { return }
+        for kind in [ArchiveImageSource.Kind.oci, .docker] {
+            _ = try? ArchiveImageSource.open(path: "\(scratch)/archive.tar", kind: kind, name: nil, cache: cache.store)
+        }
+    }
+
+    /// Applies the bytes as a layer to an empty root beside a sentinel directory, and traps if
+    /// anything but the root changed.
+    static func layer(_ data: Data) {
+        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : NSTemporaryDirectory()
+        let scratch = "\(base)/mbctl-fuzz-layer-\(getpid())"
+        try? FileManager.default.removeItem(atPath: scratch)
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        guard (try? FileManager.default.createDirectory(atPath: "\(scratch)/root", withIntermediateDirectories: true)) != nil,
+              (try? FileManager.default.createDirectory(atPath: "\(scratch)/outside", withIntermediateDirectories: true)) != nil,
+              FileManager.default.createFile(atPath: "\(scratch)/outside/sentinel", contents: Data("sentinel".utf8)),
+              FileManager.default.createFile(atPath: "\(scratch)/layer.tar", contents: data) else { return }
+        let digest = "sha256:" + SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let blob = LayerBlob(path: "\(scratch)/layer.tar", compression: .none, digest: digest, diffID: digest)
+        _ = try? LayerUnpacker(rootPath: "\(scratch)/root", workers: 0).apply(blob)
+        let around = Set((try? FileManager.default.contentsOfDirectory(atPath: scratch)) ?? [])
+        let outside = (try? FileManager.default.contentsOfDirectory(atPath: "\(scratch)/outside")) ?? []
+        let sentinel = FileManager.default.contents(atPath: "\(scratch)/outside/sentinel")
+        precondition(around == ["root", "outside", "layer.tar"] && outside == ["sentinel"] && sentinel == Data("sentinel".utf8),
+                     "the layer changed something outside the root: \(around) \(outside)")
+    }
+}
