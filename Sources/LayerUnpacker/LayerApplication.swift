@@ -186,7 +186,7 @@ final class LayerApplication {
 
     private func writeFile(_ path: EntryPath, in parent: DirectoryHandle, metadata: EntryMetadata, stream: LayerStream, size: Int64) throws {
         guard size >= 0 else { throw EntryError(reason: "a negative size in its header") }
-        statistics.bytes += size
+        statistics.count(bytes: size)
         if let writers, size <= Int64(writers.largestQueuedFile) {
             // Read the bytes now (the tar moves on) and let a worker create the file.
             var data = [UInt8](repeating: 0, count: Int(size))

@@ -17,6 +17,13 @@ public struct UnpackStatistics: Sendable, Equatable {
 
     public init() {}
 
+    /// Adds `size` to ``bytes``, stopping at `Int64.max`: sizes are the layer's own claims (a
+    /// sparse file may claim 2^62 bytes), never a reason to trap.
+    mutating func count(bytes size: Int64) {
+        let (sum, overflow) = bytes.addingReportingOverflow(size)
+        bytes = overflow ? .max : sum
+    }
+
     public static func += (lhs: inout UnpackStatistics, rhs: UnpackStatistics) {
         lhs.entries += rhs.entries
         lhs.regularFiles += rhs.regularFiles
@@ -25,7 +32,7 @@ public struct UnpackStatistics: Sendable, Equatable {
         lhs.hardlinks += rhs.hardlinks
         lhs.devices += rhs.devices
         lhs.whiteouts += rhs.whiteouts
-        lhs.bytes += rhs.bytes
+        lhs.count(bytes: rhs.bytes)
         lhs.ownershipSkipped += rhs.ownershipSkipped
         lhs.devicesSkipped += rhs.devicesSkipped
         lhs.xattrsSkipped += rhs.xattrsSkipped
