@@ -13,7 +13,9 @@ import Glibc
 /// tar -x` would, so unpacking uses two cores instead of one.
 final class LayerDecompressor: @unchecked Sendable {
     let pipe = ChunkPipe(chunks: 6, chunkSize: 1 << 20)
-    private let fd: Int32
+    private let bytes: any LayerBytes
+    /// How far into the blob ``readFile()`` has read.
+    private var offset: Int64 = 0
     private let compression: LayerCompression
     private let name: String
     private let done = DispatchSemaphore(value: 0)
@@ -23,9 +25,8 @@ final class LayerDecompressor: @unchecked Sendable {
     /// Set when the thread has finished: the two digests, `sha256:` hex.
     private(set) var digests: (digest: String, diffID: String)?
 
-    /// Takes ownership of `fd`.
-    init(fd: Int32, compression: LayerCompression, name: String) {
-        self.fd = fd
+    init(bytes: any LayerBytes, compression: LayerCompression, name: String) {
+        self.bytes = bytes
         self.compression = compression
         self.name = name
     }
@@ -56,7 +57,6 @@ final class LayerDecompressor: @unchecked Sendable {
 
     deinit {
         readBuffer.deallocate()
-        close(fd)
     }
 
     private func run() throws {
@@ -156,16 +156,21 @@ final class LayerDecompressor: @unchecked Sendable {
         digests = ("sha256:" + Self.hex(compressedHash.finalize()), "sha256:" + Self.hex(uncompressedHash.finalize()))
     }
 
-    /// Reads the next part of the blob file into `readBuffer`, hashing it.
+    /// Reads the next part of the blob into `readBuffer`, hashing it. Waits for bytes that are
+    /// still arriving.
     fileprivate func readFile() throws -> Int {
-        while true {
-            let got = read(fd, readBuffer.baseAddress, readBuffer.count)
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw UnpackError.unreadable(layer: name, reason: String(cString: strerror(errno)))
-            }
-            compressedHash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: readBuffer[0..<got]))
-            return got
+        let got = try Self.reading(name) { try bytes.read(into: readBuffer, at: offset) }
+        offset += Int64(got)
+        compressedHash.update(bufferPointer: UnsafeRawBufferPointer(rebasing: readBuffer[0..<got]))
+        return got
+    }
+
+    /// Runs a read of layer `name`'s bytes, naming the layer in a failed system call.
+    static func reading(_ name: String, _ read: () throws -> Int) throws -> Int {
+        do {
+            return try read()
+        } catch let error as SystemReadError {
+            throw UnpackError.unreadable(layer: name, reason: String(cString: strerror(error.errno)))
         }
     }
 

@@ -18,14 +18,11 @@ final class LayerStream {
     fileprivate var failure: Error?
     private var finished = false
 
-    init(path: String, compression: LayerCompression, name: String) throws {
+    init(bytes: any LayerBytes, compression: LayerCompression, name: String) throws {
         self.name = name
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw UnpackError.unreadable(layer: name, reason: "cannot open \(path): \(String(cString: strerror(errno)))") }
-        var prefix = [UInt8](repeating: 0, count: 6)
-        let got = pread(fd, &prefix, 6, 0)
-        let (found, foundName) = LayerCompression.sniff(Array(prefix.prefix(max(0, got))))
-        decompressor = LayerDecompressor(fd: fd, compression: compression, name: name)
+        let prefix = try Self.prefix(of: bytes, count: 6, layer: name)
+        let (found, foundName) = LayerCompression.sniff(prefix)
+        decompressor = LayerDecompressor(bytes: bytes, compression: compression, name: name)
         guard found == compression else {
             throw UnpackError.compressionMismatch(layer: name, expected: compression.rawValue, found: foundName)
         }
@@ -35,6 +32,21 @@ final class LayerStream {
         archive_read_support_format_tar(inner)
         let context = Unmanaged.passUnretained(self).toOpaque()
         guard archive_read_open(inner, context, nil, readTarStream, nil) == ARCHIVE_OK else { throw readError(inner) }
+    }
+
+    /// The first `count` bytes of the blob (fewer only if it is shorter), waiting for them if
+    /// they are still to arrive.
+    static func prefix(of bytes: any LayerBytes, count: Int, layer: String) throws -> [UInt8] {
+        var prefix = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        try prefix.withUnsafeMutableBytes { buffer in
+            while filled < count {
+                let got = try LayerDecompressor.reading(layer) { try bytes.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]), at: Int64(filled)) }
+                if got == 0 { break }
+                filled += got
+            }
+        }
+        return Array(prefix[0..<filled])
     }
 
     deinit {

@@ -4,20 +4,33 @@ import Foundation
 import Glibc
 #endif
 
-/// One layer to apply: the blob file, how it is compressed, and the digests it must have.
+/// One layer to apply: where its blob's bytes are, how it is compressed, and the digests it must have.
 public struct LayerBlob: Sendable {
-    public var path: String
+    /// Where the compressed bytes come from.
+    public enum Source: Sendable {
+        /// A complete blob file.
+        case file(String)
+        /// Bytes still arriving (a download in progress): applied as they come.
+        case arriving(any LayerBytes)
+    }
+
+    public var source: Source
     public var compression: LayerCompression
     /// `sha256:…` of the blob, checked over the compressed bytes.
     public var digest: String
     /// `sha256:…` of the uncompressed tar (the config's `diff_id`), when known.
     public var diffID: String?
 
-    public init(path: String, compression: LayerCompression, digest: String, diffID: String?) {
-        self.path = path
+    public init(source: Source, compression: LayerCompression, digest: String, diffID: String?) {
+        self.source = source
         self.compression = compression
         self.digest = digest
         self.diffID = diffID
+    }
+
+    /// A layer whose blob is the complete file `path`.
+    public init(path: String, compression: LayerCompression, digest: String, diffID: String?) {
+        self.init(source: .file(path), compression: compression, digest: digest, diffID: diffID)
     }
 }
 
@@ -65,7 +78,12 @@ public struct LayerUnpacker: Sendable {
         } catch FilesystemError.system(_, _, let code) {
             throw UnpackError.root(path: rootPath, reason: String(cString: strerror(code)))
         }
-        let stream = try LayerStream(path: layer.path, compression: layer.compression, name: layer.digest)
+        let bytes: any LayerBytes
+        switch layer.source {
+        case .file(let path): bytes = try LayerFile(path: path, layer: layer.digest)
+        case .arriving(let arriving): bytes = arriving
+        }
+        let stream = try LayerStream(bytes: bytes, compression: layer.compression, name: layer.digest)
         let writers = workers > 0 ? FileWriterPool(layer: layer.digest, rootless: rootless, workers: workers) : nil
         defer { writers?.shutdown() }
         let application = LayerApplication(root: root, layer: layer.digest, rootless: rootless, writers: writers)

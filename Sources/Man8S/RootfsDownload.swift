@@ -69,48 +69,60 @@ public struct RootfsDownload: Sendable {
     }
 
     /// Fetches the prepared image's layers and applies them into the existing empty directory
-    /// `rootfs`. Layer N is applied as soon as it is stored, while later layers still download.
+    /// `rootfs`, each while its bytes arrive: layer N is unpacked from the partial download as
+    /// it grows (and from disk when it is cached), its digest and diff_id checked at its end.
+    /// Downloads go in layer order with a bounded look-ahead (see ``ImageFetcher/fetchLayers``).
     /// The caller owns `rootfs` and removes it when this throws.
     public func populate(
         _ rootfs: String, with prepared: PreparedImage,
         progress: TransferEventHandler? = nil, layerApplied: (@Sendable (Int, Int, UnpackStatistics) -> Void)? = nil
     ) async throws -> Result {
-        let (image, imageSource, store) = (prepared.image, prepared.source, prepared.store)
+        let (image, imageSource) = (prepared.image, prepared.source)
+        var store = prepared.store
+        let arrivals = BlobArrivals()
+        store.arrivals = arrivals
         let fetcher = ImageFetcher(platform: platform, jobs: registry.jobs)
-        let layers = try layerBlobs(of: image, in: store)
+        let layers = try layerBlobs(of: image, arrivals: arrivals)
         let unpacker = LayerUnpacker(rootPath: rootfs, workers: unpackWorkers)
-        let (ready, announce) = AsyncStream.makeStream(of: Int.self)
+        let streamingStore = store
         let statistics = try await withThrowingTaskGroup(of: UnpackStatistics?.self) { group in
             group.addTask {
-                defer { announce.finish() }
-                try await fetcher.fetchLayers(of: image, from: imageSource, into: store, progress: progress) { announce.yield($0) }
+                do {
+                    try await fetcher.fetchLayers(of: image, from: imageSource, into: streamingStore, progress: progress, window: Self.lookAhead)
+                    arrivals.settle(in: streamingStore)
+                } catch {
+                    arrivals.settle(in: streamingStore, reason: error)
+                    throw error
+                }
                 return nil
             }
             group.addTask {
                 var total = UnpackStatistics()
-                var arrived = Set<Int>()
-                var next = 0
-                for await index in ready {
-                    arrived.insert(index)
-                    while arrived.contains(next) {
-                        let applied = try await Self.applyOnItsOwnThread(unpacker, layers[next])
-                        total += applied
-                        next += 1
-                        layerApplied?(next, layers.count, applied)
-                    }
+                for (index, layer) in layers.enumerated() {
+                    try Task.checkCancellation()
+                    let applied = try await Self.applyOnItsOwnThread(unpacker, layer)
+                    total += applied
+                    layerApplied?(index + 1, layers.count, applied)
                 }
-                try Task.checkCancellation()
-                guard next == layers.count else { throw CancellationError() }
                 return total
             }
             var result: UnpackStatistics?
-            while let finished = try await group.next() {
-                if let finished { result = finished }
+            do {
+                while let finished = try await group.next() {
+                    if let finished { result = finished }
+                }
+            } catch {
+                // The unpacker may wait for bytes of a download that will not come now.
+                arrivals.settle(in: streamingStore, reason: error)
+                throw error
             }
             return result ?? UnpackStatistics()
         }
         return Result(image: image, statistics: statistics)
     }
+
+    /// How many bytes of layers may download ahead of the first unfinished one.
+    static let lookAhead: Int64 = 64 << 20
 
     /// Applying a layer blocks for seconds of file creation: that belongs on a thread of its own,
     /// not on one of the few threads Swift concurrency runs tasks on.
@@ -149,8 +161,9 @@ public struct RootfsDownload: Sendable {
         return (try ImageCopy(registry: registry, platform: platform, cacheDirectory: cacheDirectory).makeSource(source), cache.store)
     }
 
-    /// The layers of `image` as the unpacker takes them, each with its compression and diff_id.
-    func layerBlobs(of image: FetchedImage, in store: ContentStore) throws -> [LayerBlob] {
+    /// The layers of `image` as the unpacker takes them, each read as it arrives, with its
+    /// compression and diff_id.
+    func layerBlobs(of image: FetchedImage, arrivals: BlobArrivals) throws -> [LayerBlob] {
         let diffIDs = image.configuration.rootfs?.diffIDs ?? []
         guard diffIDs.count == image.manifest.layers.count else {
             throw Man8SError.invalidImage(reason: "the config lists \(diffIDs.count) diff_ids for \(image.manifest.layers.count) layers")
@@ -159,7 +172,8 @@ public struct RootfsDownload: Sendable {
             guard let compression = Self.compression(of: layer.mediaType) else {
                 throw Man8SError.invalidImage(reason: "layer \(layer.digest) has unsupported media type \(layer.mediaType)")
             }
-            return LayerBlob(path: store.path(of: layer.digest), compression: compression, digest: layer.digest.description, diffID: diffID.description)
+            let arriving = ArrivingLayer(arrival: arrivals.watch(layer))
+            return LayerBlob(source: .arriving(arriving), compression: compression, digest: layer.digest.description, diffID: diffID.description)
         }
     }
 
@@ -171,5 +185,14 @@ public struct RootfsDownload: Sendable {
         case MediaType.ociLayerZstd, MediaType.ociLayerNondistributableZstd: return .zstd
         default: return nil
         }
+    }
+}
+
+/// A layer's bytes as its download delivers them, for the unpacker.
+struct ArrivingLayer: LayerBytes {
+    let arrival: BlobArrival
+
+    func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
+        try arrival.read(into: buffer, at: offset)
     }
 }

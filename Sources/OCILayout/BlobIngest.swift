@@ -22,6 +22,8 @@ public final class BlobIngest {
 
     private let store: ContentStore
     private let partialPath: String
+    /// Told of every step, for a reader of the bytes as they arrive.
+    private let arrival: BlobArrival?
     private var file: OpenFile?
     private var digester = StreamingDigester()
 
@@ -29,8 +31,10 @@ public final class BlobIngest {
         self.store = store
         self.descriptor = descriptor
         self.partialPath = "\(store.ingestDirectory)/sha256-\(descriptor.digest.encoded)"
+        self.arrival = store.arrivals?.arrival(of: descriptor.digest)
         if store.contains(descriptor.digest) {
             isAlreadyStored = true
+            arrival?.completed(path: store.path(of: descriptor.digest))
             return
         }
         try store.prepare()
@@ -39,6 +43,7 @@ public final class BlobIngest {
             try candidate.lockExclusive()
             if store.contains(descriptor.digest) {
                 isAlreadyStored = true
+                arrival?.completed(path: store.path(of: descriptor.digest))
                 return
             }
             // The holder we waited for may have renamed this inode into blobs/ or unlinked it:
@@ -51,6 +56,11 @@ public final class BlobIngest {
             }
         }
         try rehashExistingBytes()
+        if let file { arrival?.began(file: file.fd, holding: offset) }
+    }
+
+    deinit {
+        if file != nil { arrival?.abandoned() }
     }
 
     /// Opens (creating) the partial file, and `.ingest/` with it: another process may remove the
@@ -89,6 +99,7 @@ public final class BlobIngest {
     /// Throws away what was assembled, for a server that ignored a range request.
     public func restart() throws {
         guard let file else { return }
+        arrival?.restarting()
         try file.truncate(to: 0)
         digester = StreamingDigester()
         offset = 0
@@ -104,6 +115,7 @@ public final class BlobIngest {
         try file.writeAll(bytes)
         digester.update(bytes)
         offset += Int64(bytes.count)
+        arrival?.grew(to: offset)
     }
 
     /// Verifies size and digest and moves the blob into `blobs/`. On a mismatch the partial file
@@ -125,11 +137,13 @@ public final class BlobIngest {
         rmdir(store.ingestDirectory)
         self.file = nil
         isAlreadyStored = true
+        arrival?.completed(path: store.path(of: descriptor.digest))
     }
 
     /// Deletes the partial file.
     public func discard() {
         guard file != nil else { return }
+        arrival?.abandoned()
         unlink(partialPath)
         rmdir(store.ingestDirectory)
         file = nil

@@ -13,6 +13,9 @@ import Darwin
 public struct ContentStore: Sendable {
     /// The image layout directory holding `blobs/`.
     public let root: String
+    /// Blobs whose bytes someone reads while they arrive (see ``BlobArrival``); told by every
+    /// ingest through this store value.
+    public var arrivals: BlobArrivals?
 
     public init(root: String) {
         self.root = root

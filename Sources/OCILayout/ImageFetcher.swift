@@ -74,32 +74,39 @@ public struct ImageFetcher: Sendable {
         return FetchedImage(manifestDescriptor: manifestDescriptor, manifest: manifest, configuration: configuration, document: document)
     }
 
-    /// The second half of ``fetch(from:into:progress:)``: the layers, ``jobs`` at a time in
-    /// manifest order, then the manifest. `layerReady` hears the index of each layer as soon as
-    /// its blob is in the store, so a caller can apply layer N while later ones still download.
+    /// The second half of ``fetch(from:into:progress:)``: the layers, then the manifest.
+    ///
+    /// Layers start in manifest order, at most ``jobs`` at once. With a `window`, a layer also
+    /// waits while the layers still downloading ahead of it add up to more than `window` bytes:
+    /// on a slow link the first layers then get the bandwidth, so that a caller applying each
+    /// layer as it arrives (see ``BlobArrival``) is not left waiting for a layer that shares the
+    /// link with later ones. Small layers still go several at a time.
     public func fetchLayers(
         of image: FetchedImage, from source: ImageSource, into store: ContentStore,
-        progress: TransferEventHandler? = nil, layerReady: (@Sendable (Int) -> Void)? = nil
+        progress: TransferEventHandler? = nil, window: Int64? = nil
     ) async throws {
-        let layers = image.manifest.layers
         var unique: [Descriptor] = []
-        for layer in layers where !unique.contains(where: { $0.digest == layer.digest }) {
+        for layer in image.manifest.layers where !unique.contains(where: { $0.digest == layer.digest }) {
             unique.append(layer)
         }
-        func fetch(_ layer: Descriptor) async throws -> Digest {
-            try await source.fetchBlob(layer, into: store, progress: progress)
-            return layer.digest
-        }
-        try await withThrowingTaskGroup(of: Digest.self) { group in
+        try await withThrowingTaskGroup(of: Descriptor.self) { group in
             var pending = unique[...]
-            for _ in 0..<max(1, jobs) {
-                guard let layer = pending.popFirst() else { break }
-                group.addTask { try await fetch(layer) }
+            var inFlight: [Digest: Int64] = [:]
+            func startWhatFits() {
+                while let next = pending.first, inFlight.count < max(1, jobs) {
+                    if let window, !inFlight.isEmpty, inFlight.values.reduce(0, +) + next.size > window { break }
+                    pending.removeFirst()
+                    inFlight[next.digest] = next.size
+                    group.addTask {
+                        try await source.fetchBlob(next, into: store, progress: progress)
+                        return next
+                    }
+                }
             }
+            startWhatFits()
             while let done = try await group.next() {
-                for (index, layer) in layers.enumerated() where layer.digest == done { layerReady?(index) }
-                guard let layer = pending.popFirst() else { continue }
-                group.addTask { try await fetch(layer) }
+                inFlight[done.digest] = nil
+                startWhatFits()
             }
         }
         try store.write(image.document.data, as: image.document.descriptor)

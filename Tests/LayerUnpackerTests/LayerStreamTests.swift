@@ -27,7 +27,8 @@ import Testing
          {"path": "b", "content": "bee"},
          {"path": "c", "type": "random", "size": 70000, "seed": 2}]
         """#)
-        return try Data(contentsOf: URL(fileURLWithPath: layer.path))
+        guard case .file(let path) = layer.source else { throw CocoaError(.fileReadUnknown) }
+        return try Data(contentsOf: URL(fileURLWithPath: path))
     }
 
     func apply(_ blob: Data, diffID: String, in sandbox: Sandbox, compression: LayerCompression = .gzip) throws {
