@@ -45,10 +45,12 @@ public final class BlobArrival: @unchecked Sendable {
 
     // MARK: The writer's side
 
-    /// The ingest opened `file` (its partial file), which holds `bytes` already.
-    func began(file: Int32, holding bytes: Int64) {
+    /// The ingest opened its partial file at `path`, which holds `bytes` already. The reader
+    /// opens the file anew: a duplicate of the ingest's descriptor would share (and so keep) the
+    /// ingest's lock on it.
+    func began(path: String, holding bytes: Int64) {
         update {
-            if fd < 0 { fd = dup(file) }
+            if fd < 0 { fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) }
             available = bytes
             failure = nil
         }

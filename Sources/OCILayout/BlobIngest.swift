@@ -56,7 +56,7 @@ public final class BlobIngest {
             }
         }
         try rehashExistingBytes()
-        if let file { arrival?.began(file: file.fd, holding: offset) }
+        if file != nil { arrival?.began(path: partialPath, holding: offset) }
     }
 
     deinit {

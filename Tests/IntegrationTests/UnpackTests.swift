@@ -198,4 +198,36 @@ import Testing
         #expect((applied ?? .max) < (lastStored ?? .min), "\(result.stderr)")
         #expect(FileManager.default.fileExists(atPath: "\(target)/second.bin"))
     }
+
+    @Test func appliesALayerWhileItsOwnBytesArrive() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry()
+        // One uncompressed layer: a small file first, then 24 MiB, pulled at 6 MB/s.
+        let spec = """
+        {"tag": "one", "images": [{"platform": "linux/amd64", "layers": [
+          {"compression": "none", "entries": [{"path": "first", "content": "at the start of the layer"},
+                                              {"path": "big.bin", "type": "random", "size": \(24 << 20), "seed": 4}]}]}]}
+        """
+        try registry.push(spec: spec, as: "test/one", tag: "one")
+        let target = "\(work)/rootfs"
+        let pull = try BackgroundProcess(
+            [TestPaths.mbctl, "oci", "download", "--limit-rate", "6000000", "--cache-dir", "\(work)/cache", "\(registry.host)/test/one:one", target],
+            logPath: "\(work)/pull.log", environment: mbctlEnvironment())
+        // The first file lands in the staging rootfs while the layer's partial download is
+        // still in the cache's .ingest/.
+        var sawItEarly = false
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && pull.process.isRunning && !sawItEarly {
+            let staging = ((try? FileManager.default.contentsOfDirectory(atPath: work)) ?? []).filter { $0.hasPrefix(".rootfs.mbctl-") }
+            let partial = ((try? FileManager.default.contentsOfDirectory(atPath: "\(work)/cache/.ingest")) ?? []).filter { $0.hasPrefix("sha256-") }
+            if let staging = staging.first, FileManager.default.fileExists(atPath: "\(work)/\(staging)/first"), !partial.isEmpty {
+                sawItEarly = true
+            }
+            usleep(10_000)
+        }
+        pull.process.waitUntilExit()
+        #expect(pull.process.terminationStatus == 0, "\(pull.log)")
+        #expect(sawItEarly, "the layer was not applied while it downloaded")
+        #expect(FileManager.default.fileExists(atPath: "\(target)/big.bin"))
+    }
 }
