@@ -24,12 +24,14 @@ final class LayerApplication {
     /// most entries reuse it. Forgotten whenever something is removed.
     private var cachedParent: (path: EntryPath, handle: DirectoryHandle)?
 
-    /// Paths this layer created, and every ancestor of them: what an opaque marker keeps.
-    private var added = Set<EntryPath>()
-    private var addedAncestors = Set<EntryPath>()
+    /// Paths this layer created, and every ancestor of them: what an opaque marker keeps. Kept
+    /// as 128-bit keys rather than paths, so that memory stays small for a layer of hundreds of
+    /// thousands of entries.
+    private var added = Set<PathKey>()
+    private var addedAncestors = Set<PathKey>()
     private var deferredDirectories: [(EntryPath, EntryMetadata)] = []
     /// Directories an opaque marker of this layer has cleared.
-    private var clearedDirectories = Set<EntryPath>()
+    private var clearedDirectories = Set<PathKey>()
 
     static let whiteoutPrefix: [UInt8] = Array(".wh.".utf8)
     static let opaqueMarker: [UInt8] = Array(".wh..wh..opq".utf8)
@@ -130,9 +132,9 @@ final class LayerApplication {
     }
 
     private func record(_ path: EntryPath) {
-        added.insert(path)
+        added.insert(PathKey(path))
         var ancestor = path.parent
-        while !ancestor.isRoot, addedAncestors.insert(ancestor).inserted {
+        while !ancestor.isRoot, addedAncestors.insert(PathKey(ancestor)).inserted {
             ancestor = ancestor.parent
         }
     }
@@ -164,19 +166,20 @@ final class LayerApplication {
     /// there, so another marker in it (or in a directory below it) has nothing left to remove.
     /// That keeps a layer of many markers linear instead of rescanning a large directory for each.
     private func clearOpaque(_ directory: EntryPath) throws {
-        guard clearedDirectories.insert(directory).inserted else { return }
+        guard clearedDirectories.insert(PathKey(directory)).inserted else { return }
         guard let handle = try? root.openDirectory(directory) else { return }
         cachedParent = nil
         for name in try handle.entries() {
             let child = directory.appending(name)
+            let key = PathKey(child)
             guard let info = try handle.status(of: name) else { continue }
             if (info.st_mode & S_IFMT) == S_IFDIR {
-                if added.contains(child) || addedAncestors.contains(child) {
+                if added.contains(key) || addedAncestors.contains(key) {
                     try clearOpaque(child)
                 } else {
                     try handle.removeTree(name)
                 }
-            } else if !added.contains(child) {
+            } else if !added.contains(key) {
                 try handle.removeTree(name)
             }
         }
@@ -319,5 +322,21 @@ final class LayerApplication {
         statistics.ownershipSkipped += skipped.ownership
         statistics.xattrsSkipped += skipped.xattrs
         skipped = SkipCounters()
+    }
+}
+
+/// A path as two independent 64-bit hashes (seeded at random per process, so no layer can aim
+/// for a collision): 16 bytes where the path's components would take a hundred and more.
+struct PathKey: Hashable {
+    let first: Int
+    let second: Int
+
+    init(_ path: EntryPath) {
+        var first = Hasher(), second = Hasher()
+        first.combine(path)
+        second.combine(0x6D62_6374_6C00_0001 as UInt64)
+        second.combine(path)
+        self.first = first.finalize()
+        self.second = second.finalize()
     }
 }

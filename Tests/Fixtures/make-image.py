@@ -56,7 +56,10 @@ def put_blob(out, data):
 
 def random_bytes(size, seed):
     rng = random.Random(seed)
-    return rng.randbytes(size)
+    if size <= 1 << 28:
+        return rng.randbytes(size)
+    # randbytes cannot make a gibibyte in one go.
+    return b"".join(rng.randbytes(min(1 << 24, size - start)) for start in range(0, size, 1 << 24))
 
 
 def xattr_value(text):
