@@ -4,7 +4,7 @@
 //
 // Dependencies point one way:
 //   OCILayout  <- RegistryClient, ImageArchive (libarchive)
-//   ConfinedFilesystem <- LayerUnpacker (libarchive)
+//   OCILayout, ConfinedFilesystem <- LayerUnpacker (libarchive)
 //   Man8S uses all of them; mbctl only parses arguments and prints.
 import Foundation
 import PackageDescription
@@ -49,7 +49,7 @@ let package = Package(
 
         .target(
             name: "LayerUnpacker",
-            dependencies: ["ConfinedFilesystem", "CArchive", "CISAL", "CLinuxSystem", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["OCILayout", "ConfinedFilesystem", "CArchive", "CISAL", "CLinuxSystem", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "OCILayout",
@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(name: "Man8STests", dependencies: ["Man8S", "ConfinedFilesystem", "LayerUnpacker"]),
         .testTarget(name: "ConfinedFilesystemTests", dependencies: ["ConfinedFilesystem"]),
         .testTarget(name: "ImageArchiveTests", dependencies: ["ImageArchive"]),
-        .testTarget(name: "LayerUnpackerTests", dependencies: ["LayerUnpacker", "ConfinedFilesystem"]),
+        .testTarget(name: "LayerUnpackerTests", dependencies: ["LayerUnpacker", "ConfinedFilesystem", "OCILayout"]),
         // Tests that drive real tools: a docker-registry on 127.0.0.1, skopeo and umoci as
         // oracles and fixture makers. Fixtures are found next to the sources (Tests/Fixtures).
         .testTarget(name: "IntegrationTests", dependencies: ["Man8S", "RegistryClient", "OCILayout"]),

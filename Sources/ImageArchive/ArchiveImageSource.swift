@@ -134,9 +134,6 @@ public struct ArchiveImageSource: ImageSource {
 
     /// A docker archive's layer files are usually plain tars, sometimes compressed: look.
     static func layerMediaType(of layer: Descriptor, in cache: ContentStore) throws -> String {
-        let head = try cache.prefix(of: layer, count: 4)
-        if head.starts(with: [0x1F, 0x8B]) { return MediaType.ociLayerGzip }
-        if head.starts(with: [0x28, 0xB5, 0x2F, 0xFD]) { return MediaType.ociLayerZstd }
-        return MediaType.ociLayer
+        (LayerCompression.sniff(try cache.prefix(of: layer, count: 6)).0 ?? .none).ociMediaType
     }
 }

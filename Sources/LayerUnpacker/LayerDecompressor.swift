@@ -1,3 +1,4 @@
+import OCILayout
 import CArchive
 import Crypto
 import Foundation

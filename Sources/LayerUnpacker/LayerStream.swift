@@ -1,3 +1,4 @@
+import OCILayout
 import CArchive
 #if canImport(Glibc)
 import Glibc

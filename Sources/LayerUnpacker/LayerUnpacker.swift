@@ -1,3 +1,4 @@
+import OCILayout
 import ConfinedFilesystem
 import Foundation
 #if canImport(Glibc)

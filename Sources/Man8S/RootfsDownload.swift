@@ -169,21 +169,11 @@ public struct RootfsDownload: Sendable {
             throw Man8SError.invalidImage(reason: "the config lists \(diffIDs.count) diff_ids for \(image.manifest.layers.count) layers")
         }
         return try zip(image.manifest.layers, diffIDs).map { layer, diffID in
-            guard let compression = Self.compression(of: layer.mediaType) else {
+            guard let compression = LayerCompression(mediaType: layer.mediaType) else {
                 throw Man8SError.invalidImage(reason: "layer \(layer.digest) has unsupported media type \(layer.mediaType)")
             }
             let arriving = ArrivingLayer(arrival: arrivals.watch(layer))
             return LayerBlob(source: .arriving(arriving), compression: compression, digest: layer.digest.description, diffID: diffID.description)
-        }
-    }
-
-    /// Layer media types of OCI and Docker, including the non-distributable ones.
-    static func compression(of mediaType: String) -> LayerCompression? {
-        switch mediaType {
-        case MediaType.ociLayer, MediaType.ociLayerNondistributable: return LayerCompression.none
-        case MediaType.ociLayerGzip, MediaType.ociLayerNondistributableGzip, MediaType.dockerLayerGzip, MediaType.dockerLayerForeignGzip: return .gzip
-        case MediaType.ociLayerZstd, MediaType.ociLayerNondistributableZstd: return .zstd
-        default: return nil
         }
     }
 }

@@ -1,3 +1,4 @@
+import OCILayout
 import Crypto
 import Foundation
 import Testing
