@@ -5,6 +5,7 @@
 // Dependencies point one way:
 //   OCILayout  <- RegistryClient, ImageArchive (libarchive)
 //   OCILayout, ConfinedFilesystem <- LayerUnpacker (libarchive)
+//   ImageAccess (getting images: location, source, store, layers) uses those;
 //   Man8S uses all of them; mbctl only parses arguments and prints.
 import Foundation
 import PackageDescription
@@ -62,14 +63,19 @@ let package = Package(
             name: "RegistryClient",
             dependencies: ["OCILayout", "CCurlShim", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // Getting an image, one way for every command: location, source, store, layers to apply.
+        .target(
+            name: "ImageAccess",
+            dependencies: ["OCILayout", "ImageArchive", "RegistryClient", "ConfinedFilesystem", "LayerUnpacker"]
+        ),
         .target(
             name: "Man8S",
-            dependencies: ["OCILayout", "ImageArchive", "RegistryClient", "ConfinedFilesystem", "LayerUnpacker", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["ImageAccess", "OCILayout", "RegistryClient", "ConfinedFilesystem", "LayerUnpacker", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .executableTarget(
             name: "mbctl",
             dependencies: [
-                "Man8S", "OCILayout", "RegistryClient", "LayerUnpacker",
+                "Man8S", "ImageAccess", "OCILayout", "RegistryClient", "LayerUnpacker",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -78,7 +84,7 @@ let package = Package(
         // corpora in Tests/Fixtures/fuzz replayed by FuzzTargetsTests.
         .target(
             name: "FuzzTargets",
-            dependencies: ["Man8S", "ImageArchive", "LayerUnpacker", "OCILayout", "RegistryClient", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["Man8S", "ImageAccess", "ImageArchive", "LayerUnpacker", "OCILayout", "RegistryClient", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
         .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout"]),
@@ -87,6 +93,7 @@ let package = Package(
         .testTarget(name: "Man8STests", dependencies: ["Man8S", "ConfinedFilesystem", "LayerUnpacker"]),
         .testTarget(name: "ConfinedFilesystemTests", dependencies: ["ConfinedFilesystem"]),
         .testTarget(name: "ImageArchiveTests", dependencies: ["ImageArchive"]),
+        .testTarget(name: "ImageAccessTests", dependencies: ["ImageAccess", "RegistryClient"]),
         .testTarget(name: "LayerUnpackerTests", dependencies: ["LayerUnpacker", "ConfinedFilesystem", "OCILayout"]),
         // Tests that drive real tools: a docker-registry on 127.0.0.1, skopeo and umoci as
         // oracles and fixture makers. Fixtures are found next to the sources (Tests/Fixtures).

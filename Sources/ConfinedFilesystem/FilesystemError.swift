@@ -37,9 +37,17 @@ public enum FilesystemError: Error, Equatable, Sendable, CustomStringConvertible
 
 /// Runs `body`, naming `path` in a ``SystemCallError`` it throws.
 func naming<T>(_ path: String, _ body: () throws -> T) throws -> T {
-    do {
-        return try body()
-    } catch {
-        throw FilesystemError.naming(path, error)
+    try FilesystemError.about(path, body)
+}
+
+extension FilesystemError {
+    /// Runs `body`, turning a ``SystemCallError`` it throws into ``system(path:operation:errno:)``
+    /// naming `path`.
+    public static func about<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            throw naming(path, error)
+        }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ImageAccess
 import Crypto
 import ImageArchive
 import LayerUnpacker

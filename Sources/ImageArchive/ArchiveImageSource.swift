@@ -24,10 +24,11 @@ public struct ArchiveImageSource: ImageSource {
 
     /// Reads the archive at `path` into `cache` and chooses the image `name` (a tag of an OCI
     /// archive, a reference of a docker one); with no name, the archive must hold one image.
-    public static func open(path: String, kind: Kind, name: String?, cache: ContentStore) throws -> ArchiveImageSource {
+    /// Long: stops with `CancellationError` once `cancellation` is raised.
+    public static func open(path: String, kind: Kind, name: String?, cache: ContentStore, cancellation: CancellationFlag? = nil) throws -> ArchiveImageSource {
         var status = stat()
         guard stat(path, &status) == 0 else { throw OCILayoutError.io(path: path, operation: "open", errno: errno) }
-        let contents = try ArchiveImport.ingest(path, into: cache)
+        let contents = try ArchiveImport.ingest(path, into: cache, cancellation: cancellation)
         let display = (kind == .oci ? "oci-archive:" : "docker-archive:") + path
         let root: ManifestDocument
         if let index = contents.index {

@@ -31,11 +31,12 @@ struct ArchiveContents {
 enum ArchiveImport {
     static let documentLimit = DocumentLimits.manifest
 
-    static func ingest(_ path: String, into store: ContentStore) throws -> ArchiveContents {
+    static func ingest(_ path: String, into store: ContentStore, cancellation: CancellationFlag? = nil) throws -> ArchiveContents {
         let reader = try TarArchiveReader(path: path)
         var contents = ArchiveContents()
         var sawEntry = false
         while let entry = try reader.next() {
+            try cancellation?.check()
             sawEntry = true
             func fail(_ reason: String) -> ArchiveError { .invalidArchiveEntry(path: path, entry: entry.name, reason: reason) }
             guard let name = clean(entry.name) else { throw fail("a path that leaves the archive (absolute, or with ..)") }
@@ -66,7 +67,7 @@ enum ArchiveImport {
                     let hex = String(name.dropFirst("blobs/sha256/".count))
                     guard let digest = try? Digest(parsing: "sha256:" + hex) else { throw fail("not a blob name (sha256 and 64 hex digits)") }
                     guard entry.size <= Descriptor.largestSize else { throw fail("\(entry.size) bytes, more than any blob mbctl takes") }
-                    try ingestBlob(Descriptor(mediaType: "application/octet-stream", digest: digest, size: entry.size), from: reader, into: store, archive: path, entry: entry.name)
+                    try ingestBlob(Descriptor(mediaType: "application/octet-stream", digest: digest, size: entry.size), from: reader, into: store, archive: path, entry: entry.name, cancellation: cancellation)
                 } else {
                     contents.files[name] = try store.ingestComputingDigest(mediaType: "application/octet-stream") { try reader.read(into: $0) }
                 }
@@ -76,12 +77,15 @@ enum ArchiveImport {
         return contents
     }
 
-    private static func ingestBlob(_ descriptor: Descriptor, from reader: TarArchiveReader, into store: ContentStore, archive: String, entry: String) throws {
+    private static func ingestBlob(
+        _ descriptor: Descriptor, from reader: TarArchiveReader, into store: ContentStore, archive: String, entry: String, cancellation: CancellationFlag?
+    ) throws {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 16)
         defer { buffer.deallocate() }
         do {
             try store.ingestWhole(descriptor) { ingest in
                 while true {
+                    try cancellation?.check()
                     let got = try reader.read(into: buffer)
                     if got == 0 { break }
                     try ingest.append(UnsafeRawBufferPointer(rebasing: buffer[0..<got]))

@@ -62,9 +62,10 @@ public struct LayerUnpacker: Sendable {
         self.workers = workers
     }
 
-    /// Applies `layer` on top of what the root holds.
+    /// Applies `layer` on top of what the root holds, stopping (with `CancellationError`)
+    /// between entries once `cancellation` is raised.
     @discardableResult
-    public func apply(_ layer: LayerBlob) throws -> UnpackStatistics {
+    public func apply(_ layer: LayerBlob, cancellation: CancellationFlag? = nil) throws -> UnpackStatistics {
         // libarchive hands out names in the thread's locale; in plain "C" a UTF-8 PAX name
         // cannot be converted and comes back missing. Use C.UTF-8 on this thread while we work.
         let utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", nil)
@@ -89,6 +90,7 @@ public struct LayerUnpacker: Sendable {
         defer { writers?.shutdown() }
         let application = LayerApplication(root: root, layer: layer.digest, rootless: rootless, writers: writers)
         while let entry = try stream.nextEntry() {
+            try cancellation?.check()
             try application.apply(entry, from: stream)
         }
         let (digest, diffID) = try stream.finish()

@@ -1,5 +1,6 @@
 import ConfinedFilesystem
 import Foundation
+import ImageAccess
 import LayerUnpacker
 import OCILayout
 import RegistryClient
@@ -19,12 +20,14 @@ import RegistryClient
 /// (``TreeCopy``), and its `Env` cannot set mbctl's `MAN8S_` keys.
 public struct MachinePull: Sendable {
     public var layout: HostLayout
-    public var download: RootfsDownload
+    public var images: ImageAccess
     public var prefix: IPv6Prefix
+    /// The machine template (`network_isolated`, the only one).
+    public var template = "network_isolated"
 
-    public init(layout: HostLayout, download: RootfsDownload, prefix: IPv6Prefix) {
+    public init(layout: HostLayout, images: ImageAccess, prefix: IPv6Prefix) {
         self.layout = layout
-        self.download = download
+        self.images = images
         self.prefix = prefix
     }
 
@@ -51,7 +54,7 @@ public struct MachinePull: Sendable {
     public func pull(
         _ source: ImageLocation, as imageText: String, name: MachineName,
         volumes answers: [String: VolumeChoice] = [:], ask: VolumeQuestion? = nil,
-        progress: TransferEventHandler? = nil, layerApplied: (@Sendable (Int, Int, UnpackStatistics) -> Void)? = nil
+        progress: TransferEventHandler? = nil, layerApplied: ImageAccess.LayerApplied? = nil
     ) async throws -> Outcome {
         let address = YggdrasilAddress(machineName: name.value, prefix: prefix)
         let directories = try MachineDirectories.open(layout)
@@ -62,7 +65,7 @@ public struct MachinePull: Sendable {
         try lock.claim(address) { claims in try checkFree(name, address: address, in: directories, claimedByOthers: claims) }
 
         // The config first, so the volume questions come before the long download.
-        let prepared = try await download.prepare(source, progress: progress)
+        let prepared = try await images.prepare(source, progress: progress)
         let runtime = prepared.image.configuration.config ?? ImageConfiguration.RuntimeSettings()
         let volumes = try decideVolumes(try Self.volumePaths(of: runtime), for: name, answers: answers, ask: ask)
 
@@ -80,20 +83,21 @@ public struct MachinePull: Sendable {
     }
 
     private func build(
-        _ prepared: RootfsDownload.PreparedImage, imageText: String, name: MachineName, address: YggdrasilAddress,
+        _ prepared: ImageAccess.PreparedImage, imageText: String, name: MachineName, address: YggdrasilAddress,
         volumes: [VolumeMapping], in directories: MachineDirectories, rollback: Rollback,
-        progress: TransferEventHandler?, layerApplied: (@Sendable (Int, Int, UnpackStatistics) -> Void)?
+        progress: TransferEventHandler?, layerApplied: ImageAccess.LayerApplied?
     ) async throws -> Outcome {
         let stagingName = MachineDirectories.stagingName(of: name, suffix: String(UUID().uuidString.prefix(8)))
         let staging = "\(layout.machines)/\(String(decoding: stagingName, as: UTF8.self))"
         _ = try rollback.makeDirectory(stagingName, in: directories.machines, mode: 0o755, path: staging)
 
-        let result = try await download.populate(staging, with: prepared, progress: progress, layerApplied: layerApplied)
+        let result = try await images.populate(staging, with: prepared, progress: progress, layerApplied: layerApplied)
         try Task.checkCancellation()
         var definition = MachineDefinition(
             name: name, address: address, image: imageText, createdAt: Date(),
             runtime: result.image.configuration.config ?? ImageConfiguration.RuntimeSettings(),
             volumes: volumes, layout: layout)
+        definition.template = template
         definition.imageDigest = result.image.manifestDescriptor.digest.description
         let nspawn = try NspawnFile.render(definition)
         let environment = try EnvironmentFile.render(definition, version: MbctlVersion.current)

@@ -13,8 +13,6 @@ public final class RegistryClient: Sendable {
         public var transport = TransportOptions()
         public var credentials = CredentialSources()
         public var retry = RetryPolicy()
-        /// Blobs downloaded at once.
-        public var jobs = 4
 
         public init() {}
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ImageAccess
 import Man8S
 
 struct CacheCommand: ParsableCommand {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImageAccess
 import Man8S
 
 struct MachinesCommand: AsyncParsableCommand {
@@ -36,8 +37,8 @@ struct MachinesCommand: AsyncParsableCommand {
         @Argument(help: "The machine's name (a hostname: letters, digits, - _ .).")
         var name: String
 
-        @Option(help: "The machine template (only network_isolated exists).")
-        var template: String = "network_isolated"
+        @Option(help: "The machine template (only network_isolated exists; default: the configuration file's).")
+        var template: String?
 
         @Option(help: ArgumentHelp("The host's yggdrasil subnet the address is taken from (default: asked from yggdrasil's admin socket).", valueName: "prefix/len"))
         var prefix: String?
@@ -52,7 +53,7 @@ struct MachinesCommand: AsyncParsableCommand {
         var quiet = false
 
         func validate() throws {
-            guard template == "network_isolated" else { throw ValidationError("unknown template \(template); the only one is network_isolated") }
+            if let template, template != "network_isolated" { throw ValidationError("unknown template \(template); the only one is network_isolated") }
         }
 
         func run() async throws {
@@ -67,15 +68,16 @@ struct MachinesCommand: AsyncParsableCommand {
                 let (path, choice) = try VolumeChoice.parseFlag(flag)
                 answers[path] = choice
             }
-            let download = RootfsDownload(registry: try registry.registryConfiguration(defaults: configuration), platform: registry.chosenPlatform, cacheDirectory: layout.cache)
-            let pull = MachinePull(layout: layout, download: download, prefix: prefix)
+            var pull = MachinePull(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration), prefix: prefix)
+            pull.template = template ?? configuration.template
             let reporter = TransferReporter(quiet: quiet)
             let ask: MachinePull.VolumeQuestion? = isatty(STDIN_FILENO) == 1 ? VolumePrompt.ask : nil
             let started = Date()
             let sourceText = source
             let choices = answers
+            let pullMachine = pull
             let outcome = try await Interruption.cancellable {
-                try await pull.pull(location, as: sourceText, name: name, volumes: choices, ask: ask, progress: reporter.handle) { index, count, applied in
+                try await pullMachine.pull(location, as: sourceText, name: name, volumes: choices, ask: ask, progress: reporter.handle) { index, count, applied in
                     reporter.layerApplied(index: index, count: count, entries: applied.entries)
                 }
             }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import ImageAccess
 import Man8S
 
 struct OCICommand: AsyncParsableCommand {
@@ -29,9 +30,10 @@ struct OCICommand: AsyncParsableCommand {
         @Argument(help: ArgumentHelp("oci:DIR[:TAG] (an OCI image layout) or oci-archive:FILE[:TAG]; TAG defaults to the source's.", valueName: "dest"))
         var destination: String
 
-        @Option(help: ArgumentHelp("The OCI image layout that caches images (archives are read into it).", valueName: "dir"))
-        var cacheDir: String = "/var/tmp/man8s"
+        @Option(help: ArgumentHelp("The OCI image layout that caches images (default: the configuration file's, /var/tmp/man8s).", valueName: "dir"))
+        var cacheDir: String?
 
+        @OptionGroup var host: HostOptions
         @OptionGroup var registry: RegistryOptions
 
         @Flag(name: .shortAndLong, help: "Print only errors and the final result.")
@@ -40,10 +42,13 @@ struct OCICommand: AsyncParsableCommand {
         func run() async throws {
             let source = try ImageLocation(parsing: source)
             let destination = try ImageLocation(parsing: destination)
-            let copy = ImageCopy(registry: try registry.registryConfiguration(), platform: registry.chosenPlatform, cacheDirectory: cacheDir)
+            let configuration = try host.configuration()
+            let images = try registry.imageAccess(cache: cacheDir ?? host.layout(from: configuration).cache, file: configuration)
             let reporter = TransferReporter(quiet: quiet)
             let started = Date()
-            let result = try await copy.copy(from: source, to: destination, progress: reporter.handle)
+            let result = try await Interruption.cancellable {
+                try await images.copy(from: source, to: destination, progress: reporter.handle)
+            }
             reporter.finish()
             let seconds = Date().timeIntervalSince(started)
             print("copied \(source) to \(result.destination) (\(result.image.manifestDescriptor.digest), \(result.image.manifest.layers.count) layers) in \(String(format: "%.1f", seconds))s")
@@ -72,8 +77,10 @@ struct OCICommand: AsyncParsableCommand {
         @Argument(help: ArgumentHelp("The directory to create the root filesystem in.", valueName: "path"))
         var path: String
 
-        @Option(help: ArgumentHelp("The OCI image layout that caches pulled images.", valueName: "dir"))
-        var cacheDir: String = "/var/tmp/man8s"
+        @Option(help: ArgumentHelp("The OCI image layout that caches pulled images (default: the configuration file's, /var/tmp/man8s).", valueName: "dir"))
+        var cacheDir: String?
+
+        @OptionGroup var host: HostOptions
 
         @Option(help: ArgumentHelp("Threads creating files beside the one reading each layer (default: by core count).", visibility: .hidden))
         var unpackWorkers: Int?
@@ -85,12 +92,16 @@ struct OCICommand: AsyncParsableCommand {
 
         func run() async throws {
             let source = try ImageLocation(parsing: source)
-            var download = RootfsDownload(registry: try registry.registryConfiguration(), platform: registry.chosenPlatform, cacheDirectory: cacheDir)
-            if let unpackWorkers { download.unpackWorkers = max(0, min(unpackWorkers, 16)) }
+            let configuration = try host.configuration()
+            var images = try registry.imageAccess(cache: cacheDir ?? host.layout(from: configuration).cache, file: configuration)
+            if let unpackWorkers { images.unpackWorkers = max(0, min(unpackWorkers, 16)) }
             let reporter = TransferReporter(quiet: quiet)
             let started = Date()
-            let result = try await download.download(from: source, to: path, progress: reporter.handle) { index, count, applied in
-                reporter.layerApplied(index: index, count: count, entries: applied.entries)
+            let path = self.path, access = images
+            let result = try await Interruption.cancellable {
+                try await access.download(from: source, to: path, progress: reporter.handle) { index, count, applied in
+                    reporter.layerApplied(index: index, count: count, entries: applied.entries)
+                }
             }
             reporter.finish()
             let seconds = String(format: "%.1f", Date().timeIntervalSince(started))

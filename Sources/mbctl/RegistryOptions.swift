@@ -1,4 +1,5 @@
 import ArgumentParser
+import ImageAccess
 import Man8S
 import OCILayout
 import RegistryClient
@@ -47,8 +48,7 @@ struct RegistryOptions: ParsableArguments {
     }
 
     /// The registry settings: these flags, else the configuration file's, else the defaults.
-    func registryConfiguration(defaults file: ConfigurationFile? = nil) throws -> RegistryClient.Configuration {
-        let file = try file ?? ConfigurationFile(path: ConfigurationFile.defaultPath, required: false)
+    func registryConfiguration(defaults file: ConfigurationFile) throws -> RegistryClient.Configuration {
         var configuration = RegistryClient.Configuration()
         configuration.transport.verifyTLS = tlsVerify ?? file.tlsVerify ?? true
         configuration.transport.certificateDirectory = certDir ?? file.certDirectory
@@ -58,7 +58,13 @@ struct RegistryOptions: ParsableArguments {
         configuration.credentials.explicit = try creds.map(RegistryCredentials.init(parsing:))
         configuration.credentials.authFile = authfile ?? file.authFile
         configuration.retry.maxAttempts = retryTimes
-        configuration.jobs = jobs ?? file.jobs ?? 4
         return configuration
+    }
+
+    /// How images are got: these flags and the configuration file's settings, through `cache`.
+    func imageAccess(cache: String, file: ConfigurationFile) throws -> ImageAccess {
+        var access = ImageAccess(registry: try registryConfiguration(defaults: file), platform: chosenPlatform, cacheDirectory: cache)
+        access.jobs = jobs ?? file.jobs ?? 4
+        return access
     }
 }

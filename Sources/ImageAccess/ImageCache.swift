@@ -31,9 +31,9 @@ public struct ImageCache: Sendable {
         } catch FilesystemError.system(_, _, ENOENT) {
             return 0
         }
-        let entries = try naming(absolutePath) { try directory.entries() }
+        let entries = try FilesystemError.about(absolutePath) { try directory.entries() }
         for entry in entries {
-            try naming("\(absolutePath)/\(String(decoding: entry, as: UTF8.self))") { try directory.removeTree(entry) }
+            try FilesystemError.about("\(absolutePath)/\(String(decoding: entry, as: UTF8.self))") { try directory.removeTree(entry) }
         }
         return entries.count
     }

@@ -2,70 +2,48 @@ import ConfinedFilesystem
 import Foundation
 import LayerUnpacker
 import OCILayout
-import RegistryClient
 
-/// `mbctl oci download SRC PATH`: an image's root filesystem, built from its layers.
-///
-/// The rootfs is assembled in a hidden directory beside PATH and renamed into place only when
-/// every layer applied and verified, so PATH is either the whole rootfs or untouched.
-public struct RootfsDownload: Sendable {
-    public var registry: RegistryClient.Configuration
-    public var platform: Platform
-    /// The OCI image layout that caches registry images (`/var/tmp/man8s` by default).
-    public var cacheDirectory: String
-    /// Threads creating files beside the tar reader (see ``LayerUnpacker/workers``).
-    public var unpackWorkers = LayerUnpacker.defaultWorkers
-
-    public init(registry: RegistryClient.Configuration = .init(), platform: Platform = .host, cacheDirectory: String) {
-        self.registry = registry
-        self.platform = platform
-        self.cacheDirectory = cacheDirectory
-    }
-
-    public struct Result: Sendable {
+extension ImageAccess {
+    public struct UnpackResult: Sendable {
         public var image: FetchedImage
         public var statistics: UnpackStatistics
     }
 
+    /// Hears that layer `index` (1-based) of `count` was applied, and what it held.
+    public typealias LayerApplied = @Sendable (_ index: Int, _ count: Int, _ statistics: UnpackStatistics) -> Void
+
+    /// `mbctl oci download SRC PATH`: the image's root filesystem at `path`.
+    ///
+    /// The rootfs is assembled in a hidden directory beside PATH and renamed into place only when
+    /// every layer applied and verified, so PATH is either the whole rootfs or untouched; a
+    /// failure or cancellation removes the staging directory.
     public func download(
-        from source: ImageLocation, to path: String,
-        progress: TransferEventHandler? = nil, layerApplied: (@Sendable (Int, Int, UnpackStatistics) -> Void)? = nil
-    ) async throws -> Result {
+        from location: ImageLocation, to path: String,
+        progress: TransferEventHandler? = nil, layerApplied: LayerApplied? = nil
+    ) async throws -> UnpackResult {
         let target = URL(fileURLWithPath: path).standardizedFileURL.path
         try Self.checkTarget(target)
         let parentPath = (target as NSString).deletingLastPathComponent
         let parent = try DirectoryHandle.open(parentPath)
         let stagingName = Array(".\((target as NSString).lastPathComponent).mbctl-\(UUID().uuidString.prefix(8))".utf8)
         let staging = "\(parentPath)/\(String(decoding: stagingName, as: UTF8.self))"
-        guard try naming(staging, { try parent.makeDirectoryIfMissing(stagingName, mode: 0o755) }) else {
-            throw Man8SError.filesystem(path: staging, operation: "create", errno: EEXIST)
+        guard try parent.makeDirectoryIfMissing(stagingName, mode: 0o755) else {
+            throw ImageAccessError.filesystem(path: staging, operation: "create", errno: EEXIST)
         }
         do {
-            let image = try await prepare(source, progress: progress)
+            let image = try await prepare(location, progress: progress)
             let result = try await populate(staging, with: image, progress: progress, layerApplied: layerApplied)
-            let targetName = Array((target as NSString).lastPathComponent.utf8)
             // PATH is missing or an empty directory (checked above): rename(2) replaces the latter.
-            try naming(target) { try parent.rename(stagingName, to: targetName) }
+            do {
+                try parent.rename(stagingName, to: Array((target as NSString).lastPathComponent.utf8))
+            } catch let error as SystemCallError {
+                throw ImageAccessError.filesystem(path: target, operation: "rename into place", errno: error.errno)
+            }
             return result
         } catch {
             try? parent.removeTree(stagingName)
             throw error
         }
-    }
-
-    /// An image whose manifest and config are in hand and whose layers are still to come.
-    public struct PreparedImage: Sendable {
-        public let image: FetchedImage
-        let source: ImageSource
-        let store: ContentStore
-    }
-
-    /// Chooses the image's manifest and stores its config: what a caller needs to know (its
-    /// volumes, say) before the layers come. An archive is read here, once.
-    public func prepare(_ location: ImageLocation, progress: TransferEventHandler? = nil) async throws -> PreparedImage {
-        let (source, store) = try storage(for: location)
-        let image = try await ImageFetcher(platform: platform, jobs: registry.jobs).resolve(from: source, into: store, progress: progress)
-        return PreparedImage(image: image, source: source, store: store)
     }
 
     /// Fetches the prepared image's layers and applies them into the existing empty directory
@@ -75,20 +53,19 @@ public struct RootfsDownload: Sendable {
     /// The caller owns `rootfs` and removes it when this throws.
     public func populate(
         _ rootfs: String, with prepared: PreparedImage,
-        progress: TransferEventHandler? = nil, layerApplied: (@Sendable (Int, Int, UnpackStatistics) -> Void)? = nil
-    ) async throws -> Result {
-        let (image, imageSource) = (prepared.image, prepared.source)
-        var store = prepared.store
+        progress: TransferEventHandler? = nil, layerApplied: LayerApplied? = nil
+    ) async throws -> UnpackResult {
+        let image = prepared.image, source = prepared.opened.source
+        var store = prepared.opened.store
         let arrivals = BlobArrivals()
         store.arrivals = arrivals
-        let fetcher = ImageFetcher(platform: platform, jobs: registry.jobs)
         let layers = try layerBlobs(of: image, arrivals: arrivals)
         let unpacker = LayerUnpacker(rootPath: rootfs, workers: unpackWorkers)
-        let streamingStore = store
+        let fetcher = self.fetcher, streamingStore = store
         let statistics = try await withThrowingTaskGroup(of: UnpackStatistics?.self) { group in
             group.addTask {
                 do {
-                    try await fetcher.fetchLayers(of: image, from: imageSource, into: streamingStore, progress: progress, window: Self.lookAhead)
+                    try await fetcher.fetchLayers(of: image, from: source, into: streamingStore, progress: progress, window: Self.lookAhead)
                     arrivals.settle(in: streamingStore)
                 } catch {
                     arrivals.settle(in: streamingStore, reason: error)
@@ -100,7 +77,7 @@ public struct RootfsDownload: Sendable {
                 var total = UnpackStatistics()
                 for (index, layer) in layers.enumerated() {
                     try Task.checkCancellation()
-                    let applied = try await Self.applyOnItsOwnThread(unpacker, layer)
+                    let applied = try await BlockingWork.run { flag in try unpacker.apply(layer, cancellation: flag) }
                     total += applied
                     layerApplied?(index + 1, layers.count, applied)
                 }
@@ -118,47 +95,24 @@ public struct RootfsDownload: Sendable {
             }
             return result ?? UnpackStatistics()
         }
-        return Result(image: image, statistics: statistics)
+        return UnpackResult(image: image, statistics: statistics)
     }
 
     /// How many bytes of layers may download ahead of the first unfinished one.
     static let lookAhead: Int64 = 64 << 20
-
-    /// Applying a layer blocks for seconds of file creation: that belongs on a thread of its own,
-    /// not on one of the few threads Swift concurrency runs tasks on.
-    static func applyOnItsOwnThread(_ unpacker: LayerUnpacker, _ layer: LayerBlob) async throws -> UnpackStatistics {
-        try await withCheckedThrowingContinuation { continuation in
-            let thread = Thread {
-                continuation.resume(with: Swift.Result { try unpacker.apply(layer) })
-            }
-            thread.stackSize = 1 << 20
-            thread.start()
-        }
-    }
 
     /// PATH must not exist or be an empty directory, and its parent must exist.
     static func checkTarget(_ target: String) throws {
         var isDirectory: ObjCBool = false
         if FileManager.default.fileExists(atPath: target, isDirectory: &isDirectory) {
             guard isDirectory.boolValue, (try? FileManager.default.contentsOfDirectory(atPath: target))?.isEmpty == true else {
-                throw Man8SError.targetNotEmpty(target)
+                throw ImageAccessError.targetNotEmpty(target)
             }
         }
         let parent = (target as NSString).deletingLastPathComponent
         guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw Man8SError.filesystem(path: parent, operation: "use as parent directory", errno: ENOENT)
+            throw ImageAccessError.filesystem(path: parent, operation: "use as parent directory", errno: ENOENT)
         }
-    }
-
-    /// Where the image's blobs are read from: a local layout is used in place; registry images
-    /// go through the cache.
-    func storage(for source: ImageLocation) throws -> (ImageSource, ContentStore) {
-        if case .layout(let path, let tag) = source {
-            let layout = try ImageLayout.open(at: path)
-            return (LayoutImageSource(layout: layout, tag: tag), layout.store)
-        }
-        let cache = try ImageCache(path: cacheDirectory).open()
-        return (try ImageCopy(registry: registry, platform: platform, cacheDirectory: cacheDirectory).makeSource(source), cache.store)
     }
 
     /// The layers of `image` as the unpacker takes them, each read as it arrives, with its
@@ -166,11 +120,11 @@ public struct RootfsDownload: Sendable {
     func layerBlobs(of image: FetchedImage, arrivals: BlobArrivals) throws -> [LayerBlob] {
         let diffIDs = image.configuration.rootfs?.diffIDs ?? []
         guard diffIDs.count == image.manifest.layers.count else {
-            throw Man8SError.invalidImage(reason: "the config lists \(diffIDs.count) diff_ids for \(image.manifest.layers.count) layers")
+            throw ImageAccessError.invalidImage(reason: "the config lists \(diffIDs.count) diff_ids for \(image.manifest.layers.count) layers")
         }
         return try zip(image.manifest.layers, diffIDs).map { layer, diffID in
             guard let compression = LayerCompression(mediaType: layer.mediaType) else {
-                throw Man8SError.invalidImage(reason: "layer \(layer.digest) has unsupported media type \(layer.mediaType)")
+                throw ImageAccessError.invalidImage(reason: "layer \(layer.digest) has unsupported media type \(layer.mediaType)")
             }
             let arriving = ArrivingLayer(arrival: arrivals.watch(layer))
             return LayerBlob(source: .arriving(arriving), compression: compression, digest: layer.digest.description, diffID: diffID.description)

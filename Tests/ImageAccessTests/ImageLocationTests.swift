@@ -1,5 +1,5 @@
 import Testing
-@testable import Man8S
+@testable import ImageAccess
 import RegistryClient
 
 @Suite struct ImageLocationTests {
