@@ -60,6 +60,7 @@ extension ImageAccess {
         let arrivals = BlobArrivals()
         store.arrivals = arrivals
         let layers = try layerBlobs(of: image, arrivals: arrivals)
+        arrivals.completeStored(in: store)
         let unpacker = LayerUnpacker(rootPath: rootfs, workers: unpackWorkers)
         let fetcher = self.fetcher, streamingStore = store
         let statistics = try await withThrowingTaskGroup(of: UnpackStatistics?.self) { group in

@@ -146,19 +146,26 @@ public final class BlobArrivals: @unchecked Sendable {
         return arrival
     }
 
-    /// After the downloads ended: blobs that are in `store` are complete (a source may have
-    /// put them there without an ingest), the others will not come, for `reason`.
-    public func settle(in store: ContentStore, reason: Error? = nil) {
-        lock.lock()
-        let all = Array(watched.values)
-        lock.unlock()
-        for arrival in all where !arrival.isComplete {
-            if store.contains(arrival.digest) {
-                arrival.completed(path: store.path(of: arrival.digest))
-            } else {
-                arrival.abandoned(reason)
-            }
+    /// Blobs that are in `store` already are complete: a source may skip them without an ingest.
+    public func completeStored(in store: ContentStore) {
+        for arrival in all where !arrival.isComplete && store.contains(arrival.digest) {
+            arrival.completed(path: store.path(of: arrival.digest))
         }
+    }
+
+    /// After the downloads ended: blobs that are in `store` are complete, the others will not
+    /// come, for `reason`.
+    public func settle(in store: ContentStore, reason: Error? = nil) {
+        completeStored(in: store)
+        for arrival in all where !arrival.isComplete {
+            arrival.abandoned(reason)
+        }
+    }
+
+    private var all: [BlobArrival] {
+        lock.lock()
+        defer { lock.unlock() }
+        return Array(watched.values)
     }
 
     func arrival(of digest: Digest) -> BlobArrival? {

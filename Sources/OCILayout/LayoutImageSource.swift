@@ -35,8 +35,11 @@ public struct LayoutImageSource: ImageSource {
             return
         }
         progress?(.blobStarted(descriptor, resumingAt: 0))
-        try store.copy(descriptor, from: layout.store) { done in
-            progress?(.blobProgress(descriptor.digest, completed: done, total: descriptor.size))
+        let from = layout.store
+        try await BlockingWork.run {
+            try store.copy(descriptor, from: from) { done in
+                progress?(.blobProgress(descriptor.digest, completed: done, total: descriptor.size))
+            }
         }
         progress?(.blobFinished(descriptor.digest))
     }

@@ -12,12 +12,13 @@ extension RegistryClient {
         _ descriptor: Descriptor, of reference: ImageReference, into store: ContentStore,
         progress: TransferEventHandler? = nil
     ) async throws {
-        let ingest = try store.beginIngest(descriptor)
+        // Waits for another process's lock on the blob, and re-reads a partial file: a thread's work.
+        let ingest = try await BlockingWork.run { try UncheckedIngest(store.beginIngest(descriptor)) }.ingest
         if ingest.isAlreadyStored {
             progress?(.blobSkipped(descriptor))
             return
         }
-        let session = try session(for: reference)
+        let session = try await session(for: reference)
         let path = "/\(reference.repository)/blobs/\(descriptor.digest)"
         let sink = BlobSink(ingest: ingest, progress: progress)
         var isFirstAttempt = true
@@ -39,7 +40,8 @@ extension RegistryClient {
             try Self.check(response, what: "blob \(descriptor.digest) of \(reference.repository)")
         }
         do {
-            try ingest.commit()
+            let committing = UncheckedIngest(ingest)
+            try await BlockingWork.run { try committing.ingest.commit() }
         } catch let error as OCILayoutError {
             throw RegistryError.content(error)
         }
@@ -83,4 +85,11 @@ final class BlobSink: ResponseBodySink, @unchecked Sendable {
     func progress(received: Int64, expected: Int64) {
         progress?(.blobProgress(ingest.descriptor.digest, completed: ingest.offset, total: ingest.descriptor.size))
     }
+}
+
+/// A ``BlobIngest`` handed between a task and a blocking thread: used by one at a time.
+struct UncheckedIngest: @unchecked Sendable {
+    let ingest: BlobIngest
+
+    init(_ ingest: BlobIngest) { self.ingest = ingest }
 }

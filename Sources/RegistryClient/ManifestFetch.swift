@@ -11,7 +11,7 @@ extension RegistryClient {
     /// The bytes are verified against the digest asked for, or against the registry's own
     /// `Docker-Content-Digest` when pulling by tag. Schema 1 manifests are refused by name.
     public func fetchManifest(_ reference: ImageReference, digest: Digest? = nil, progress: TransferEventHandler? = nil) async throws -> ManifestDocument {
-        let session = try session(for: reference)
+        let session = try await session(for: reference)
         let target = digest?.description ?? reference.manifestReference
         let path = "/\(reference.repository)/manifests/\(target)"
         let response = try await withRetries(url: "\(reference.registry)/v2\(path)", progress: progress) {

@@ -26,10 +26,12 @@ public final class RegistryClient: Sendable {
         self.transport = try HTTPTransport(options: configuration.transport)
     }
 
-    /// The session for `reference`'s registry, created on first use.
-    func session(for reference: ImageReference) throws -> RegistrySession {
+    /// The session for `reference`'s registry, created on first use. Looking up credentials may
+    /// run a credential helper: that waits on a thread of its own.
+    func session(for reference: ImageReference) async throws -> RegistrySession {
         if let existing = sessions.withLock({ $0[reference.registry] }) { return existing }
-        let credentials = try configuration.credentials.credentials(registry: reference.registry, repository: reference.repository)
+        let sources = configuration.credentials
+        let credentials = try await BlockingWork.run { try sources.credentials(registry: reference.registry, repository: reference.repository) }
         return sessions.withLock { table in
             if let existing = table[reference.registry] { return existing }
             let created = RegistrySession(registry: reference.registry, apiHost: reference.apiHost, transport: transport, credentials: credentials)
