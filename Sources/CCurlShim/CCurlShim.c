@@ -31,7 +31,3 @@ CURLcode mbctl_curl_setopt_xferinfo_callback(CURL *handle, mbctl_curl_xferinfo_c
 CURLcode mbctl_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }
-
-CURLcode mbctl_curl_getinfo_string(CURL *handle, CURLINFO info, char **value) {
-    return curl_easy_getinfo(handle, info, value);
-}

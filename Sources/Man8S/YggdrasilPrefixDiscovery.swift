@@ -47,7 +47,7 @@ public struct YggdrasilPrefixDiscovery: Sendable {
     /// Sends `getself` to the admin endpoint (`unix:///path` or `tcp://host:port`) and returns the answer.
     func query(_ endpoint: String) throws -> Data {
         guard endpoint.hasPrefix("unix://") else {
-            throw Man8SError.unrepresentable(what: "a query to \(endpoint)", reason: "only unix:// admin sockets are supported")
+            throw Man8SError.yggdrasil(source: endpoint, reason: "only unix:// admin sockets are supported")
         }
         let path = String(endpoint.dropFirst("unix://".count))
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -92,7 +92,7 @@ public struct YggdrasilPrefixDiscovery: Sendable {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw Man8SError.unrepresentable(what: "yggdrasilctl getself", reason: "exit status \(process.terminationStatus)")
+            throw Man8SError.yggdrasil(source: "yggdrasilctl -endpoint \(endpoint) getself", reason: "it exited with status \(process.terminationStatus)")
         }
         return data
     }
@@ -107,7 +107,7 @@ public struct YggdrasilPrefixDiscovery: Sendable {
             return nil
         }
         guard let json = try? JSONSerialization.jsonObject(with: answer), let subnet = find(json) else {
-            throw Man8SError.unrepresentable(what: "the answer of \(source)", reason: "no subnet in it")
+            throw Man8SError.yggdrasil(source: source, reason: "its answer holds no subnet")
         }
         return try IPv6Prefix(parsing: subnet)
     }

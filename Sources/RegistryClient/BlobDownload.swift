@@ -35,7 +35,7 @@ extension RegistryClient {
             if response.status == 416 {
                 // Our partial file is no prefix the server recognises: start over.
                 try ingest.restart()
-                throw RegistryError.transport(url: response.head.url, message: "range not satisfiable; restarting the download", code: -1)
+                throw RegistryError.downloadRestarted(url: response.head.url, reason: "the server could not satisfy the range")
             }
             try Self.check(response, what: "blob \(descriptor.digest) of \(reference.repository)")
         }
@@ -66,7 +66,7 @@ final class BlobSink: ResponseBodySink, @unchecked Sendable {
             guard actual == expected || actual == "bytes \(ingest.offset)-\(ingest.descriptor.size - 1)/*" else {
                 try ingest.restart()
                 let answer = actual ?? "no Content-Range"
-                throw RegistryError.transport(url: head.url, message: "server answered the range with \(answer); restarting the download", code: -1)
+                throw RegistryError.downloadRestarted(url: head.url, reason: "the server answered the range with \(answer)")
             }
         } else if ingest.offset > 0 {
             // A plain 200: the server ignored our range and sends the whole blob.

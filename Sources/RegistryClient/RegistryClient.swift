@@ -56,7 +56,7 @@ public final class RegistryClient: Sendable {
                 return try await operation()
             } catch let error as RegistryError where error.isRetryable {
                 guard attempt < policy.maxAttempts else {
-                    throw RegistryError.retriesExhausted(url: url, attempts: attempt, lastError: error.description)
+                    throw RegistryError.retriesExhausted(url: url, attempts: attempt, lastError: error)
                 }
                 let delay = policy.delay(afterAttempt: attempt, retryAfter: error.retryAfter)
                 progress?(.retrying(url: url, attempt: attempt, delay: delay, reason: error.description))

@@ -18,7 +18,9 @@ public enum RegistryError: Error, Sendable {
     case digestMismatch(what: String, expected: String, actual: String)
     case invalidResponse(url: String, reason: String)
     case redirectRefused(url: String, reason: String)
-    case retriesExhausted(url: String, attempts: Int, lastError: String)
+    indirect case retriesExhausted(url: String, attempts: Int, lastError: RegistryError)
+    /// A resumed download could not continue where it stopped and starts over: worth another try.
+    case downloadRestarted(url: String, reason: String)
     case invalidReference(String, reason: String)
     case credentials(source: String, reason: String)
     case content(OCILayoutError)
@@ -37,7 +39,7 @@ public enum RegistryError: Error, Sendable {
     /// Whether the same request may succeed if repeated: network trouble, 5xx and 429.
     public var isRetryable: Bool {
         switch self {
-        case .transport, .throttled: return true
+        case .transport, .throttled, .downloadRestarted: return true
         case .httpStatus(_, let status, _): return status >= 500 || status == 429 || status == 408
         default: return false
         }
@@ -67,6 +69,8 @@ extension RegistryError: CustomStringConvertible {
             return "\(url) sent an invalid response: \(reason)"
         case .redirectRefused(let url, let reason):
             return "refused redirect from \(url): \(reason)"
+        case .downloadRestarted(let url, let reason):
+            return "\(url): \(reason); the download starts over"
         case .retriesExhausted(let url, let attempts, let lastError):
             return "gave up on \(url) after \(attempts) attempts: \(lastError)"
         case .invalidReference(let text, let reason):

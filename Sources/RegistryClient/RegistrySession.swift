@@ -79,19 +79,18 @@ actor RegistrySession {
         baseURL = "\(scheme)://\(apiHost)/v2"
     }
 
-    /// Sends a GET (or HEAD) for `path` below `/v2/`, authorized for `scope`
-    /// (`repository:NAME:pull`).
+    /// Sends a GET for `path` below `/v2/`, authorized for `scope` (`repository:NAME:pull`).
     func send(
-        path: String, scope: String, headers: [(name: String, value: String)] = [], method: String = "GET",
+        path: String, scope: String, headers: [(name: String, value: String)] = [],
         sink: ResponseBodySink? = nil, bufferLimit: Int64 = 64 << 10
     ) async throws -> HTTPResponse {
         let url = try await base() + path
         var response = try await sendFollowingRedirects(
-            HTTPRequest(url: url, method: method, headers: headers), scope: scope, sink: sink, bufferLimit: bufferLimit)
+            HTTPRequest(url: url, headers: headers), scope: scope, sink: sink, bufferLimit: bufferLimit)
         if response.status == 401, challenge?.scheme == "bearer" {
             tokens[scope] = nil
             response = try await sendFollowingRedirects(
-                HTTPRequest(url: url, method: method, headers: headers), scope: scope, sink: sink, bufferLimit: bufferLimit)
+                HTTPRequest(url: url, headers: headers), scope: scope, sink: sink, bufferLimit: bufferLimit)
         }
         if response.status == 401 {
             throw RegistryError.unauthorized(registry: registry, detail: RegistryErrorBody.detail(response.body))

@@ -30,6 +30,16 @@ import Testing
         Issue.record("the download never reached \(bytes) bytes")
     }
 
+    /// Waits until `process` has written a line containing `text`.
+    func waitForLine(_ text: String, in process: BackgroundProcess) throws {
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && process.process.isRunning {
+            if process.log.contains(text) { return }
+            usleep(20_000)
+        }
+        Issue.record("no line with \"\(text)\" came: \(process.log)")
+    }
+
     @Test func resumesAfterTheRegistryComesBack() throws {
         defer { try? FileManager.default.removeItem(atPath: work) }
         let registry = try TestRegistry()
@@ -42,7 +52,8 @@ import Testing
             logPath: "\(work)/mbctl.log", environment: mbctlEnvironment())
         try waitForPartial(layer, in: layout, bytes: 6 << 20)
         registry.stop(abruptly: true)
-        usleep(1_500_000)
+        // Back once mbctl has noticed it gone and waits to retry.
+        try waitForLine("retrying", in: copy)
         try registry.start()
         copy.process.waitUntilExit()
 

@@ -230,4 +230,30 @@ import Testing
         #expect(sawItEarly, "the layer was not applied while it downloaded")
         #expect(FileManager.default.fileExists(atPath: "\(target)/big.bin"))
     }
+
+    @Test func ctrlCLeavesNoStagingDirectory() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry()
+        let spec = """
+        {"tag": "slow", "images": [{"platform": "linux/amd64", "layers": [
+          {"compression": "none", "entries": [{"path": "big.bin", "type": "random", "size": \(24 << 20), "seed": 6}]}]}]}
+        """
+        try registry.push(spec: spec, as: "test/slow", tag: "slow")
+        let target = "\(work)/rootfs"
+        let pull = try BackgroundProcess(
+            [TestPaths.mbctl, "oci", "download", "--limit-rate", "4000000", "--cache-dir", "\(work)/cache", "\(registry.host)/test/slow:slow", target],
+            logPath: "\(work)/pull.log", environment: mbctlEnvironment())
+        // Interrupted while the layer streams into the staging rootfs.
+        let deadline = Date().addingTimeInterval(60)
+        func staging() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: work)) ?? []).filter { $0.hasPrefix(".rootfs.mbctl-") } }
+        while Date() < deadline && pull.process.isRunning
+            && !(staging().first.map { FileManager.default.fileExists(atPath: "\(work)/\($0)/big.bin") } ?? false) {
+            usleep(10_000)
+        }
+        kill(pull.process.processIdentifier, SIGINT)
+        pull.process.waitUntilExit()
+        #expect(pull.process.terminationReason == .exit && pull.process.terminationStatus != 0, "\(pull.log)")
+        #expect(staging().isEmpty, "\(staging())")
+        #expect(!FileManager.default.fileExists(atPath: target))
+    }
 }

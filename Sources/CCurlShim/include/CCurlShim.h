@@ -19,6 +19,5 @@ CURLcode mbctl_curl_setopt_data_callback(CURL *handle, CURLoption option, mbctl_
 CURLcode mbctl_curl_setopt_xferinfo_callback(CURL *handle, mbctl_curl_xferinfo_callback callback);
 
 CURLcode mbctl_curl_getinfo_long(CURL *handle, CURLINFO info, long *value);
-CURLcode mbctl_curl_getinfo_string(CURL *handle, CURLINFO info, char **value);
 
 #endif

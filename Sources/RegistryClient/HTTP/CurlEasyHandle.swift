@@ -55,9 +55,10 @@ final class CurlEasyHandle: @unchecked Sendable {
         guard code == CURLE_OK else { throw CurlOptionError(option: option, code: code) }
     }
 
+    /// The last response's status code, 0 when libcurl has none.
     var responseCode: Int {
         var code = 0
-        _ = mbctl_curl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &code)
+        guard mbctl_curl_getinfo_long(raw, CURLINFO_RESPONSE_CODE, &code) == CURLE_OK else { return 0 }
         return code
     }
 }

@@ -1,12 +1,10 @@
-/// An HTTP request as the registry client makes it. Bodies are not needed: mbctl only reads.
+/// A GET request as the registry client makes it: mbctl only reads.
 struct HTTPRequest: Sendable {
     var url: String
-    var method: String = "GET"
     var headers: [(name: String, value: String)] = []
 
-    init(url: String, method: String = "GET", headers: [(name: String, value: String)] = []) {
+    init(url: String, headers: [(name: String, value: String)] = []) {
         self.url = url
-        self.method = method
         self.headers = headers
     }
 

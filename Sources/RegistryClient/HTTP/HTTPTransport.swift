@@ -67,11 +67,6 @@ final class HTTPTransport: Sendable {
         if options.maxReceiveSpeed > 0 {
             try handle.set(CURLOPT_MAX_RECV_SPEED_LARGE, offset: options.maxReceiveSpeed)
         }
-        if request.method == "HEAD" {
-            try handle.set(CURLOPT_NOBODY, 1)
-        } else if request.method != "GET" {
-            try handle.set(CURLOPT_CUSTOMREQUEST, request.method)
-        }
         try handle.set(CURLOPT_SSL_VERIFYPEER, options.verifyTLS ? 1 : 0)
         try handle.set(CURLOPT_SSL_VERIFYHOST, options.verifyTLS ? 2 : 0)
         if let trustedCAs {

@@ -6,8 +6,6 @@ public struct TransportOptions: Sendable {
     /// A directory in the containers-certs.d(5) layout: `*.crt` are extra CAs, `NAME.cert` with
     /// `NAME.key` a client certificate.
     public var certificateDirectory: String?
-    /// A PEM file of extra CAs to trust.
-    public var caFile: String?
     /// Abort a transfer that moves fewer than `lowSpeedLimit` bytes/s for `lowSpeedTime` seconds:
     /// a stalled connection fails (and is retried) instead of hanging forever.
     public var lowSpeedLimit: Int = 1024

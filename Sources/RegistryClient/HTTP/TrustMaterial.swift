@@ -12,7 +12,6 @@ struct TrustMaterial {
 
     init(options: TransportOptions) throws {
         var extraFiles: [String] = []
-        if let caFile = options.caFile { extraFiles.append(caFile) }
         if let directory = options.certificateDirectory {
             let names: [String]
             do {
