@@ -59,7 +59,7 @@ extension ImageAccess {
         var store = prepared.opened.store
         let arrivals = BlobArrivals()
         store.arrivals = arrivals
-        let layers = try layerBlobs(of: image, arrivals: arrivals)
+        let layers = try layerBlobs(of: image, arrivals: arrivals, progress: progress)
         arrivals.completeStored(in: store)
         let unpacker = LayerUnpacker(rootPath: rootfs, workers: unpackWorkers)
         let fetcher = self.fetcher, streamingStore = store
@@ -118,7 +118,7 @@ extension ImageAccess {
 
     /// The layers of `image` as the unpacker takes them, each read as it arrives, with its
     /// compression and diff_id.
-    func layerBlobs(of image: FetchedImage, arrivals: BlobArrivals) throws -> [LayerBlob] {
+    func layerBlobs(of image: FetchedImage, arrivals: BlobArrivals, progress: TransferEventHandler?) throws -> [LayerBlob] {
         let diffIDs = image.configuration.rootfs?.diffIDs ?? []
         guard diffIDs.count == image.manifest.layers.count else {
             throw ImageAccessError.invalidImage(reason: "the config lists \(diffIDs.count) diff_ids for \(image.manifest.layers.count) layers")
@@ -127,17 +127,24 @@ extension ImageAccess {
             guard let compression = LayerCompression(mediaType: layer.mediaType) else {
                 throw ImageAccessError.invalidImage(reason: "layer \(layer.digest) has unsupported media type \(layer.mediaType)")
             }
-            let arriving = ArrivingLayer(arrival: arrivals.watch(layer))
+            let arriving = ArrivingLayer(arrival: arrivals.watch(layer), progress: progress)
             return LayerBlob(source: .arriving(arriving), compression: compression, digest: layer.digest.description, diffID: diffID.description)
         }
     }
 }
 
-/// A layer's bytes as its download delivers them, for the unpacker.
+/// A layer's bytes as its download delivers them, for the unpacker; how far it has read is
+/// reported (at most once a mebibyte) for the progress display.
 struct ArrivingLayer: LayerBytes {
     let arrival: BlobArrival
+    let progress: TransferEventHandler?
 
     func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int64) throws -> Int {
-        try arrival.read(into: buffer, at: offset)
+        let got = try arrival.read(into: buffer, at: offset)
+        let end = offset + Int64(got)
+        if let progress, end / (1 << 20) != offset / (1 << 20) || (got == 0 && offset > 0) {
+            progress(.layerApplying(arrival.digest, completed: end, total: arrival.size))
+        }
+        return got
     }
 }

@@ -10,6 +10,9 @@ public enum TransferEvent: Sendable {
     case blobFinished(Digest)
     /// A blob was already in the store: nothing was fetched.
     case blobSkipped(Descriptor)
+    /// The unpacker has read `completed` of a layer blob's `total` bytes (it applies a layer
+    /// while it downloads, so this trails ``blobProgress(_:completed:total:)``).
+    case layerApplying(Digest, completed: Int64, total: Int64)
     /// A request failed in a way that may pass; it is tried again after `delay` seconds.
     case retrying(url: String, attempt: Int, delay: Double, reason: String)
 }

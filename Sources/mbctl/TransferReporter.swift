@@ -3,13 +3,16 @@ import OCILayout
 import Synchronization
 
 /// Draws ``TransferEvent``s for a person. On a terminal: a block of lines redrawn in place, one
-/// per blob (bytes, rate, and whether it is downloading, stored or applied). Otherwise: plain log
-/// lines on standard error, one per event that matters, so logs stay readable.
+/// per blob (bytes downloaded, rate, whether it is downloading, stored or applied, and how far
+/// the unpacker has read a layer that is applied while it downloads). Otherwise: plain log lines
+/// on standard error, one per event that matters, so logs stay readable.
 final class TransferReporter: Sendable {
     private struct Blob {
         var digest: Digest
         var total: Int64
         var done: Int64 = 0
+        /// Bytes of it the unpacker has read (layers only).
+        var applied: Int64 = 0
         var started = Date()
         var finished: Date?
         var status = "waiting"
@@ -64,6 +67,9 @@ final class TransferReporter: Sendable {
                 state.blobs[index].done = descriptor.size
                 state.blobs[index].status = "already here"
                 if !interactive { log("already have \(Self.short(descriptor.digest))", &state) }
+            case .layerApplying(let digest, let completed, let total):
+                let index = blobIndex(digest, total: total, &state)
+                state.blobs[index].applied = completed
             case .retrying(let url, let attempt, let delay, let reason):
                 log("retrying \(url) in \(String(format: "%.1f", delay))s (attempt \(attempt) failed: \(reason))", &state)
             }
@@ -110,7 +116,8 @@ final class TransferReporter: Sendable {
         for blob in state.blobs {
             let elapsed = max(0.001, (blob.finished ?? now).timeIntervalSince(blob.started))
             let rate = blob.status == "downloading" || blob.finished != nil ? "  \(Self.bytes(Int64(Double(blob.done) / elapsed)))/s" : ""
-            text += "\r\u{1B}[2K  \(Self.short(blob.digest))  \(Self.bytes(blob.done)) / \(Self.bytes(blob.total))\(rate)  \(blob.status)\n"
+            let applied = blob.applied > 0 && !blob.status.hasPrefix("applied") ? "  applying \(Self.bytes(blob.applied))" : ""
+            text += "\r\u{1B}[2K  \(Self.short(blob.digest))  \(Self.bytes(blob.done)) / \(Self.bytes(blob.total))\(rate)  \(blob.status)\(applied)\n"
         }
         state.drawnLines = state.blobs.count
         FileHandle.standardError.write(Data(text.utf8))
