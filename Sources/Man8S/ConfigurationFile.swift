@@ -10,6 +10,7 @@ import Foundation
 /// machines = "/var/lib/man8machines"
 /// systemd_machines = "/var/lib/machines"
 /// nspawn = "/etc/systemd/nspawn"
+/// systemd_units = "/etc/systemd/system"
 /// configs = "/var/lib/man8machine_configs"
 /// storage = "/var/lib/man8machine_storage"
 /// cache = "/var/tmp/man8s"
@@ -21,6 +22,7 @@ import Foundation
 ///
 /// [machines]
 /// template = "network_isolated"
+/// keep_generations = 1
 ///
 /// [registry]
 /// tls_verify = true
@@ -36,6 +38,8 @@ public struct ConfigurationFile: Sendable, Equatable {
     public var certDirectory: String?
     public var authFile: String?
     public var jobs: Int?
+    /// Generations a machine keeps for `machines rollback`.
+    public var keepGenerations = 1
 
     public static let defaultPath = "/etc/mbctl/config.toml"
 
@@ -84,6 +88,10 @@ public struct ConfigurationFile: Sendable, Equatable {
             case ("network", "bridge"): layout.bridge = try string()
             case ("network", "prefix"): prefix = try string()
             case ("machines", "template"): template = try string()
+            case ("machines", "keep_generations"):
+                guard case .integer(let count) = value, (1...16).contains(count) else { throw fail("keep_generations takes a number from 1 to 16") }
+                keepGenerations = count
+            case ("paths", "systemd_units"): layout.systemdUnits = try string()
             case ("registry", "cert_dir"): certDirectory = try string()
             case ("registry", "authfile"): authFile = try string()
             case ("registry", "tls_verify"):

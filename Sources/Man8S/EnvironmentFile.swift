@@ -43,4 +43,26 @@ public enum EnvironmentFile {
             return "\(key)=\(value)"
         }.joined(separator: "\n") + "\n"
     }
+
+    /// The `man8env.env` of an upgraded machine: what mbctl writes for the new image
+    /// (`newlyWritten`), then every line of the `current` file that mbctl did not write last time
+    /// (`previouslyWritten`): the lines the user added or changed, in their order, so that they
+    /// still win (the init exports lines in order). Without `previouslyWritten` (a machine made
+    /// before mbctl kept it), the user's lines are those that set no `MAN8S_` key and are not
+    /// written anew.
+    public static func merge(current: String, previouslyWritten: String?, newlyWritten: String) -> String {
+        let written = Set((previouslyWritten ?? "").split(separator: "\n", omittingEmptySubsequences: false).map(String.init))
+        let fresh = Set(newlyWritten.split(separator: "\n").map(String.init))
+        var users: [String] = []
+        for line in current.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if written.contains(line) || fresh.contains(line) || line == userLinesHeader { continue }
+            if previouslyWritten == nil, line.hasPrefix(MachineDefinition.reservedPrefix) { continue }
+            users.append(line)
+        }
+        while users.last?.isEmpty == true { users.removeLast() }
+        guard !users.isEmpty else { return newlyWritten }
+        return newlyWritten + userLinesHeader + "\n" + users.joined(separator: "\n") + "\n"
+    }
+
+    static let userLinesHeader = "# Added or changed by the user, kept across upgrades:"
 }

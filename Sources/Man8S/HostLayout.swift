@@ -8,6 +8,8 @@ public struct HostLayout: Sendable, Equatable {
     public var systemdMachines = "/var/lib/machines"
     /// `NAME.nspawn` files.
     public var nspawnFiles = "/etc/systemd/nspawn"
+    /// systemd's unit directory, where each machine's unit gets mbctl's drop-in.
+    public var systemdUnits = "/etc/systemd/system"
     /// Per-machine configuration (`man8env.env`, "config" volumes). The user's: never deleted.
     public var configs = "/var/lib/man8machine_configs"
     /// Per-machine data ("data" volumes). The user's: never deleted.
@@ -30,6 +32,7 @@ public struct HostLayout: Sendable, Equatable {
         copy.machines = base + machines
         copy.systemdMachines = base + systemdMachines
         copy.nspawnFiles = base + nspawnFiles
+        copy.systemdUnits = base + systemdUnits
         copy.configs = base + configs
         copy.storage = base + storage
         copy.cache = base + cache

@@ -61,9 +61,14 @@ struct MachineDirectories {
 
     /// Machine `name`'s `man8env.env`, parsed; empty when it has none.
     func environment(of name: String) -> [(key: String, value: String)] {
+        environmentText(of: name).map(EnvironmentFile.parse) ?? []
+    }
+
+    /// Machine `name`'s `man8env.env` as it is, bounded; nil when it has none.
+    func environmentText(of name: String) -> String? {
         guard let directory = try? configs.openDirectory(Array(name.utf8)),
-              let bytes = try? directory.readFile(Self.environmentFileName, limit: Self.environmentFileLimit) else { return [] }
-        return EnvironmentFile.parse(String(decoding: bytes, as: UTF8.self))
+              let bytes = try? directory.readFile(Self.environmentFileName, limit: Self.environmentFileLimit) else { return nil }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// The names of staging directories: `.NAME.mbctl-` and eight hex digits.

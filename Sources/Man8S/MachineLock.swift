@@ -33,16 +33,19 @@ final class MachineLock {
     enum Purpose: String {
         case make = "made"
         case remove = "removed"
+        case upgrade = "upgraded"
+        case start = "started"
     }
 
-    /// Takes machine `name`'s lock, or fails at once naming the process that holds it.
-    static func acquire(_ name: MachineName, for purpose: Purpose, in directories: MachineDirectories) throws -> MachineLock {
+    /// Takes machine `name`'s lock, or fails at once naming the process that holds it (waits
+    /// for it instead when `wait`).
+    static func acquire(_ name: MachineName, for purpose: Purpose, in directories: MachineDirectories, wait: Bool = false) throws -> MachineLock {
         let path = "\(directories.layout.machines)/.locks"
         let directory = try naming(path) {
             _ = try directories.machines.makeDirectoryIfMissing(directoryName, mode: 0o700)
             return try directories.machines.openDirectory(directoryName)
         }
-        guard let lock = try naming("\(path)/\(name).lock", { try FileLock.acquire(fileName(name), in: directory, wait: false) }) else {
+        guard let lock = try naming("\(path)/\(name).lock", { try FileLock.acquire(fileName(name), in: directory, wait: wait) }) else {
             let note = Note(try? directory.readFile(fileName(name), limit: 512))
             throw Man8SError.machineBusy(name.value, process: note.fields["pid"].flatMap { Int32($0) }, doing: note.fields["doing"])
         }

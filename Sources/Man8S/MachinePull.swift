@@ -21,14 +21,15 @@ import RegistryClient
 public struct MachinePull: Sendable {
     public var layout: HostLayout
     public var images: ImageAccess
-    public var prefix: IPv6Prefix
     /// The machine template (`network_isolated`, the only one).
     public var template = "network_isolated"
+    /// This mbctl, for the unit drop-in that finishes an interrupted upgrade before a boot
+    /// (``MachineUnitDropIn``); nil writes none.
+    public var recoveryExecutable: String?
 
-    public init(layout: HostLayout, images: ImageAccess, prefix: IPv6Prefix) {
+    public init(layout: HostLayout, images: ImageAccess) {
         self.layout = layout
         self.images = images
-        self.prefix = prefix
     }
 
     /// What a pull made.
@@ -51,8 +52,10 @@ public struct MachinePull: Sendable {
     /// Asks where a volume goes when no `--volume` answers it (nil: no terminal to ask on).
     public typealias VolumeQuestion = @Sendable (String) -> VolumeChoice?
 
+    /// Makes machine `name` from the image at `source` (`imageText` as the user wrote it), its
+    /// address taken from the host's yggdrasil `prefix`.
     public func pull(
-        _ source: ImageLocation, as imageText: String, name: MachineName,
+        _ source: ImageLocation, as imageText: String, name: MachineName, prefix: IPv6Prefix,
         volumes answers: [String: VolumeChoice] = [:], ask: VolumeQuestion? = nil,
         progress: TransferEventHandler? = nil, layerApplied: ImageAccess.LayerApplied? = nil
     ) async throws -> Outcome {
@@ -102,19 +105,7 @@ public struct MachinePull: Sendable {
         let nspawn = try NspawnFile.render(definition)
         let environment = try EnvironmentFile.render(definition, version: MbctlVersion.current)
 
-        // The machine's own configuration and data directories: private at the NAME level, the
-        // image's owners and modes apply only inside.
-        var reused: [String] = []
-        func ownDirectory(in parent: DirectoryHandle, _ parentPath: String) throws -> OwnDirectory {
-            let path = "\(parentPath)/\(name)"
-            let (directory, created) = try rollback.makeDirectory(name.bytes, in: parent, mode: 0o700, path: path)
-            if !created {
-                reused.append(path)
-                try rollback.narrow(directory, to: 0o700, path: path)
-            }
-            return OwnDirectory(handle: directory, path: path)
-        }
-        let own = OwnDirectories(config: try ownDirectory(in: directories.configs, layout.configs), data: try ownDirectory(in: directories.storage, layout.storage))
+        let (own, reused) = try openOwnDirectories(of: name, in: directories, rollback: rollback)
         let rootfs = try RootDirectory(path: staging)
         let seeded = try seed(volumes, from: rootfs, into: own, rollback: rollback)
 
@@ -124,10 +115,13 @@ public struct MachinePull: Sendable {
         }
         rollback.created(MachineDirectories.environmentFileName, in: own.config.handle)
 
-        let initSystem = InitSystem(hostBusybox: layout.busybox)
-        let rootFilesystem = RootFilesystem(path: staging)
-        try initSystem.install(into: rootFilesystem)
-        try initSystem.protectRunAndTmp(in: rootFilesystem)
+        try finishRootfs(staging)
+        if let recoveryExecutable {
+            try MachineUnitDropIn.write(name, executable: recoveryExecutable, layout: layout, rollback: rollback)
+        }
+        let record = GenerationRecord(
+            number: 1, image: imageText, digest: definition.imageDigest, createdAt: definition.createdAt, volumes: volumes, written: environment)
+        try writeCurrentRecord(record, of: name, in: directories, rollback: rollback)
         try Task.checkCancellation()
 
         // Into place: the rootfs, then its nspawn file and the systemd link.
@@ -152,7 +146,7 @@ public struct MachinePull: Sendable {
     /// All directories first, parents before children: a nested volume's directory is then a
     /// real directory before the outer volume's seed copy gets there, so the image cannot put a
     /// symlink in its place. A directory this run made gets the owner and mode of the image's.
-    private func seed(
+    func seed(
         _ volumes: [VolumeMapping], from rootfs: RootDirectory, into own: OwnDirectories, rollback: Rollback
     ) throws -> TreeCopy.Statistics {
         var hostDirectories: [(VolumeMapping, DirectoryHandle, created: Bool)] = []
@@ -196,6 +190,41 @@ public struct MachinePull: Sendable {
             total.add(copied)
         }
         return total
+    }
+
+    /// The machine's own configuration and data directories: private at the NAME level, the
+    /// image's owners and modes apply only inside. Also returns those that existed already.
+    func openOwnDirectories(of name: MachineName, in directories: MachineDirectories, rollback: Rollback) throws -> (OwnDirectories, reused: [String]) {
+        var reused: [String] = []
+        func ownDirectory(in parent: DirectoryHandle, _ parentPath: String) throws -> OwnDirectory {
+            let path = "\(parentPath)/\(name)"
+            let (directory, created) = try rollback.makeDirectory(name.bytes, in: parent, mode: 0o700, path: path)
+            if !created {
+                reused.append(path)
+                try rollback.narrow(directory, to: 0o700, path: path)
+            }
+            return OwnDirectory(handle: directory, path: path)
+        }
+        let own = OwnDirectories(config: try ownDirectory(in: directories.configs, layout.configs), data: try ownDirectory(in: directories.storage, layout.storage))
+        return (own, reused)
+    }
+
+    /// Installs the Man8S init into the rootfs at `path` and keeps its /run and /tmp aside.
+    func finishRootfs(_ path: String) throws {
+        let initSystem = InitSystem(hostBusybox: layout.busybox)
+        let rootFilesystem = RootFilesystem(path: path)
+        try initSystem.install(into: rootFilesystem)
+        try initSystem.protectRunAndTmp(in: rootFilesystem)
+    }
+
+    /// Writes what mbctl knows of the new machine's generation (``MachineGenerations``).
+    private func writeCurrentRecord(_ record: GenerationRecord, of name: MachineName, in directories: MachineDirectories, rollback: Rollback) throws {
+        let top = "\(layout.machines)/.generations"
+        _ = try naming(top) { try directories.machines.makeDirectoryIfMissing(MachineGenerations.directoryName, mode: 0o700) }
+        let generations = try naming(top) { try directories.machines.openDirectory(MachineGenerations.directoryName) }
+        let (mine, _) = try rollback.makeDirectory(name.bytes, in: generations, mode: 0o700, path: "\(top)/\(name)")
+        try naming("\(top)/\(name)/current.json") { try mine.writeFile(MachineGenerations.currentRecord, contents: try record.encoded(), mode: 0o600) }
+        rollback.created(MachineGenerations.currentRecord, in: mine)
     }
 
     /// Renames an existing `man8env.env` to `man8env.env.previous-TIMESTAMP`; returns its new path.

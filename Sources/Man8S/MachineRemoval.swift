@@ -26,8 +26,9 @@ public struct MachineRemoval: Sendable {
         let nspawn = try naming(layout.nspawnFile(of: name)) { try directories.nspawnFiles.status(of: MachineDirectories.nspawnFileName(name)) }
         let rootfs = try naming(layout.rootfs(of: name)) { try directories.machines.status(of: name.bytes) }
         guard link != nil || nspawn != nil || rootfs != nil else { throw Man8SError.noSuchMachine(name.value) }
-        if !force, RunningMachines.scan().contains(where: { $0.matches(name: name.value, directories: [layout.rootfs(of: name), layout.systemdLink(of: name)]) }) {
-            throw Man8SError.machineRunning(name.value)
+        if RunningMachines.isRunning(name, layout: layout) {
+            guard force else { throw Man8SError.machineRunning(name.value) }
+            try stop(name)
         }
 
         var removed: [String] = []
@@ -48,8 +49,38 @@ public struct MachineRemoval: Sendable {
             try naming(layout.rootfs(of: name)) { try directories.machines.removeTree(name.bytes) }
             removed.append(layout.rootfs(of: name))
         }
+        if let generations = try MachineGenerations.open(name, in: directories, create: false) {
+            try naming(generations.path) { try generations.handle.removeTree(MachineGenerations.incoming) }
+            for number in try generations.previous() {
+                try naming("\(generations.path)/\(number)") { try generations.handle.removeTree(Array(String(number).utf8)) }
+            }
+            let top = try directories.machines.openDirectory(MachineGenerations.directoryName)
+            try naming(generations.path) { try top.removeTree(name.bytes) }
+        }
+        try MachineUnitDropIn.remove(name, layout: layout)
         let kept = [(directories.configs, layout.configDirectory(of: name)), (directories.storage, layout.dataDirectory(of: name))]
             .filter { (try? $0.0.status(of: name.bytes)) != nil }.map(\.1)
         return Outcome(removed: removed, kept: kept)
+    }
+
+    /// Stops a running machine before it is removed: through systemd where systemd runs it, else
+    /// by signalling its systemd-nspawn (SIGTERM, then SIGKILL after 30 seconds).
+    private func stop(_ name: MachineName) throws {
+        let systemd = Systemd()
+        if systemd.isBooted, systemd.state(name)?.active == "active" {
+            try systemd.stop(name)
+            return
+        }
+        let directories = [layout.rootfs(of: name), layout.systemdLink(of: name)]
+        for machine in RunningMachines.scan() where machine.matches(name: name.value, directories: directories) {
+            kill(machine.pid, SIGTERM)
+        }
+        let deadline = Date().addingTimeInterval(30)
+        while RunningMachines.isRunning(name, layout: layout) {
+            if Date() > deadline {
+                for machine in RunningMachines.scan() where machine.matches(name: name.value, directories: directories) { kill(machine.pid, SIGKILL) }
+            }
+            usleep(100_000)
+        }
     }
 }

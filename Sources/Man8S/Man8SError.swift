@@ -18,6 +18,8 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
     case notRunning(String)
     case noPrefix(reasons: [String])
     case yggdrasil(source: String, reason: String)
+    case noPreviousGeneration(String)
+    case systemd(command: String, reason: String)
     case configuration(path: String, line: Int, reason: String)
 
     public var description: String {
@@ -37,6 +39,8 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
         case .machineBusy(let name, let process, let doing):
             return "machine \(name) is being \(doing ?? "changed") by " + (process.map { "process \($0)" } ?? "another mbctl process") + "; try again when it is done"
         case .noPrefix(let reasons): return "no yggdrasil prefix: pass --prefix (e.g. 300:2e98:a4b0:1789::/64) or run yggdrasil (" + reasons.joined(separator: "; ") + ")"
+        case .noPreviousGeneration(let name): return "machine \(name) has no previous generation to roll back to"
+        case .systemd(let command, let reason): return "\(command): \(reason)"
         case .yggdrasil(let source, let reason): return "cannot learn the yggdrasil prefix from \(source): \(reason)"
         case .configuration(let path, let line, let reason): return line > 0 ? "\(path), line \(line): \(reason)" : "\(path): \(reason)"
         case .notRunning(let name): return "machine \(name) is not running (no systemd-nspawn runs it); start it with systemd-nspawn -M \(name) -D /var/lib/machines/\(name)"

@@ -75,4 +75,27 @@ public enum NspawnFile {
     static func bindPath(_ path: String) throws -> String {
         try singleLine(path, what: "bind path \(path)").replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ":", with: "\\:")
     }
+
+    /// The volumes an existing `NAME.nspawn` binds (its `Bind=` lines but man8env.env's): for a
+    /// machine made before mbctl kept a record of them.
+    static func boundVolumes(in directories: MachineDirectories, of name: MachineName) -> [VolumeMapping] {
+        guard let bytes = try? directories.nspawnFiles.readFile(MachineDirectories.nspawnFileName(name), limit: 1 << 20) else { return [] }
+        let layout = directories.layout
+        return String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { line -> VolumeMapping? in
+            guard line.hasPrefix("Bind=") else { return nil }
+            var fields: [String] = [""]
+            var escaped = false
+            for character in line.dropFirst("Bind=".count) {
+                if escaped { fields[fields.count - 1].append(character); escaped = false }
+                else if character == "\\" { escaped = true }
+                else if character == ":" { fields.append("") }
+                else { fields[fields.count - 1].append(character) }
+            }
+            guard fields.count >= 2, fields[1] != "/man8env.env", let path = try? VolumePath(fields[1]) else { return nil }
+            let host = fields[0]
+            let choice: VolumeChoice = host.hasPrefix(layout.configDirectory(of: name) + "/") ? .config
+                : host.hasPrefix(layout.dataDirectory(of: name) + "/") ? .data : .custom(host)
+            return VolumeMapping(containerPath: path, choice: choice, hostPath: host)
+        }
+    }
 }

@@ -6,6 +6,11 @@ struct RunningMachines {
     let pid: Int32
     let arguments: [String]
 
+    /// Whether machine `name` of `layout` runs now.
+    static func isRunning(_ name: MachineName, layout: HostLayout) -> Bool {
+        scan().contains { $0.matches(name: name.value, directories: [layout.rootfs(of: name), layout.systemdLink(of: name)]) }
+    }
+
     static func scan() -> [RunningMachines] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { entry in

@@ -16,6 +16,11 @@ public struct YggdrasilAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The address of machine `name` under `prefix`.
+    /// An address in IPv6 text form (`300:2e98:a4b0:1789::1`).
+    public init(parsing text: String) throws {
+        self.init(bytes: try IPv6Prefix(parsing: text + "/128").network)
+    }
+
     public init(machineName name: String, prefix: IPv6Prefix) {
         let digest = Array(SHA256.hash(data: Data(name.utf8)))
         // The low 128 bits of the 256-bit digest are its last 16 bytes.

@@ -6,8 +6,11 @@ import Man8S
 struct MachinesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "machines",
-        abstract: "Make, list and remove Man8S machines.",
-        subcommands: [Pull.self, List.self, Shell.self, Remove.self]
+        abstract: "Make, upgrade, run and remove Man8S machines.",
+        subcommands: [
+            Pull.self, Upgrade.self, Rollback.self, List.self, Show.self, Status.self,
+            Start.self, Stop.self, Restart.self, Enable.self, Disable.self, Logs.self, Shell.self, Remove.self, Recover.self,
+        ]
     )
 
     struct Pull: AsyncParsableCommand {
@@ -68,7 +71,7 @@ struct MachinesCommand: AsyncParsableCommand {
                 let (path, choice) = try VolumeChoice.parseFlag(flag)
                 answers[path] = choice
             }
-            var pull = MachinePull(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration), prefix: prefix)
+            var pull = MachinePull(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration))
             pull.template = template ?? configuration.template
             let reporter = TransferReporter(quiet: quiet)
             let ask: MachinePull.VolumeQuestion? = isatty(STDIN_FILENO) == 1 ? VolumePrompt.ask : nil
@@ -77,7 +80,7 @@ struct MachinesCommand: AsyncParsableCommand {
             let choices = answers
             let pullMachine = pull
             let outcome = try await Interruption.cancellable {
-                try await pullMachine.pull(location, as: sourceText, name: name, volumes: choices, ask: ask, progress: reporter.handle) { index, count, applied in
+                try await pullMachine.pull(location, as: sourceText, name: name, prefix: prefix, volumes: choices, ask: ask, progress: reporter.handle) { index, count, applied in
                     reporter.layerApplied(index: index, count: count, entries: applied.entries)
                 }
             }

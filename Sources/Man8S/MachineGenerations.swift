@@ -1,0 +1,138 @@
+import ConfinedFilesystem
+import Foundation
+
+/// What mbctl knows of one generation of a machine: the image it was made from, its volumes,
+/// and the `man8env.env` mbctl wrote for it (without the user's lines, so that an upgrade can
+/// tell the user's lines from mbctl's).
+struct GenerationRecord: Codable, Equatable {
+    struct Volume: Codable, Equatable {
+        var path: String
+        /// `config`, `data` or `custom`.
+        var kind: String
+        var hostPath: String
+    }
+
+    var number: Int
+    var image: String
+    var digest: String?
+    var createdAt: Date
+    var volumes: [Volume]
+    /// The `man8env.env` mbctl wrote for this generation, without lines the user added.
+    var written: String
+
+    init(number: Int, image: String, digest: String?, createdAt: Date, volumes: [VolumeMapping], written: String) {
+        self.number = number
+        self.image = image
+        self.digest = digest
+        self.createdAt = createdAt
+        self.volumes = volumes.map { volume in
+            let kind: String
+            switch volume.choice {
+            case .config: kind = "config"
+            case .data: kind = "data"
+            case .custom, .skip: kind = "custom"
+            }
+            return Volume(path: volume.containerPath.description, kind: kind, hostPath: volume.hostPath)
+        }
+        self.written = written
+    }
+
+    /// The volumes as mappings (those whose path no longer reads as a volume path are left out).
+    var mappings: [VolumeMapping] {
+        volumes.compactMap { volume in
+            guard let path = try? VolumePath(volume.path) else { return nil }
+            let choice: VolumeChoice = volume.kind == "config" ? .config : volume.kind == "data" ? .data : .custom(volume.hostPath)
+            return VolumeMapping(containerPath: path, choice: choice, hostPath: volume.hostPath)
+        }
+    }
+
+    static let largestRecord = 1 << 20
+
+    func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return Array(try encoder.encode(self))
+    }
+
+    static func decode(_ bytes: [UInt8]) -> GenerationRecord? {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try? decoder.decode(GenerationRecord.self, from: Data(bytes))
+    }
+}
+
+/// A machine's generations on the host.
+///
+/// The current generation is where Man8S has always kept a machine: its rootfs at
+/// `machines/NAME`, `NAME.nspawn`, `configs/NAME/man8env.env`. What mbctl knows of it is
+/// `machines/.generations/NAME/current.json`. Each generation kept for `machines rollback` is a
+/// directory `machines/.generations/NAME/N/` with `rootfs/`, `NAME.nspawn`, `man8env.env` and
+/// `generation.json`. A generation being brought in is prepared in `next/` the same way.
+///
+/// Going from one generation to another moves a rootfs and rewrites two files: that cannot be
+/// one atomic step, so it is a ``MachineTransition`` with a journal, completed by whichever
+/// mbctl comes next (every machines command for NAME, and the unit's `ExecStartPre`).
+struct MachineGenerations {
+    let directories: MachineDirectories
+    let name: MachineName
+    /// `machines/.generations/NAME`.
+    let handle: DirectoryHandle
+    let path: String
+
+    static let directoryName = Array(".generations".utf8)
+    static let currentRecord = Array("current.json".utf8)
+    static let generationRecord = Array("generation.json".utf8)
+    static let journal = Array("journal.json".utf8)
+    static let incoming = Array("next".utf8)
+    static let rootfs = Array("rootfs".utf8)
+
+    /// Opens (making when `create`) the generations of `name`; nil when there are none.
+    static func open(_ name: MachineName, in directories: MachineDirectories, create: Bool) throws -> MachineGenerations? {
+        let top = "\(directories.layout.machines)/.generations"
+        return try naming(top) {
+            if create {
+                _ = try directories.machines.makeDirectoryIfMissing(directoryName, mode: 0o700)
+            } else if try directories.machines.status(of: directoryName) == nil {
+                return nil
+            }
+            let generations = try directories.machines.openDirectory(directoryName)
+            if create {
+                _ = try generations.makeDirectoryIfMissing(name.bytes, mode: 0o700)
+            } else if try generations.status(of: name.bytes) == nil {
+                return nil
+            }
+            return MachineGenerations(directories: directories, name: name, handle: try generations.openDirectory(name.bytes), path: "\(top)/\(name)")
+        }
+    }
+
+    /// The record of the current generation, if mbctl wrote one.
+    func current() -> GenerationRecord? {
+        (try? handle.readFile(Self.currentRecord, limit: GenerationRecord.largestRecord)).flatMap { $0.flatMap(GenerationRecord.decode) }
+    }
+
+    /// The numbers of the generations kept, oldest first.
+    func previous() throws -> [Int] {
+        try naming(path) { try handle.entries() }.compactMap { Int(String(decoding: $0, as: UTF8.self)) }.sorted()
+    }
+
+    /// The record of kept generation `number`.
+    func record(of number: Int) -> GenerationRecord? {
+        guard let directory = try? handle.openDirectory(Array(String(number).utf8)) else { return nil }
+        return (try? directory.readFile(Self.generationRecord, limit: GenerationRecord.largestRecord)).flatMap { $0.flatMap(GenerationRecord.decode) }
+    }
+
+    /// Removes the oldest kept generations beyond `keep`.
+    func prune(keeping keep: Int) throws {
+        let numbers = try previous()
+        for number in numbers.dropLast(max(0, keep)) {
+            try naming("\(path)/\(number)") { try handle.removeTree(Array(String(number).utf8)) }
+        }
+    }
+
+    /// Removes a `next/` that no journal refers to: a preparation that was interrupted.
+    func removeAbandonedPreparation() throws {
+        guard try naming(path, { try handle.status(of: Self.journal) }) == nil else { return }
+        try naming("\(path)/next") { try handle.removeTree(Self.incoming) }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+
+/// `mbctl machines show` and `status`: everything mbctl knows of a machine, from its files, its
+/// generations and (where systemd runs the host) its unit.
+public struct MachineStatus: Sendable {
+    public var layout: HostLayout
+    public var systemd = Systemd()
+
+    public init(layout: HostLayout) {
+        self.layout = layout
+    }
+
+    public struct Generation: Sendable, Codable, Equatable {
+        public var number: Int
+        public var image: String?
+        public var digest: String?
+        public var createdAt: Date?
+    }
+
+    public struct Volume: Sendable, Codable, Equatable {
+        public var path: String
+        public var hostPath: String
+    }
+
+    public struct Details: Sendable, Codable, Equatable {
+        public var name: String
+        public var address: String?
+        public var image: String?
+        public var digest: String?
+        public var template: String?
+        public var createdAt: String?
+        public var running: Bool
+        /// What systemd says of the machine's unit (nil where systemd does not run the host).
+        public var unit: Systemd.UnitState?
+        public var current: Generation
+        /// Generations kept for rollback, newest first.
+        public var previous: [Generation]
+        public var volumes: [Volume]
+        public var rootfs: String
+        public var nspawnFile: String
+        public var configDirectory: String
+        public var dataDirectory: String
+        /// Keys man8env.env sets that mbctl did not write: the user's settings.
+        public var userSettings: [String]
+    }
+
+    public func details(_ name: MachineName) throws -> Details {
+        guard let directories = try MachineDirectories.openExisting(layout), try directories.exists(name) else {
+            throw Man8SError.noSuchMachine(name.value)
+        }
+        let environment = directories.environment(of: name.value)
+        func value(_ key: String) -> String? { environment.last { $0.key == key }?.value }
+        let generations = try MachineGenerations.open(name, in: directories, create: false)
+        let record = generations?.current()
+        let current = Generation(number: record?.number ?? 1, image: value("MAN8S_OCI_IMAGE_URL"), digest: value("MAN8S_OCI_IMAGE_DIGEST"), createdAt: record?.createdAt)
+        let previous = (try generations?.previous() ?? []).reversed().map { number in
+            let kept = generations?.record(of: number)
+            return Generation(number: number, image: kept?.image, digest: kept?.digest, createdAt: kept?.createdAt)
+        }
+        let written = Set(EnvironmentFile.parse(record?.written ?? "").map { "\($0.key)=\($0.value)" })
+        let userSettings = environment.filter { !written.contains("\($0.key)=\($0.value)") && (record != nil || !$0.key.hasPrefix(MachineDefinition.reservedPrefix)) }.map(\.key)
+        let volumes = (record?.mappings ?? NspawnFile.boundVolumes(in: directories, of: name)).map { Volume(path: $0.containerPath.description, hostPath: $0.hostPath) }
+        return Details(
+            name: name.value, address: value("MAN8S_YGGDRASIL_ADDRESS"), image: value("MAN8S_OCI_IMAGE_URL"), digest: value("MAN8S_OCI_IMAGE_DIGEST"),
+            template: value("MAN8S_CONTAINER_TEMPLATE"), createdAt: value("MAN8S_MBCTL_CREATED_AT"),
+            running: RunningMachines.isRunning(name, layout: layout), unit: systemd.state(name),
+            current: current, previous: Array(previous), volumes: volumes,
+            rootfs: layout.rootfs(of: name), nspawnFile: layout.nspawnFile(of: name),
+            configDirectory: layout.configDirectory(of: name), dataDirectory: layout.dataDirectory(of: name),
+            userSettings: userSettings)
+    }
+}

@@ -1,0 +1,207 @@
+import ConfinedFilesystem
+import Foundation
+import ImageAccess
+import LayerUnpacker
+import OCILayout
+
+/// `mbctl machines upgrade NAME [SRC]`: the machine made anew from the newest image, its
+/// configuration and data kept, the old generation kept for `machines rollback`.
+///
+/// SRC defaults to the image the machine was made from (`MAN8S_OCI_IMAGE_URL`). When its
+/// manifest digest is the machine's (`MAN8S_OCI_IMAGE_DIGEST`) nothing changes. Otherwise the
+/// new rootfs is built in `machines/.generations/NAME/next/` with the same pipeline and safety
+/// as a pull, the init installed, `NAME.nspawn` and `man8env.env` written anew (every line the
+/// user added or changed in `man8env.env` kept), volumes new in the image seeded, and then a
+/// ``MachineTransition`` swaps the generations. The configuration and data directories are
+/// never touched but to seed new volumes; volumes the new image dropped keep their host
+/// directories.
+public struct MachineUpgrade: Sendable {
+    public var pull: MachinePull
+    /// The host's yggdrasil prefix, for a machine whose man8env.env lost its address.
+    public var prefix: IPv6Prefix?
+    /// Kept generations (`[machines] keep_generations`, default 1).
+    public var keep = 1
+    /// Stops a running machine (through systemd) for the swap, and starts it again.
+    public var restart = false
+    public var systemd = Systemd()
+
+    public init(pull: MachinePull) {
+        self.pull = pull
+    }
+
+    public enum Outcome: Sendable {
+        case upToDate(Digest)
+        case upgraded(Upgraded)
+    }
+
+    public struct Upgraded: Sendable {
+        public var from: String?
+        public var to: Digest
+        public var generation: Int
+        /// Volumes the new image has that the old one had not (seeded now).
+        public var newVolumes: [VolumeMapping]
+        /// Volumes the old image had and the new one has not: their host directories stay.
+        public var droppedVolumes: [VolumeMapping]
+        public var restarted: Bool
+        public var warnings: [String]
+    }
+
+    public func upgrade(
+        _ name: MachineName, from sourceText: String? = nil,
+        volumes answers: [String: VolumeChoice] = [:], ask: MachinePull.VolumeQuestion? = nil,
+        progress: TransferEventHandler? = nil, layerApplied: ImageAccess.LayerApplied? = nil
+    ) async throws -> Outcome {
+        let layout = pull.layout
+        guard let directories = try MachineDirectories.openExisting(layout), try directories.exists(name) else {
+            throw Man8SError.noSuchMachine(name.value)
+        }
+        let lock = try MachineLock.acquire(name, for: .upgrade, in: directories)
+        defer { lock.release() }
+        guard let generations = try MachineGenerations.open(name, in: directories, create: true) else {
+            throw Man8SError.noSuchMachine(name.value)
+        }
+        try MachineTransition.recover(generations)
+        try generations.removeAbandonedPreparation()
+
+        let environment = directories.environment(of: name.value)
+        func value(_ key: String) -> String? { environment.last { $0.key == key }?.value }
+        guard let imageText = sourceText ?? value("MAN8S_OCI_IMAGE_URL") else {
+            throw Man8SError.invalidImage(reason: "\(layout.environmentFile(of: name)) names no image (MAN8S_OCI_IMAGE_URL); give the image to upgrade to")
+        }
+        let location = try ImageLocation(parsing: imageText)
+        let prepared = try await pull.images.prepare(location, progress: progress)
+        let digest = prepared.image.manifestDescriptor.digest
+        if value("MAN8S_OCI_IMAGE_DIGEST") == digest.description {
+            return .upToDate(digest)
+        }
+
+        let running = RunningMachines.isRunning(name, layout: layout)
+        if running && !restart { throw Man8SError.machineRunning(name.value) }
+        if running { try systemd.requireManaged(name) }
+
+        let current = generations.current()
+        let oldVolumes = current?.mappings ?? NspawnFile.boundVolumes(in: directories, of: name)
+        let runtime = prepared.image.configuration.config ?? ImageConfiguration.RuntimeSettings()
+        let imageVolumes = try MachinePull.volumePaths(of: runtime)
+        let kept = oldVolumes.filter { imageVolumes.contains($0.containerPath) }
+        let dropped = oldVolumes.filter { !imageVolumes.contains($0.containerPath) }
+        let fresh = imageVolumes.filter { path in !oldVolumes.contains { $0.containerPath == path } }
+        let newVolumes = try pull.decideVolumes(fresh, for: name, answers: answers.filter { (try? VolumePath($0.key)).map(fresh.contains) ?? true }, ask: ask)
+
+        let currentNumber = current?.number ?? 1
+        let number = max(currentNumber, try generations.previous().max() ?? 0) + 1
+        let rollback = Rollback()
+        let prepareResult: (definition: MachineDefinition, written: String)
+        do {
+            prepareResult = try await prepareNext(
+                prepared, imageText: imageText, name: name, number: number, volumes: kept + newVolumes, newVolumes: newVolumes,
+                in: directories, generations: generations, rollback: rollback, progress: progress, layerApplied: layerApplied)
+        } catch {
+            rollback.undo()
+            try? generations.handle.removeTree(MachineGenerations.incoming)
+            throw error
+        }
+
+        // From here on the upgrade happens: a failure leaves the journal for the next mbctl.
+        let systemd = self.systemd
+        if running { try await BlockingWork.run { try systemd.stop(name) } }
+        try MachineTransition(incoming: "next", outgoing: currentNumber, keep: keep).begin(in: generations)
+        if running { try await BlockingWork.run { try systemd.start(name) } }
+        return .upgraded(Upgraded(
+            from: value("MAN8S_OCI_IMAGE_DIGEST"), to: digest, generation: number, newVolumes: newVolumes, droppedVolumes: dropped,
+            restarted: running, warnings: prepareResult.definition.droppedEnvironment))
+    }
+
+    /// Builds the incoming generation in `next/`: rootfs, init, nspawn file, man8env.env, record.
+    private func prepareNext(
+        _ prepared: ImageAccess.PreparedImage, imageText: String, name: MachineName, number: Int,
+        volumes: [VolumeMapping], newVolumes: [VolumeMapping], in directories: MachineDirectories,
+        generations: MachineGenerations, rollback: Rollback,
+        progress: TransferEventHandler?, layerApplied: ImageAccess.LayerApplied?
+    ) async throws -> (definition: MachineDefinition, written: String) {
+        let layout = pull.layout
+        let nextPath = "\(generations.path)/next"
+        let next = try naming(nextPath) {
+            _ = try generations.handle.makeDirectoryIfMissing(MachineGenerations.incoming, mode: 0o700)
+            let next = try generations.handle.openDirectory(MachineGenerations.incoming)
+            _ = try next.makeDirectoryIfMissing(MachineGenerations.rootfs, mode: 0o755)
+            return next
+        }
+        let rootfsPath = "\(nextPath)/rootfs"
+        let result = try await pull.images.populate(rootfsPath, with: prepared, progress: progress, layerApplied: layerApplied)
+        try Task.checkCancellation()
+
+        // The machine keeps its address.
+        let kept = directories.environment(of: name.value).last { $0.key == "MAN8S_YGGDRASIL_ADDRESS" }.flatMap { try? YggdrasilAddress(parsing: $0.value) }
+        guard let address = kept ?? prefix.map({ YggdrasilAddress(machineName: name.value, prefix: $0) }) else {
+            throw Man8SError.noPrefix(reasons: ["\(layout.environmentFile(of: name)) has no MAN8S_YGGDRASIL_ADDRESS"])
+        }
+        var definition = MachineDefinition(
+            name: name, address: address, image: imageText, createdAt: Date(),
+            runtime: result.image.configuration.config ?? ImageConfiguration.RuntimeSettings(),
+            volumes: volumes, layout: layout)
+        definition.template = pull.template
+        definition.imageDigest = result.image.manifestDescriptor.digest.description
+        let nspawn = try NspawnFile.render(definition)
+        let written = try EnvironmentFile.render(definition, version: MbctlVersion.current)
+        let currentText = directories.environmentText(of: name.value) ?? ""
+        let environment = EnvironmentFile.merge(current: currentText, previouslyWritten: generations.current()?.written, newlyWritten: written)
+
+        // New volumes only: what is in the configuration and data directories already is the user's.
+        let (own, _) = try pull.openOwnDirectories(of: name, in: directories, rollback: rollback)
+        _ = try pull.seed(newVolumes, from: try RootDirectory(path: rootfsPath), into: own, rollback: rollback)
+        try pull.finishRootfs(rootfsPath)
+        let record = GenerationRecord(number: number, image: imageText, digest: definition.imageDigest, createdAt: definition.createdAt, volumes: volumes, written: written)
+        try naming(nextPath) {
+            try next.writeFile(MachineDirectories.nspawnFileName(name), contents: Array(nspawn.utf8), mode: 0o644)
+            try next.writeFile(MachineDirectories.environmentFileName, contents: Array(environment.utf8), mode: 0o644)
+            try next.writeFile(MachineGenerations.generationRecord, contents: try record.encoded(), mode: 0o600)
+        }
+        try Task.checkCancellation()
+        return (definition, written)
+    }
+}
+
+/// `mbctl machines rollback NAME`: back to the newest kept generation (rootfs, nspawn file,
+/// man8env.env), through the same crash-safe ``MachineTransition``; the generation left is
+/// kept in its turn, so a second rollback goes forward again.
+public struct MachineRollback: Sendable {
+    public var layout: HostLayout
+    public var restart = false
+    public var systemd = Systemd()
+
+    public init(layout: HostLayout) {
+        self.layout = layout
+    }
+
+    public struct Outcome: Sendable {
+        public var from: Int
+        public var to: Int
+        public var image: String?
+        public var digest: String?
+        public var restarted: Bool
+    }
+
+    public func rollback(_ name: MachineName) throws -> Outcome {
+        guard let directories = try MachineDirectories.openExisting(layout), try directories.exists(name) else {
+            throw Man8SError.noSuchMachine(name.value)
+        }
+        let lock = try MachineLock.acquire(name, for: .upgrade, in: directories)
+        defer { lock.release() }
+        guard let generations = try MachineGenerations.open(name, in: directories, create: false) else {
+            throw Man8SError.noPreviousGeneration(name.value)
+        }
+        try MachineTransition.recover(generations)
+        try generations.removeAbandonedPreparation()
+        guard let target = try generations.previous().last else { throw Man8SError.noPreviousGeneration(name.value) }
+        let running = RunningMachines.isRunning(name, layout: layout)
+        if running && !restart { throw Man8SError.machineRunning(name.value) }
+        if running { try systemd.requireManaged(name) }
+        let record = generations.record(of: target)
+        let from = generations.current()?.number ?? 1
+        if running { try systemd.stop(name) }
+        try MachineTransition(incoming: String(target), outgoing: from, keep: max(1, try generations.previous().count)).begin(in: generations)
+        if running { try systemd.start(name) }
+        return Outcome(from: from, to: target, image: record?.image, digest: record?.digest, restarted: running)
+    }
+}

@@ -1,0 +1,165 @@
+import ArgumentParser
+import Foundation
+import Man8S
+
+/// The options of the commands that drive a machine's systemd unit.
+struct UnitOptions: ParsableArguments {
+    @Argument(help: "The machine's name.")
+    var name: String
+
+    @OptionGroup var host: HostOptions
+
+    /// The lifecycle of the machine; systemd manages this host's units, so `--root` has no place.
+    func lifecycle() throws -> (MachineLifecycle, MachineName) {
+        guard host.root == nil else {
+            throw ValidationError("this command drives this host's systemd, which --root cannot move; leave --root out")
+        }
+        var lifecycle = MachineLifecycle(layout: try host.layout)
+        lifecycle.recoveryExecutable = MbctlExecutable.path
+        return (lifecycle, try MachineName(name))
+    }
+}
+
+extension MachinesCommand {
+    struct Start: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start a machine (its unit systemd-nspawn@NAME.service).",
+            discussion: "Finishes an interrupted upgrade or rollback first. Needs systemd to run the host.")
+
+        @OptionGroup var unit: UnitOptions
+
+        func run() throws {
+            let (lifecycle, name) = try unit.lifecycle()
+            try lifecycle.start(name)
+            print("started \(name)")
+        }
+    }
+
+    struct Stop: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Stop a machine (its unit systemd-nspawn@NAME.service).")
+
+        @OptionGroup var unit: UnitOptions
+
+        func run() throws {
+            let (lifecycle, name) = try unit.lifecycle()
+            try lifecycle.stop(name)
+            print("stopped \(name)")
+        }
+    }
+
+    struct Restart: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Restart a machine (its unit systemd-nspawn@NAME.service).")
+
+        @OptionGroup var unit: UnitOptions
+
+        func run() throws {
+            let (lifecycle, name) = try unit.lifecycle()
+            try lifecycle.restart(name)
+            print("restarted \(name)")
+        }
+    }
+
+    struct Enable: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Start a machine when the host boots.",
+            discussion: "Enables its unit and machines.target, as machinectl enable does.")
+
+        @OptionGroup var unit: UnitOptions
+
+        func run() throws {
+            let (lifecycle, name) = try unit.lifecycle()
+            try lifecycle.enable(name)
+            print("enabled \(name): it starts when the host boots")
+        }
+    }
+
+    struct Disable: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Do not start a machine when the host boots.")
+
+        @OptionGroup var unit: UnitOptions
+
+        func run() throws {
+            let (lifecycle, name) = try unit.lifecycle()
+            try lifecycle.disable(name)
+            print("disabled \(name)")
+        }
+    }
+
+    struct Logs: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a machine's journal (its unit's), with -f to follow it.")
+
+        @OptionGroup var unit: UnitOptions
+
+        @Flag(name: .shortAndLong, help: "Follow new lines as they come.")
+        var follow = false
+
+        func run() throws {
+            let (_, name) = try unit.lifecycle()
+            let command = try Systemd().logsCommand(name, follow: follow)
+            let arguments = command.map { strdup($0) } + [nil]
+            execv(command[0], arguments)
+            throw ValidationError("cannot run \(command[0]): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Whether a machine runs, since when, its address, image and generations.")
+
+        @Argument(help: "The machine's name.")
+        var name: String
+
+        @OptionGroup var host: HostOptions
+
+        func run() throws {
+            let details = try MachineStatus(layout: try host.layout).details(try MachineName(name))
+            var state = details.running ? "running" : "stopped"
+            if let unit = details.unit {
+                state = unit.active + (unit.active == "active" && !unit.since.isEmpty ? " since \(unit.since)" : "")
+                state += unit.file == "enabled" ? ", enabled at boot" : ", not enabled at boot"
+            }
+            print("\(details.name): \(state)")
+            print("  address     \(details.address ?? "-")")
+            print("  image       \(details.image ?? "-")")
+            print("  digest      \(details.digest ?? "-")")
+            print("  generation  \(details.current.number)" + (details.previous.isEmpty ? "" : "; kept for rollback: " + details.previous.map { "\($0.number) (\($0.image ?? "?"))" }.joined(separator: ", ")))
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Everything mbctl knows of a machine: image, address, volumes, generations, paths, unit.")
+
+        @Argument(help: "The machine's name.")
+        var name: String
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        @OptionGroup var host: HostOptions
+
+        func run() throws {
+            let details = try MachineStatus(layout: try host.layout).details(try MachineName(name))
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                encoder.dateEncodingStrategy = .iso8601
+                print(String(decoding: try encoder.encode(details), as: UTF8.self))
+                return
+            }
+            print("name          \(details.name)")
+            print("running       \(details.running ? "yes" : "no")" + (details.unit.map { " (unit \($0.active), \($0.file))" } ?? ""))
+            print("address       \(details.address ?? "-")")
+            print("image         \(details.image ?? "-")")
+            print("digest        \(details.digest ?? "-")")
+            print("template      \(details.template ?? "-")")
+            print("created       \(details.createdAt ?? "-")")
+            print("generation    \(details.current.number)")
+            for kept in details.previous { print("kept          \(kept.number): \(kept.image ?? "?") \(kept.digest ?? "")") }
+            for volume in details.volumes { print("volume        \(volume.path) <- \(volume.hostPath)") }
+            print("rootfs        \(details.rootfs)")
+            print("nspawn file   \(details.nspawnFile)")
+            print("configuration \(details.configDirectory)")
+            print("data          \(details.dataDirectory)")
+            if !details.userSettings.isEmpty { print("your settings \(details.userSettings.joined(separator: " "))") }
+        }
+    }
+}
