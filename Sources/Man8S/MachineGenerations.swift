@@ -19,6 +19,8 @@ struct GenerationRecord: Codable, Equatable {
     var volumes: [Volume]
     /// The `man8env.env` mbctl wrote for this generation, without lines the user added.
     var written: String
+    /// When it was kept for rollback (set when it stops being the current generation).
+    var keptAt: Date?
 
     init(number: Int, image: String, digest: String?, createdAt: Date, volumes: [VolumeMapping], written: String) {
         self.number = number
@@ -111,9 +113,11 @@ struct MachineGenerations {
         (try? handle.readFile(Self.currentRecord, limit: GenerationRecord.largestRecord)).flatMap { $0.flatMap(GenerationRecord.decode) }
     }
 
-    /// The numbers of the generations kept, oldest first.
+    /// The numbers of the generations kept, the one kept last first.
     func previous() throws -> [Int] {
-        try naming(path) { try handle.entries() }.compactMap { Int(String(decoding: $0, as: UTF8.self)) }.sorted()
+        let numbers = try naming(path) { try handle.entries() }.compactMap { Int(String(decoding: $0, as: UTF8.self)) }
+        let kept = Dictionary(uniqueKeysWithValues: numbers.map { ($0, record(of: $0)?.keptAt ?? .distantPast) })
+        return numbers.sorted { (kept[$0] ?? .distantPast, $0) > (kept[$1] ?? .distantPast, $1) }
     }
 
     /// The record of kept generation `number`.
@@ -122,10 +126,9 @@ struct MachineGenerations {
         return (try? directory.readFile(Self.generationRecord, limit: GenerationRecord.largestRecord)).flatMap { $0.flatMap(GenerationRecord.decode) }
     }
 
-    /// Removes the oldest kept generations beyond `keep`.
+    /// Removes the kept generations beyond the `keep` kept last.
     func prune(keeping keep: Int) throws {
-        let numbers = try previous()
-        for number in numbers.dropLast(max(0, keep)) {
+        for number in try previous().dropFirst(max(0, keep)) {
             try naming("\(path)/\(number)") { try handle.removeTree(Array(String(number).utf8)) }
         }
     }

@@ -53,7 +53,7 @@ public struct MachineStatus: Sendable {
         let generations = try MachineGenerations.open(name, in: directories, create: false)
         let record = generations?.current()
         let current = Generation(number: record?.number ?? 1, image: value("MAN8S_OCI_IMAGE_URL"), digest: value("MAN8S_OCI_IMAGE_DIGEST"), createdAt: record?.createdAt)
-        let previous = (try generations?.previous() ?? []).reversed().map { number in
+        let previous = (try generations?.previous() ?? []).map { number in
             let kept = generations?.record(of: number)
             return Generation(number: number, image: kept?.image, digest: kept?.digest, createdAt: kept?.createdAt)
         }
@@ -64,7 +64,7 @@ public struct MachineStatus: Sendable {
             name: name.value, address: value("MAN8S_YGGDRASIL_ADDRESS"), image: value("MAN8S_OCI_IMAGE_URL"), digest: value("MAN8S_OCI_IMAGE_DIGEST"),
             template: value("MAN8S_CONTAINER_TEMPLATE"), createdAt: value("MAN8S_MBCTL_CREATED_AT"),
             running: RunningMachines.isRunning(name, layout: layout), unit: systemd.state(name),
-            current: current, previous: Array(previous), volumes: volumes,
+            current: current, previous: previous, volumes: volumes,
             rootfs: layout.rootfs(of: name), nspawnFile: layout.nspawnFile(of: name),
             configDirectory: layout.configDirectory(of: name), dataDirectory: layout.dataDirectory(of: name),
             userSettings: userSettings)

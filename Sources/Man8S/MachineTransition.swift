@@ -72,6 +72,7 @@ struct MachineTransition: Codable, Equatable {
                     let record = try generations.current().map { record -> [UInt8] in
                         var numbered = record
                         numbered.number = outgoing
+                        numbered.keptAt = Date()
                         return try numbered.encoded()
                     }
                     if let record { try keptDirectory.writeFile(MachineGenerations.generationRecord, contents: record, mode: 0o600) }

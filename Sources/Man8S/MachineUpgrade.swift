@@ -193,7 +193,7 @@ public struct MachineRollback: Sendable {
         }
         try MachineTransition.recover(generations)
         try generations.removeAbandonedPreparation()
-        guard let target = try generations.previous().last else { throw Man8SError.noPreviousGeneration(name.value) }
+        guard let target = try generations.previous().first else { throw Man8SError.noPreviousGeneration(name.value) }
         let running = RunningMachines.isRunning(name, layout: layout)
         if running && !restart { throw Man8SError.machineRunning(name.value) }
         if running { try systemd.requireManaged(name) }
