@@ -16,6 +16,8 @@ public struct MachineList: Sendable {
         public var digest: String?
         public var address: String?
         public var running: Bool
+        /// Whether its unit starts when the host boots; nil where systemd does not run the host.
+        public var enabled: Bool?
     }
 
     /// Names that have an nspawn file or a rootfs, sorted.
@@ -29,6 +31,7 @@ public struct MachineList: Sendable {
 
     public func entries() -> [Entry] {
         let running = RunningMachines.scan()
+        let systemd = Systemd()
         let directories = try? MachineDirectories.openExisting(layout)
         return names().map { name in
             // A running machine can rewrite its own man8env.env: read it bounded, never through a link.
@@ -38,7 +41,8 @@ public struct MachineList: Sendable {
             return Entry(
                 name: name, image: value("MAN8S_OCI_IMAGE_URL"), digest: value("MAN8S_OCI_IMAGE_DIGEST"),
                 address: value("MAN8S_YGGDRASIL_ADDRESS"),
-                running: running.contains { $0.matches(name: name, directories: [rootfs, link]) })
+                running: running.contains { $0.matches(name: name, directories: [rootfs, link]) },
+                enabled: (try? MachineName(name)).flatMap { systemd.state($0) }.map { $0.file == "enabled" })
         }
     }
 }

@@ -93,7 +93,7 @@ struct MachinesCommand: AsyncParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List machines: name, image, digest, address, running.")
+        static let configuration = CommandConfiguration(abstract: "List machines: name, running, enabled at boot, address, image, digest.")
 
         @OptionGroup var host: HostOptions
 
@@ -108,9 +108,9 @@ struct MachinesCommand: AsyncParsableCommand {
                 print(String(decoding: try encoder.encode(entries), as: UTF8.self))
                 return
             }
-            print(["NAME", "RUNNING", "ADDRESS", "IMAGE", "DIGEST"].joined(separator: "\t"))
+            print(["NAME", "RUNNING", "ENABLED", "ADDRESS", "IMAGE", "DIGEST"].joined(separator: "\t"))
             for entry in entries {
-                print([entry.name, entry.running ? "yes" : "no", entry.address ?? "-", entry.image ?? "-", entry.digest.map { String($0.prefix(19)) } ?? "-"].joined(separator: "\t"))
+                print([entry.name, entry.running ? "yes" : "no", entry.enabled.map { $0 ? "yes" : "no" } ?? "-", entry.address ?? "-", entry.image ?? "-", entry.digest.map { String($0.prefix(19)) } ?? "-"].joined(separator: "\t"))
             }
         }
     }
