@@ -4,6 +4,8 @@
 public struct ImageConfiguration: Codable, Hashable, Sendable {
     public var architecture: String?
     public var os: String?
+    /// When the image was built (RFC 3339), as its builder wrote it.
+    public var created: String?
     public var variant: String?
     public var config: RuntimeSettings?
     public var rootfs: RootFS?

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Man8S
 
 /// Where the host's Man8S directories are.
@@ -17,12 +18,28 @@ struct HostOptions: ParsableArguments {
 
     /// The configuration file: `--config`, else the default one (under `--root`), if present.
     func configuration() throws -> ConfigurationFile {
-        if let config { return try ConfigurationFile(path: config, required: true) }
-        return try ConfigurationFile(path: (root ?? "") + ConfigurationFile.defaultPath, required: false)
+        try HostSettings(root: root, config: config, busybox: busybox, bridge: bridge).configuration()
     }
 
     var layout: HostLayout {
         get throws { try layout(from: configuration()) }
+    }
+
+    func layout(from configuration: ConfigurationFile) -> HostLayout {
+        HostSettings(root: root, config: config, busybox: busybox, bridge: bridge).layout(from: configuration)
+    }
+}
+
+/// What ``HostOptions`` say, for commands that name the options otherwise.
+struct HostSettings {
+    var root: String?
+    var config: String?
+    var busybox: String? = nil
+    var bridge: String? = nil
+
+    func configuration() throws -> ConfigurationFile {
+        if let config { return try ConfigurationFile(path: config, required: true) }
+        return try ConfigurationFile(path: (root ?? "") + ConfigurationFile.defaultPath, required: false)
     }
 
     func layout(from configuration: ConfigurationFile) -> HostLayout {
@@ -38,5 +55,3 @@ struct HostOptions: ParsableArguments {
         return root.map { layout.rooted(at: $0) } ?? layout
     }
 }
-
-import Foundation

@@ -7,7 +7,7 @@ struct OCICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "oci",
         abstract: "Work with OCI images directly, without making a machine.",
-        subcommands: [Copy.self, Download.self]
+        subcommands: [Copy.self, Download.self, Inspect.self]
     )
 
     struct Copy: AsyncParsableCommand {
@@ -111,6 +111,82 @@ struct OCICommand: AsyncParsableCommand {
                 summary += "; rootless: \(stats.ownershipSkipped) owners not set, \(stats.devicesSkipped) devices and \(stats.xattrsSkipped) xattrs skipped"
             }
             print(summary)
+        }
+    }
+
+    struct Inspect: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what an image is, without unpacking it.",
+            discussion: """
+            Prints the image's digest (of the manifest chosen for --platform), when it was built, \
+            its platform, labels, environment, entrypoint and command, working directory, volumes \
+            and layers, as skopeo inspect does. --raw prints the manifest (or index) byte for \
+            byte; --config the config blob; --json everything as JSON. No layer is fetched.
+
+            Examples:
+              mbctl oci inspect docker://busybox:latest
+              mbctl oci inspect --config --raw oci:/srv/images/app:1.0
+            """
+        )
+
+        @Argument(help: ArgumentHelp("Where the image is: docker://REF (or a bare REF), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].", valueName: "src"))
+        var source: String
+
+        @Flag(help: "Print the config blob instead of the summary.")
+        var config = false
+
+        @Flag(help: "Print the document byte for byte (the manifest or index; with --config, the config).")
+        var raw = false
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        @Option(help: ArgumentHelp("The OCI image layout that caches images (default: the configuration file's, /var/tmp/man8s).", valueName: "dir"))
+        var cacheDir: String?
+
+        @Option(help: ArgumentHelp("Put every host path (the cache, the configuration file) under this directory.", valueName: "dir"))
+        var root: String?
+
+        // --config is the config blob here, as in skopeo inspect.
+        @Option(name: .customLong("config-file"), help: ArgumentHelp("mbctl's configuration file (default /etc/mbctl/config.toml, if it exists).", valueName: "file"))
+        var configFile: String?
+
+        @OptionGroup var registry: RegistryOptions
+
+        func run() async throws {
+            let location = try ImageLocation(parsing: source)
+            let host = HostSettings(root: root, config: configFile)
+            let configuration = try host.configuration()
+            let images = try registry.imageAccess(cache: cacheDir ?? host.layout(from: configuration).cache, file: configuration)
+            let inspection = try await Interruption.cancellable { try await images.inspect(location) }
+            if raw || config {
+                let bytes = config ? inspection.rawConfig : inspection.rawManifest
+                if raw {
+                    FileHandle.standardOutput.write(bytes)
+                } else {
+                    let object = try JSONSerialization.jsonObject(with: bytes)
+                    let pretty = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+                    print(String(decoding: pretty, as: UTF8.self))
+                }
+                return
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(inspection), as: UTF8.self))
+                return
+            }
+            print("Name:         \(inspection.name)")
+            print("Digest:       \(inspection.digest)")
+            print("Created:      \(inspection.created ?? "-")")
+            print("Platform:     \([inspection.os, inspection.architecture, inspection.variant].compactMap { $0 }.joined(separator: "/"))")
+            print("Entrypoint:   \(inspection.entrypoint.isEmpty ? "-" : inspection.entrypoint.joined(separator: " "))")
+            print("Cmd:          \(inspection.cmd.isEmpty ? "-" : inspection.cmd.joined(separator: " "))")
+            print("WorkingDir:   \(inspection.workingDir ?? "-")")
+            for variable in inspection.env { print("Env:          \(variable)") }
+            for volume in inspection.volumes { print("Volume:       \(volume)") }
+            for (key, value) in inspection.labels.sorted(by: { $0.key < $1.key }) { print("Label:        \(key)=\(value)") }
+            for layer in inspection.layers { print("Layer:        \(layer.digest) \(TransferReporter.bytes(layer.size)) \(layer.mediaType)") }
         }
     }
 }

@@ -153,4 +153,26 @@ import Testing
         }
         #expect(!FileManager.default.fileExists(atPath: "\(layout)/.ingest"))
     }
+
+    @Test func inspectsAsSkopeoDoes() throws {
+        let registry = try TestRegistry()
+        try registry.push(spec: ImageSpecs.multiLayer, as: "test/inspect", tag: "v1")
+        let image = "\(registry.host)/test/inspect:v1"
+        let skopeo = try runCommand(["skopeo", "inspect", "--tls-verify=false", "docker://\(image)"]).stdout
+        let expected = try #require(try JSONSerialization.jsonObject(with: Data(skopeo.utf8)) as? [String: Any])
+        let ours = try runMbctl(["oci", "inspect", "--json", "--cache-dir", "\(NSTemporaryDirectory())mbctl-inspect-\(UUID().uuidString)", image])
+        #expect(ours.succeeded, "\(ours.stderr)")
+        let inspected = try #require(try JSONSerialization.jsonObject(with: Data(ours.stdout.utf8)) as? [String: Any])
+        #expect(inspected["Digest"] as? String == expected["Digest"] as? String)
+        #expect(inspected["Env"] as? [String] == expected["Env"] as? [String])
+        #expect(inspected["Architecture"] as? String == expected["Architecture"] as? String)
+        #expect(inspected["Layers"] as? [String] == expected["Layers"] as? [String])
+        #expect((inspected["Layers"] as? [String])?.count == 3)
+        // Byte for byte, as the registry holds them.
+        for flags in [["--raw"], ["--config", "--raw"]] {
+            let theirs = try runCommand(["skopeo", "inspect", "--tls-verify=false"] + flags + ["docker://\(image)"]).stdout
+            let mine = try runMbctl(["oci", "inspect"] + flags + ["--cache-dir", "\(NSTemporaryDirectory())mbctl-inspect-\(UUID().uuidString)", image]).stdout
+            #expect(mine.trimmingCharacters(in: .whitespacesAndNewlines) == theirs.trimmingCharacters(in: .whitespacesAndNewlines), "\(flags)")
+        }
+    }
 }
