@@ -91,12 +91,16 @@ public final class DirectoryHandle: @unchecked Sendable {
     }
 
     /// Removes entry `name` and, for a directory, everything below it, never following symlinks.
+    /// A btrfs subvolume goes in one step, as `btrfs subvolume delete` removes it.
     public func removeTree(_ name: [UInt8]) throws {
         guard let info = try status(of: name) else { return }
         if (info.st_mode & S_IFMT) == S_IFDIR {
             let child = withCPath(name) { openat(fd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             guard child >= 0 else { throw SystemCallError(operation: "open for removal", errno: errno) }
             let directory = DirectoryHandle(fd: child)
+            if UInt64(info.st_ino) == Btrfs.subvolumeRootInode, Btrfs.isSubvolume(directory), Btrfs.destroySubvolume(name, in: self) {
+                return
+            }
             for entry in try directory.entries() {
                 try directory.removeTree(entry)
             }

@@ -12,25 +12,30 @@ import Glibc
 /// that name (a releasing holder may have removed it in between) and tries again if not. The
 /// file carries a note from the holder (its PID, what it claims), for others to read while it
 /// is held; the file of a holder that was killed means nothing and is taken over.
+///
+/// A shared lock (many holders, no exclusive one) leaves the file in place: another holder may
+/// still have it.
 public final class FileLock: @unchecked Sendable {
     private var fd: Int32
     private let directory: DirectoryHandle
     private let name: [UInt8]
+    private let shared: Bool
 
-    private init(fd: Int32, directory: DirectoryHandle, name: [UInt8]) {
+    private init(fd: Int32, directory: DirectoryHandle, name: [UInt8], shared: Bool) {
         self.fd = fd
         self.directory = directory
         self.name = name
+        self.shared = shared
     }
 
     deinit { release() }
 
     /// Takes the lock on file `name` of `directory` (made, mode 0600, when missing). Waits for
     /// it when `wait`, else returns nil at once when someone else holds it.
-    public static func acquire(_ name: [UInt8], in directory: DirectoryHandle, wait: Bool) throws -> FileLock? {
+    public static func acquire(_ name: [UInt8], in directory: DirectoryHandle, wait: Bool, shared: Bool = false) throws -> FileLock? {
         while true {
             let fd = try open(name, in: directory, flags: O_RDWR | O_CREAT)
-            guard mbctl_lock_file(fd, wait ? 1 : 0) == 0 else {
+            guard mbctl_lock_file(fd, wait ? 1 : 0, shared ? 1 : 0) == 0 else {
                 let code = errno
                 close(fd)
                 if code == EAGAIN || code == EACCES { return nil }
@@ -43,7 +48,7 @@ public final class FileLock: @unchecked Sendable {
                 throw SystemCallError(operation: "stat lock file", errno: code)
             }
             if let current = try directory.status(of: name), current.st_dev == locked.st_dev, current.st_ino == locked.st_ino {
-                return FileLock(fd: fd, directory: directory, name: name)
+                return FileLock(fd: fd, directory: directory, name: name, shared: shared)
             }
             close(fd)  // Removed by the holder that released it: take the new file.
         }
@@ -73,7 +78,7 @@ public final class FileLock: @unchecked Sendable {
     /// Removes the lock file and lets go of the lock.
     public func release() {
         guard fd >= 0 else { return }
-        try? directory.remove(name)
+        if !shared { try? directory.remove(name) }
         close(fd)
         fd = -1
     }

@@ -4,7 +4,8 @@ import Glibc
 #endif
 
 /// Copies the contents of a directory of an image's rootfs into a directory of the host: the
-/// seed data of a machine's volume.
+/// seed data of a machine's volume (``Mode/seed``), or a whole image tree into a machine's new
+/// rootfs (``Mode/clone``).
 ///
 /// Both sides are reached only through directory handles, so neither the image's symlinks nor
 /// anything already in the destination can send a write elsewhere: every entry is created with
@@ -16,8 +17,16 @@ import Glibc
 /// (`SEEK_DATA`/`SEEK_HOLE`, data moved with `copy_file_range`, which shares extents where the
 /// filesystem can), and files hardlinked to each other inside the tree stay one file. Owners,
 /// modes, xattrs and times are those the unpacker gave the source. Devices, FIFOs and sockets
-/// are no seed data and are skipped.
+/// are no seed data and are skipped; a clone makes devices and FIFOs too, and shares each
+/// file's data with the source where the file system can (a reflink: FICLONE).
 public struct TreeCopy {
+    public enum Mode: Sendable {
+        /// Seed data: devices, FIFOs and sockets are left out.
+        case seed
+        /// A whole tree: everything but sockets, files as reflinks where possible.
+        case clone
+    }
+
     /// Told of every entry the copy makes inside a directory that existed before, so that undoing
     /// the copy removes exactly those (entries made inside a new directory go with it).
     public typealias Created = (_ parent: DirectoryHandle, _ name: [UInt8]) -> Void
@@ -30,6 +39,10 @@ public struct TreeCopy {
         public var hardlinks = 0
         /// Bytes of file data copied (holes not counted).
         public var bytes: Int64 = 0
+        /// Files whose data is shared with the source (reflinks) rather than copied.
+        public var reflinked = 0
+        /// Devices and FIFOs made (clones only).
+        public var nodes = 0
         /// Entries left alone because the destination had them already.
         public var kept = 0
         /// Devices, FIFOs and sockets, which are not copied.
@@ -46,11 +59,14 @@ public struct TreeCopy {
             bytes += other.bytes
             kept += other.kept
             skipped += other.skipped
+            reflinked += other.reflinked
+            nodes += other.nodes
         }
     }
 
     private let destinationRoot: DirectoryHandle
     private let created: Created
+    private let mode: Mode
     private var statistics = Statistics()
     /// The first copy of each multiply-linked source file, by (device, inode): later links to
     /// it become hardlinks to that copy.
@@ -63,9 +79,9 @@ public struct TreeCopy {
 
     /// Copies what `source` holds into `destination`. `source` may be an `O_PATH` handle.
     public static func copyContents(
-        of source: DirectoryHandle, into destination: DirectoryHandle, created: @escaping Created
+        of source: DirectoryHandle, into destination: DirectoryHandle, mode: Mode = .seed, created: @escaping Created
     ) throws -> Statistics {
-        var copy = TreeCopy(destinationRoot: destination, created: created)
+        var copy = TreeCopy(destinationRoot: destination, created: created, mode: mode)
         try copy.copyEntries(of: source, into: destination, at: EntryPath(components: []), destinationIsNew: false)
         return copy.statistics
     }
@@ -80,9 +96,10 @@ public struct TreeCopy {
         try copyAttributes(info, from: readable, to: destination.fd)
     }
 
-    private init(destinationRoot: DirectoryHandle, created: @escaping Created) {
+    private init(destinationRoot: DirectoryHandle, created: @escaping Created, mode: Mode) {
         self.destinationRoot = destinationRoot
         self.created = created
+        self.mode = mode
     }
 
     private mutating func copyEntries(of source: DirectoryHandle, into destination: DirectoryHandle, at path: EntryPath, destinationIsNew: Bool) throws {
@@ -100,6 +117,12 @@ public struct TreeCopy {
             case S_IFLNK:
                 guard existing == nil else { statistics.kept += 1; continue }
                 try copySymlink(name, info, from: source, into: destination)
+                if !destinationIsNew { created(destination, name) }
+            case S_IFCHR, S_IFBLK, S_IFIFO:
+                // A `where` would bind to the last pattern only: decide here.
+                guard mode == .clone else { statistics.skipped += 1; continue }
+                guard existing == nil else { statistics.kept += 1; continue }
+                try copyNode(name, info, into: destination)
                 if !destinationIsNew { created(destination, name) }
             default:
                 statistics.skipped += 1
@@ -146,7 +169,11 @@ public struct TreeCopy {
         let output = withCPath(name) { openat(destination.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
         guard output >= 0 else { throw SystemCallError(operation: "create \(path.display)", errno: errno) }
         defer { close(output) }
-        statistics.bytes += try Self.copyData(from: input, to: output, size: Int64(opened.st_size))
+        if mode == .clone, opened.st_size > 0, Reflink.clone(output, from: input) {
+            statistics.reflinked += 1
+        } else {
+            statistics.bytes += try Self.copyData(from: input, to: output, size: Int64(opened.st_size))
+        }
         try Self.copyAttributes(opened, from: input, to: output)
         statistics.files += 1
         if info.st_nlink > 1 { firstCopies[identity] = path }
@@ -173,6 +200,21 @@ public struct TreeCopy {
         let timed = withCPath(name) { utimensat(destination.fd, $0, &times, AT_SYMLINK_NOFOLLOW) }
         guard timed == 0 else { throw SystemCallError(operation: "set times", errno: errno) }
         statistics.symlinks += 1
+    }
+
+    /// A device node or FIFO, with its owner, mode and times (no data, no xattrs to speak of).
+    private mutating func copyNode(_ name: [UInt8], _ info: stat, into destination: DirectoryHandle) throws {
+        let made = withCPath(name) { mknodat(destination.fd, $0, info.st_mode & (S_IFMT | 0o777), info.st_rdev) }
+        guard made == 0 else { throw SystemCallError(operation: "make device node", errno: errno) }
+        let owned = withCPath(name) { fchownat(destination.fd, $0, info.st_uid, info.st_gid, AT_SYMLINK_NOFOLLOW) }
+        guard owned == 0 else { throw SystemCallError(operation: "chown", errno: errno) }
+        // Made here just now by mknodat: following it is not a concern.
+        let moded = withCPath(name) { fchmodat(destination.fd, $0, info.st_mode & 0o7777, 0) }
+        guard moded == 0 else { throw SystemCallError(operation: "chmod", errno: errno) }
+        var times = [info.st_atim, info.st_mtim]
+        let timed = withCPath(name) { utimensat(destination.fd, $0, &times, AT_SYMLINK_NOFOLLOW) }
+        guard timed == 0 else { throw SystemCallError(operation: "set times", errno: errno) }
+        statistics.nodes += 1
     }
 
     // MARK: Data and attributes

@@ -19,6 +19,7 @@ extension ImageAccess {
             let opened = try await open(location)
             let cache = try ImageCache(path: cacheDirectory).open()
             let image = try await fetcher.fetch(from: opened.source, into: cache.store, progress: progress)
+            try opened.remember(image.manifestDescriptor, as: location)
             let tag = requestedTag ?? Self.defaultTag(for: location)
             try await BlockingWork.run { try OCIArchiveWriter.write(image.manifestDescriptor, tag: tag, from: cache.store, to: path) }
             return CopyResult(image: image, destination: .ociArchive(path: path, tag: tag))

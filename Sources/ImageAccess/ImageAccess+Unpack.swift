@@ -68,6 +68,7 @@ extension ImageAccess {
                 do {
                     try await fetcher.fetchLayers(of: image, from: source, into: streamingStore, progress: progress, window: Self.lookAhead)
                     arrivals.settle(in: streamingStore)
+                    try prepared.opened.remember(image.manifestDescriptor, as: prepared.location)
                 } catch {
                     arrivals.settle(in: streamingStore, reason: error)
                     throw error

@@ -33,6 +33,15 @@ public struct ImageAccess: Sendable {
     public struct Opened: Sendable {
         public let source: ImageSource
         public let store: ContentStore
+        /// The command's share of the cache, when the image goes through it.
+        let lease: CacheLease?
+
+        /// Names the image `manifest` in the cache's index by its location, so that
+        /// `cache list` shows it and `cache prune` can tell it (nothing for a layout read in place).
+        func remember(_ manifest: Descriptor, as location: ImageLocation) throws {
+            guard lease != nil else { return }
+            try ImageLayout.open(at: store.root).setTag(location.description, to: manifest)
+        }
     }
 
     /// Opens `location`. An archive is read here, once, into the cache (on a thread of its own).
@@ -40,21 +49,24 @@ public struct ImageAccess: Sendable {
         switch location {
         case .layout(let path, let tag):
             let layout = try ImageLayout.open(at: path)
-            return Opened(source: LayoutImageSource(layout: layout, tag: tag), store: layout.store)
+            return Opened(source: LayoutImageSource(layout: layout, tag: tag), store: layout.store, lease: nil)
         case .registry(let reference):
             let cache = try ImageCache(path: cacheDirectory).open()
-            return Opened(source: RegistryImageSource(client: try RegistryClient(configuration: registry), reference: reference), store: cache.store)
+            let lease = try await ImageCache(path: cacheDirectory).lease()
+            return Opened(source: RegistryImageSource(client: try RegistryClient(configuration: registry), reference: reference), store: cache.store, lease: lease)
         case .ociArchive(let path, let name), .dockerArchive(let path, let name):
             let kind: ArchiveImageSource.Kind = if case .ociArchive = location { .oci } else { .docker }
             let cache = try ImageCache(path: cacheDirectory).open()
+            let lease = try await ImageCache(path: cacheDirectory).lease()
             let source = try await BlockingWork.run { flag in try ArchiveImageSource.open(path: path, kind: kind, name: name, cache: cache.store, cancellation: flag) }
-            return Opened(source: source, store: cache.store)
+            return Opened(source: source, store: cache.store, lease: lease)
         }
     }
 
     /// An image whose manifest and config are in hand and whose layers are still to come.
     public struct PreparedImage: Sendable {
         public let image: FetchedImage
+        public let location: ImageLocation
         let opened: Opened
     }
 
@@ -63,7 +75,7 @@ public struct ImageAccess: Sendable {
     public func prepare(_ location: ImageLocation, progress: TransferEventHandler? = nil) async throws -> PreparedImage {
         let opened = try await open(location)
         let image = try await fetcher.resolve(from: opened.source, into: opened.store, progress: progress)
-        return PreparedImage(image: image, opened: opened)
+        return PreparedImage(image: image, location: location, opened: opened)
     }
 
     var fetcher: ImageFetcher { ImageFetcher(platform: platform, jobs: jobs) }

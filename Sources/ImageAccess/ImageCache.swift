@@ -31,12 +31,14 @@ public struct ImageCache: Sendable {
         } catch FilesystemError.system(_, _, ENOENT) {
             return 0
         }
-        let entries = try FilesystemError.about(absolutePath) { try directory.entries() }
+        let lock = try alone(directory)
+        defer { lock.release() }
+        let entries = try FilesystemError.about(absolutePath) { try directory.entries() }.filter { $0 != Self.lockName }
         for entry in entries {
             try FilesystemError.about("\(absolutePath)/\(String(decoding: entry, as: UTF8.self))") { try directory.removeTree(entry) }
         }
         return entries.count
     }
 
-    private var absolutePath: String { URL(fileURLWithPath: path).standardizedFileURL.path }
+    var absolutePath: String { URL(fileURLWithPath: path).standardizedFileURL.path }
 }

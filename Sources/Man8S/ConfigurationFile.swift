@@ -23,6 +23,7 @@ import Foundation
 /// [machines]
 /// template = "network_isolated"
 /// keep_generations = 1
+/// rootfs = "auto"             # or "snapshot" (btrfs), "reflink" (FICLONE), "unpack"
 ///
 /// [registry]
 /// tls_verify = true
@@ -40,6 +41,8 @@ public struct ConfigurationFile: Sendable, Equatable {
     public var jobs: Int?
     /// Generations a machine keeps for `machines rollback`.
     public var keepGenerations = 1
+    /// How machines' rootfses are made; nil: the cheapest the file system allows.
+    public var rootfsMethod: RootfsMethod?
 
     public static let defaultPath = "/etc/mbctl/config.toml"
 
@@ -92,6 +95,10 @@ public struct ConfigurationFile: Sendable, Equatable {
                 guard case .integer(let count) = value, (1...16).contains(count) else { throw fail("keep_generations takes a number from 1 to 16") }
                 keepGenerations = count
             case ("paths", "systemd_units"): layout.systemdUnits = try string()
+            case ("machines", "rootfs"):
+                let text = try string()
+                guard text == "auto" || RootfsMethod(rawValue: text) != nil else { throw fail("rootfs takes \"auto\", \"snapshot\", \"reflink\" or \"unpack\"") }
+                rootfsMethod = RootfsMethod(rawValue: text)
             case ("registry", "cert_dir"): certDirectory = try string()
             case ("registry", "authfile"): authFile = try string()
             case ("registry", "tls_verify"):

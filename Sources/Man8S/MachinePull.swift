@@ -23,6 +23,9 @@ public struct MachinePull: Sendable {
     public var images: ImageAccess
     /// The machine template (`network_isolated`, the only one).
     public var template = "network_isolated"
+    /// How machines' rootfses are made (`[machines] rootfs`); nil chooses the cheapest the
+    /// file system allows (``ImageTrees``).
+    public var rootfsMethod: RootfsMethod?
     /// This mbctl, for the unit drop-in that finishes an interrupted upgrade before a boot
     /// (``MachineUnitDropIn``); nil writes none.
     public var recoveryExecutable: String?
@@ -37,7 +40,8 @@ public struct MachinePull: Sendable {
         public var name: MachineName
         public var address: YggdrasilAddress
         public var imageDigest: Digest
-        public var statistics: UnpackStatistics
+        /// How the rootfs was made.
+        public var method: RootfsMethod
         public var volumes: [VolumeMapping]
         /// Configuration/data directories that existed before and were reused.
         public var reused: [String]
@@ -63,6 +67,9 @@ public struct MachinePull: Sendable {
         let directories = try MachineDirectories.open(layout)
         let lock = try MachineLock.acquire(name, for: .make, in: directories)
         defer { lock.release() }
+        // Image trees and cached blobs stay while this pull may use them (cache prune waits).
+        let lease = try await ImageCache(path: layout.cache).lease()
+        defer { lease.release() }
         var warnings = directories.notices
         warnings += try directories.removeLeftovers(of: name).map { "removed \($0), left by an mbctl that was killed" }
         try lock.claim(address) { claims in try checkFree(name, address: address, in: directories, claimedByOthers: claims) }
@@ -92,16 +99,16 @@ public struct MachinePull: Sendable {
     ) async throws -> Outcome {
         let stagingName = MachineDirectories.stagingName(of: name, suffix: String(UUID().uuidString.prefix(8)))
         let staging = "\(layout.machines)/\(String(decoding: stagingName, as: UTF8.self))"
-        _ = try rollback.makeDirectory(stagingName, in: directories.machines, mode: 0o755, path: staging)
-
-        let result = try await images.populate(staging, with: prepared, progress: progress, layerApplied: layerApplied)
+        let method = try await makeRootfs(stagingName, in: directories.machines, path: staging, from: prepared, directories: directories,
+                                    rollback: rollback, progress: progress, layerApplied: layerApplied)
+        let result = prepared.image
         try Task.checkCancellation()
         var definition = MachineDefinition(
             name: name, address: address, image: imageText, createdAt: Date(),
-            runtime: result.image.configuration.config ?? ImageConfiguration.RuntimeSettings(),
+            runtime: result.configuration.config ?? ImageConfiguration.RuntimeSettings(),
             volumes: volumes, layout: layout)
         definition.template = template
-        definition.imageDigest = result.image.manifestDescriptor.digest.description
+        definition.imageDigest = result.manifestDescriptor.digest.description
         let nspawn = try NspawnFile.render(definition)
         let environment = try EnvironmentFile.render(definition, version: MbctlVersion.current)
 
@@ -136,9 +143,27 @@ public struct MachinePull: Sendable {
         rollback.created(name.bytes, in: directories.systemdMachines)
 
         return Outcome(
-            name: name, address: address, imageDigest: result.image.manifestDescriptor.digest, statistics: result.statistics,
+            name: name, address: address, imageDigest: result.manifestDescriptor.digest, method: method,
             volumes: volumes, reused: reused, previousEnvironmentFile: previous, seeded: seeded,
             warnings: definition.droppedEnvironment)
+    }
+
+    /// Makes the rootfs `name` of `parent` from the prepared image: a snapshot or reflink copy of
+    /// the image's tree (unpacked once), or the layers applied into it. Records it in `rollback`.
+    func makeRootfs(
+        _ name: [UInt8], in parent: DirectoryHandle, path: String, from prepared: ImageAccess.PreparedImage, directories: MachineDirectories,
+        rollback: Rollback, progress: TransferEventHandler?, layerApplied: ImageAccess.LayerApplied?
+    ) async throws -> RootfsMethod {
+        let method = try ImageTrees.method(for: directories, configured: rootfsMethod)
+        if method == .unpack {
+            _ = try rollback.makeDirectory(name, in: parent, mode: 0o755, path: path)
+            _ = try await images.populate(path, with: prepared, progress: progress, layerApplied: layerApplied)
+            return method
+        }
+        let (tree, _) = try await ImageTrees(directories: directories, images: images).tree(for: prepared, method: method, progress: progress, layerApplied: layerApplied)
+        try await BlockingWork.run { try ImageTrees.copy(tree, as: name, in: parent, method: method, path: path) }
+        rollback.created(name, in: parent)
+        return method
     }
 
     /// Makes every volume's host directory, then copies into each what the image holds there.

@@ -57,6 +57,8 @@ public struct MachineUpgrade: Sendable {
         }
         let lock = try MachineLock.acquire(name, for: .upgrade, in: directories)
         defer { lock.release() }
+        let lease = try await ImageCache(path: layout.cache).lease()
+        defer { lease.release() }
         guard let generations = try MachineGenerations.open(name, in: directories, create: true) else {
             throw Man8SError.noSuchMachine(name.value)
         }
@@ -123,12 +125,13 @@ public struct MachineUpgrade: Sendable {
         let nextPath = "\(generations.path)/next"
         let next = try naming(nextPath) {
             _ = try generations.handle.makeDirectoryIfMissing(MachineGenerations.incoming, mode: 0o700)
-            let next = try generations.handle.openDirectory(MachineGenerations.incoming)
-            _ = try next.makeDirectoryIfMissing(MachineGenerations.rootfs, mode: 0o755)
-            return next
+            return try generations.handle.openDirectory(MachineGenerations.incoming)
         }
         let rootfsPath = "\(nextPath)/rootfs"
-        let result = try await pull.images.populate(rootfsPath, with: prepared, progress: progress, layerApplied: layerApplied)
+        _ = try await pull.makeRootfs(
+            MachineGenerations.rootfs, in: next, path: rootfsPath, from: prepared, directories: directories,
+            rollback: rollback, progress: progress, layerApplied: layerApplied)
+        let result = prepared.image
         try Task.checkCancellation()
 
         // The machine keeps its address.
@@ -138,10 +141,10 @@ public struct MachineUpgrade: Sendable {
         }
         var definition = MachineDefinition(
             name: name, address: address, image: imageText, createdAt: Date(),
-            runtime: result.image.configuration.config ?? ImageConfiguration.RuntimeSettings(),
+            runtime: result.configuration.config ?? ImageConfiguration.RuntimeSettings(),
             volumes: volumes, layout: layout)
         definition.template = pull.template
-        definition.imageDigest = result.image.manifestDescriptor.digest.description
+        definition.imageDigest = result.manifestDescriptor.digest.description
         let nspawn = try NspawnFile.render(definition)
         let written = try EnvironmentFile.render(definition, version: MbctlVersion.current)
         let currentText = directories.environmentText(of: name.value) ?? ""

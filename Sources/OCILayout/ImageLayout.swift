@@ -94,6 +94,15 @@ public struct ImageLayout: Sendable {
         }
     }
 
+    /// Keeps only the entries of `index.json` for which `keep` holds.
+    public func removeEntries(keeping keep: (Descriptor) -> Bool) throws {
+        try withLock {
+            var index = try self.index()
+            index.manifests.removeAll { !keep($0) }
+            try writeIndex(index)
+        }
+    }
+
     /// The manifest named `tag`; with no tag, the only image of the layout (an error listing the
     /// tags when there are several).
     public func resolve(tag: String?) throws -> Descriptor {

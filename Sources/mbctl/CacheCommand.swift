@@ -1,13 +1,59 @@
 import ArgumentParser
+import Foundation
 import ImageAccess
 import Man8S
 
 struct CacheCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cache",
-        abstract: "Manage the image cache.",
-        subcommands: [Clear.self]
+        abstract: "See and tidy the image cache and the image trees.",
+        subcommands: [List.self, Prune.self, Clear.self]
     )
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The images of the cache and their trees: reference, digest, sizes, machines using them, last use.")
+
+        @OptionGroup var host: HostOptions
+
+        @Flag(help: "Print JSON.")
+        var json = false
+
+        func run() throws {
+            let entries = try ImageCacheInventory(layout: try host.layout).list()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                encoder.dateEncodingStrategy = .iso8601
+                print(String(decoding: try encoder.encode(entries), as: UTF8.self))
+                return
+            }
+            let dates = DateFormatter()
+            dates.dateFormat = "yyyy-MM-dd HH:mm"
+            print(["IMAGE", "DIGEST", "STORED", "UNPACKED", "TREE", "MACHINES", "LAST USED"].joined(separator: "\t"))
+            for entry in entries {
+                print([
+                    entry.references.first ?? "-", String(entry.digest.prefix(19)),
+                    entry.storedSize.map(TransferReporter.bytes) ?? "-", entry.unpackedSize.map(TransferReporter.bytes) ?? "-",
+                    entry.tree ? "yes" : "no", entry.machines.isEmpty ? "-" : entry.machines.joined(separator: ","),
+                    entry.lastUsed.map(dates.string) ?? "-",
+                ].joined(separator: "\t"))
+            }
+        }
+    }
+
+    struct Prune: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove the images, blobs and trees no machine uses.",
+            discussion: "Keeps what a machine's current or kept generation was made from; refuses while another mbctl uses the cache. The cache stays an OCI image layout that skopeo and umoci read.")
+
+        @OptionGroup var host: HostOptions
+
+        func run() throws {
+            let result = try ImageCacheInventory(layout: try host.layout).prune()
+            print("removed \(result.cache.images) images, \(result.cache.blobs) blobs (\(TransferReporter.bytes(result.cache.bytes))) and \(result.trees) trees; kept \(result.kept) images machines use")
+        }
+    }
 
     struct Clear: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Empty the image cache (blobs, partial downloads, tags).")

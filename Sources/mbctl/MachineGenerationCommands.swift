@@ -59,6 +59,7 @@ extension MachinesCommand {
             }
             var pull = MachinePull(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration))
             pull.template = configuration.template
+            pull.rootfsMethod = configuration.rootfsMethod
             pull.recoveryExecutable = host.root == nil ? MbctlExecutable.path : nil
             var upgrade = MachineUpgrade(pull: pull)
             upgrade.prefix = try (prefix ?? configuration.prefix).map(IPv6Prefix.init(parsing:))

@@ -73,6 +73,8 @@ struct MachinesCommand: AsyncParsableCommand {
             }
             var pull = MachinePull(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration))
             pull.template = template ?? configuration.template
+            pull.rootfsMethod = configuration.rootfsMethod
+            pull.recoveryExecutable = host.root == nil ? MbctlExecutable.path : nil
             let reporter = TransferReporter(quiet: quiet)
             let ask: MachinePull.VolumeQuestion? = isatty(STDIN_FILENO) == 1 ? VolumePrompt.ask : nil
             let started = Date()
@@ -88,7 +90,7 @@ struct MachinesCommand: AsyncParsableCommand {
             for warning in outcome.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
             for directory in outcome.reused { print("reused existing \(directory)") }
             if let previous = outcome.previousEnvironmentFile { print("kept the previous man8env.env as \(previous)") }
-            print("machine \(name) made from \(source) (\(outcome.imageDigest)), address \(outcome.address), in \(String(format: "%.1f", Date().timeIntervalSince(started)))s")
+            print("machine \(name) made from \(source) (\(outcome.imageDigest)) \(outcome.method.phrase), address \(outcome.address), in \(String(format: "%.1f", Date().timeIntervalSince(started)))s")
         }
     }
 
