@@ -19,6 +19,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        // TOML (toml++ underneath) for mbctl's configuration file and registries.conf.
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
     ],
     targets: [
         // libcurl, found through pkg-config; its variadic setopt is wrapped by CCurlShim.
@@ -61,7 +63,7 @@ let package = Package(
         .target(name: "ImageArchive", dependencies: ["OCILayout", "CArchive"]),
         .target(
             name: "RegistryClient",
-            dependencies: ["OCILayout", "CCurlShim", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["OCILayout", "CCurlShim", .product(name: "Crypto", package: "swift-crypto"), .product(name: "TOMLKit", package: "TOMLKit")]
         ),
         // Getting an image, one way for every command: location, source, store, layers to apply.
         .target(
@@ -70,7 +72,10 @@ let package = Package(
         ),
         .target(
             name: "Man8S",
-            dependencies: ["ImageAccess", "OCILayout", "RegistryClient", "ConfinedFilesystem", "LayerUnpacker", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "ImageAccess", "OCILayout", "RegistryClient", "ConfinedFilesystem", "LayerUnpacker",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
         ),
         .executableTarget(
             name: "mbctl",

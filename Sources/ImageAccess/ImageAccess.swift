@@ -53,7 +53,7 @@ public struct ImageAccess: Sendable {
         case .registry(let reference):
             let cache = try ImageCache(path: cacheDirectory).open()
             let lease = try await ImageCache(path: cacheDirectory).lease()
-            return Opened(source: RegistryImageSource(client: try RegistryClient(configuration: registry), reference: reference), store: cache.store, lease: lease)
+            return Opened(source: try RegistryImageSource(client: try RegistryClient(configuration: registry), reference: reference), store: cache.store, lease: lease)
         case .ociArchive(let path, let name), .dockerArchive(let path, let name):
             let kind: ArchiveImageSource.Kind = if case .ociArchive = location { .oci } else { .docker }
             let cache = try ImageCache(path: cacheDirectory).open()

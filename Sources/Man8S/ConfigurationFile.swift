@@ -1,9 +1,10 @@
 import Foundation
+import TOMLKit
 
 /// mbctl's configuration file (`/etc/mbctl/config.toml`): every path of the host layout, the
-/// bridge, the default template and prefix, and registry defaults. A small subset of TOML:
-/// `[section]` headers, `key = "string" | integer | true | false`, `#` comments. Unknown
-/// sections and keys are errors naming the line, so a typo does not go unnoticed.
+/// bridge, the default template and prefix, and registry defaults. TOML, read with TOMLKit
+/// (toml++); unknown sections and keys are errors naming the line, so a typo does not go
+/// unnoticed.
 ///
 /// ```toml
 /// [paths]
@@ -39,6 +40,8 @@ public struct ConfigurationFile: Sendable, Equatable {
     public var certDirectory: String?
     public var authFile: String?
     public var jobs: Int?
+    /// A registries.conf to read instead of the containers tools' files (`[registry] registries_conf`).
+    public var registriesConf: String?
     /// Generations a machine keeps for `machines rollback`.
     public var keepGenerations = 1
     /// How machines' rootfses are made; nil: the cheapest the file system allows.
@@ -62,99 +65,83 @@ public struct ConfigurationFile: Sendable, Equatable {
 
     public init(text: String, path: String) throws {
         self.init()
-        var section = ""
-        for (number, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-            func fail(_ reason: String) -> Man8SError { .configuration(path: path, line: number + 1, reason: reason) }
-            let line = Self.stripComment(String(rawLine)).trimmingCharacters(in: .whitespaces)
-            if line.isEmpty { continue }
-            if line.hasPrefix("[") {
-                guard line.hasSuffix("]") else { throw fail("a section header must end with ]") }
-                section = String(line.dropFirst().dropLast()).trimmingCharacters(in: .whitespaces)
-                guard ["paths", "network", "machines", "registry"].contains(section) else { throw fail("unknown section [\(section)]") }
+        let document: TOMLTable
+        do {
+            document = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw Man8SError.configuration(path: path, line: error.source.begin.line, reason: error.description)
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for section in document.keys {
+            guard let table = document[section]?.table else {
+                throw Man8SError.configuration(path: path, line: Self.line(of: section, in: lines), reason: "\(section) is outside any section")
+            }
+            guard ["paths", "network", "machines", "registry"].contains(section) else {
+                throw Man8SError.configuration(path: path, line: Self.line(ofSection: section, in: lines), reason: "unknown section [\(section)]")
+            }
+            for key in table.keys {
+                let line = Self.line(of: key, inSection: section, in: lines)
+                func fail(_ reason: String) -> Man8SError { .configuration(path: path, line: line, reason: reason) }
+                let value = table[key]
+                func string() throws -> String {
+                    guard let text = value?.string else { throw fail("\(key) takes a \"string\"") }
+                    return text
+                }
+                func integer(_ range: ClosedRange<Int>) throws -> Int {
+                    guard let number = value?.int, range.contains(number) else { throw fail("\(key) takes a number from \(range.lowerBound) to \(range.upperBound)") }
+                    return number
+                }
+                switch (section, key) {
+                case ("paths", "machines"): layout.machines = try string()
+                case ("paths", "systemd_machines"): layout.systemdMachines = try string()
+                case ("paths", "nspawn"): layout.nspawnFiles = try string()
+                case ("paths", "systemd_units"): layout.systemdUnits = try string()
+                case ("paths", "configs"): layout.configs = try string()
+                case ("paths", "storage"): layout.storage = try string()
+                case ("paths", "cache"): layout.cache = try string()
+                case ("paths", "busybox"): layout.busybox = try string()
+                case ("network", "bridge"): layout.bridge = try string()
+                case ("network", "prefix"): prefix = try string()
+                case ("machines", "template"): template = try string()
+                case ("machines", "keep_generations"): keepGenerations = try integer(1...16)
+                case ("machines", "rootfs"):
+                    let text = try string()
+                    guard text == "auto" || RootfsMethod(rawValue: text) != nil else { throw fail("rootfs takes \"auto\", \"snapshot\", \"reflink\" or \"unpack\"") }
+                    rootfsMethod = RootfsMethod(rawValue: text)
+                case ("registry", "cert_dir"): certDirectory = try string()
+                case ("registry", "authfile"): authFile = try string()
+                case ("registry", "registries_conf"): registriesConf = try string()
+                case ("registry", "tls_verify"):
+                    guard let flag = value?.bool else { throw fail("tls_verify takes true or false") }
+                    tlsVerify = flag
+                case ("registry", "jobs"): jobs = try integer(1...64)
+                default:
+                    throw fail("unknown key \(key) in [\(section)]")
+                }
+            }
+        }
+    }
+
+    /// The line (1-based) of `[section]`, for messages; 0 when it cannot be found.
+    static func line(ofSection section: String, in lines: [String]) -> Int {
+        (lines.firstIndex { $0.trimmingCharacters(in: .whitespaces).hasPrefix("[\(section)]") || $0.trimmingCharacters(in: .whitespaces).hasPrefix("[ \(section) ]") } ?? -1) + 1
+    }
+
+    /// The line of `key = …` in `section` (or before any section).
+    static func line(of key: String, inSection section: String? = nil, in lines: [String]) -> Int {
+        var current: String?
+        for (index, line) in lines.enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("[") {
+                current = trimmed.dropFirst().prefix { $0 != "]" }.trimmingCharacters(in: .whitespaces)
                 continue
             }
-            guard let equals = line.firstIndex(of: "=") else { throw fail("expected key = value") }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces)
-            let value = try Self.value(line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces), fail: fail)
-            func string() throws -> String {
-                guard case .string(let text) = value else { throw fail("\(key) takes a \"string\"") }
-                return text
-            }
-            switch (section, key) {
-            case ("paths", "machines"): layout.machines = try string()
-            case ("paths", "systemd_machines"): layout.systemdMachines = try string()
-            case ("paths", "nspawn"): layout.nspawnFiles = try string()
-            case ("paths", "configs"): layout.configs = try string()
-            case ("paths", "storage"): layout.storage = try string()
-            case ("paths", "cache"): layout.cache = try string()
-            case ("paths", "busybox"): layout.busybox = try string()
-            case ("network", "bridge"): layout.bridge = try string()
-            case ("network", "prefix"): prefix = try string()
-            case ("machines", "template"): template = try string()
-            case ("machines", "keep_generations"):
-                guard case .integer(let count) = value, (1...16).contains(count) else { throw fail("keep_generations takes a number from 1 to 16") }
-                keepGenerations = count
-            case ("paths", "systemd_units"): layout.systemdUnits = try string()
-            case ("machines", "rootfs"):
-                let text = try string()
-                guard text == "auto" || RootfsMethod(rawValue: text) != nil else { throw fail("rootfs takes \"auto\", \"snapshot\", \"reflink\" or \"unpack\"") }
-                rootfsMethod = RootfsMethod(rawValue: text)
-            case ("registry", "cert_dir"): certDirectory = try string()
-            case ("registry", "authfile"): authFile = try string()
-            case ("registry", "tls_verify"):
-                guard case .bool(let flag) = value else { throw fail("tls_verify takes true or false") }
-                tlsVerify = flag
-            case ("registry", "jobs"):
-                guard case .integer(let count) = value, (1...64).contains(count) else { throw fail("jobs takes a number from 1 to 64") }
-                jobs = count
-            default:
-                throw fail(section.isEmpty ? "\(key) is outside any section" : "unknown key \(key) in [\(section)]")
-            }
+            guard current == section, let equals = trimmed.firstIndex(of: "=") else { continue }
+            let name = trimmed[..<equals].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+            if name == key { return index + 1 }
         }
+        return 0
     }
 
-    enum Value: Equatable {
-        case string(String), integer(Int), bool(Bool)
-    }
-
-    static func value(_ text: String, fail: (String) -> Man8SError) throws -> Value {
-        if text == "true" { return .bool(true) }
-        if text == "false" { return .bool(false) }
-        if let number = Int(text) { return .integer(number) }
-        guard text.count >= 2, text.hasPrefix("\""), text.hasSuffix("\"") else { throw fail("values are \"strings\", numbers, true or false") }
-        var result = ""
-        var escaped = false
-        for character in text.dropFirst().dropLast() {
-            if escaped {
-                switch character {
-                case "n": result.append("\n")
-                case "t": result.append("\t")
-                case "\"", "\\": result.append(character)
-                default: throw fail("unknown escape \\\(character)")
-                }
-                escaped = false
-            } else if character == "\\" {
-                escaped = true
-            } else if character == "\"" {
-                throw fail("a \" inside a string must be escaped")
-            } else {
-                result.append(character)
-            }
-        }
-        guard !escaped else { throw fail("a string ends in a lone \\") }
-        return .string(result)
-    }
-
-    /// The line without a `#` comment (a `#` inside a string stays).
-    static func stripComment(_ line: String) -> String {
-        var inString = false
-        var escaped = false
-        for (offset, character) in line.enumerated() {
-            if escaped { escaped = false; continue }
-            if character == "\\" && inString { escaped = true; continue }
-            if character == "\"" { inString.toggle() }
-            if character == "#" && !inString { return String(line.prefix(offset)) }
-        }
-        return line
-    }
+    static func line(of key: String, in lines: [String]) -> Int { line(of: key, inSection: nil, in: lines) }
 }

@@ -13,6 +13,8 @@ public enum TransferEvent: Sendable {
     /// The unpacker has read `completed` of a layer blob's `total` bytes (it applies a layer
     /// while it downloads, so this trails ``blobProgress(_:completed:total:)``).
     case layerApplying(Digest, completed: Int64, total: Int64)
+    /// The image comes from another place than its name says (a mirror, a rewritten location).
+    case source(image: String, from: String, mirror: Bool)
     /// A request failed in a way that may pass; it is tried again after `delay` seconds.
     case retrying(url: String, attempt: Int, delay: Double, reason: String)
 }

@@ -9,7 +9,7 @@ extension RegistryClient {
     /// already on disk; a server that answers the range with anything but a matching 206 makes
     /// the download start over. Bytes that do not match the digest are refused and deleted.
     public func fetchBlob(
-        _ descriptor: Descriptor, of reference: ImageReference, into store: ContentStore,
+        _ descriptor: Descriptor, of reference: ImageReference, asMirror: Bool = false, insecure: Bool = false, into store: ContentStore,
         progress: TransferEventHandler? = nil
     ) async throws {
         // Waits for another process's lock on the blob, and re-reads a partial file: a thread's work.
@@ -18,7 +18,7 @@ extension RegistryClient {
             progress?(.blobSkipped(descriptor))
             return
         }
-        let session = try await session(for: reference)
+        let session = try await session(for: reference, asMirror: asMirror, insecure: insecure)
         let path = "/\(reference.repository)/blobs/\(descriptor.digest)"
         let sink = BlobSink(ingest: ingest, progress: progress)
         var isFirstAttempt = true

@@ -19,6 +19,9 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
     public let repository: String
     public let tag: String?
     public let digest: Digest?
+    /// The name as typed when it named no registry (`busybox`, `team/app`): registries.conf's
+    /// aliases and search registries apply to it.
+    public let shortName: String?
 
     public static let dockerHub = "docker.io"
 
@@ -48,8 +51,10 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
 
         var components = remainder.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
         var registry = Self.dockerHub
+        var shortName: String? = remainder.isEmpty ? nil : String(remainder)
         if components.count > 1, let first = components.first,
            first.contains(".") || first.contains(":") || first == "localhost" {
+            shortName = nil
             guard Self.isValidRegistry(first) else { throw fail("\"\(first)\" is not a valid registry host[:port]") }
             registry = first == "index.docker.io" ? Self.dockerHub : first
             components.removeFirst()
@@ -73,6 +78,7 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
 
         self.registry = registry
         self.repository = repository
+        self.shortName = shortName
         self.digest = digest
         self.tag = digest == nil ? (tag ?? "latest") : tag
     }

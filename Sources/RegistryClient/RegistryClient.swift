@@ -13,6 +13,8 @@ public final class RegistryClient: Sendable {
         public var transport = TransportOptions()
         public var credentials = CredentialSources()
         public var retry = RetryPolicy()
+        /// Mirrors, rewrites, insecure and blocked registries, short names (registries.conf).
+        public var registries = RegistriesConfiguration()
 
         public init() {}
     }
@@ -27,17 +29,39 @@ public final class RegistryClient: Sendable {
     }
 
     /// The session for `reference`'s registry, created on first use. Looking up credentials may
-    /// run a credential helper: that waits on a thread of its own.
-    func session(for reference: ImageReference) async throws -> RegistrySession {
-        if let existing = sessions.withLock({ $0[reference.registry] }) { return existing }
-        let sources = configuration.credentials
+    /// run a credential helper: that waits on a thread of its own. A mirror's session
+    /// (`asMirror`) never gets the credentials given with `--creds`: those are the image's
+    /// registry's; a mirror gets those its own auth files hold for its host.
+    func session(for reference: ImageReference, asMirror: Bool = false, insecure: Bool = false) async throws -> RegistrySession {
+        let key = "\(reference.registry) \(asMirror)"
+        if let existing = sessions.withLock({ $0[key] }) { return existing }
+        var lookup = configuration.credentials
+        if asMirror { lookup.explicit = nil }
+        let sources = lookup
         let credentials = try await BlockingWork.run { try sources.credentials(registry: reference.registry, repository: reference.repository) }
+        let trust = try certificates(for: reference.registry)
+        let insecure = insecure || configuration.registries.isInsecure(reference.registry)
         return sessions.withLock { table in
-            if let existing = table[reference.registry] { return existing }
-            let created = RegistrySession(registry: reference.registry, apiHost: reference.apiHost, transport: transport, credentials: credentials)
-            table[reference.registry] = created
+            if let existing = table[key] { return existing }
+            let created = RegistrySession(
+                registry: reference.registry, apiHost: reference.apiHost, transport: transport, credentials: credentials, insecure: insecure, trust: trust)
+            table[key] = created
             return created
         }
+    }
+
+    /// The registry's own certificate directory (`certs.d/HOST:PORT/`), where `--cert-dir` does
+    /// not say otherwise.
+    func certificates(for registry: String) throws -> TrustMaterial? {
+        guard configuration.transport.certificateDirectory == nil else { return nil }
+        for root in configuration.transport.certificateRoots {
+            let directory = "\(root)/\(registry)"
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue {
+                return try TrustMaterial(directory: directory)
+            }
+        }
+        return nil
     }
 
     static func pullScope(_ reference: ImageReference) -> String { "repository:\(reference.repository):pull" }

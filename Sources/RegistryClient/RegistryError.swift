@@ -27,6 +27,12 @@ public enum RegistryError: Error, Sendable {
     /// The request could not be set up (libcurl missing or refusing an option): trying again
     /// cannot help.
     case setup(url: String, reason: String)
+    /// registries.conf (or another registry configuration file) cannot be used.
+    case configuration(source: String, reason: String)
+    /// registries.conf blocks the registry.
+    case blocked(registry: String, prefix: String)
+    /// No endpoint (mirror or primary) gave the image; each one's error.
+    indirect case noEndpoint(image: String, errors: [(endpoint: String, error: RegistryError)])
     /// The registry's bearer challenge names a token realm credentials must not go to.
     case insecureTokenRealm(registry: String, realm: String, reason: String)
 
@@ -81,6 +87,12 @@ extension RegistryError: CustomStringConvertible {
             return error.description
         case .insecureTokenRealm(let registry, let realm, let reason):
             return "\(registry) sends mbctl for tokens to \(realm), but \(reason); mbctl will not go there with credentials"
+        case .configuration(let source, let reason):
+            return "\(source): \(reason)"
+        case .blocked(let registry, let prefix):
+            return "\(registry) is blocked by registries.conf (the [[registry]] for \(prefix))"
+        case .noEndpoint(let image, let errors):
+            return "\(image) could not be pulled from " + errors.map { "\($0.endpoint) (\($0.error))" }.joined(separator: "; ")
         case .setup(let url, let reason):
             return "cannot send a request to \(url): \(reason)"
         }

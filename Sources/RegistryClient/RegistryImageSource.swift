@@ -2,26 +2,51 @@ import OCILayout
 
 /// An image in a registry, as `docker://REFERENCE` names it: the ``ImageSource`` that
 /// ``ImageFetcher`` pulls from.
-public struct RegistryImageSource: ImageSource {
+///
+/// With registries.conf, the image may come from a mirror: the endpoints (mirrors that may serve
+/// the reference, then the primary location) are tried in order for the manifest, and the first
+/// that answers serves the whole image. Every digest is checked as always, whichever endpoint
+/// sends the bytes.
+public final class RegistryImageSource: ImageSource, @unchecked Sendable {
     public let client: RegistryClient
     public let reference: ImageReference
+    public let endpoints: [RegistriesConfiguration.Endpoint]
+    /// The endpoint that gave the manifest (set once, before any blob is fetched).
+    public private(set) var chosen: RegistriesConfiguration.Endpoint
 
-    public init(client: RegistryClient, reference: ImageReference) {
+    public init(client: RegistryClient, reference: ImageReference) throws {
         self.client = client
         self.reference = reference
+        let registries = client.configuration.registries
+        self.endpoints = try registries.candidates(for: reference).flatMap { try registries.endpoints(for: $0) }
+        self.chosen = endpoints.last ?? RegistriesConfiguration.Endpoint(reference: reference, insecure: false, isMirror: false)
     }
 
     public var displayName: String { reference.description }
 
     public func rootManifest(progress: TransferEventHandler?) async throws -> ManifestDocument {
-        try await client.fetchManifest(reference, progress: progress)
+        var errors: [(endpoint: String, error: RegistryError)] = []
+        for endpoint in endpoints {
+            do {
+                let document = try await client.fetchManifest(endpoint.reference, asMirror: endpoint.isMirror, insecure: endpoint.insecure, progress: progress)
+                chosen = endpoint
+                if endpoint.reference != reference {
+                    progress?(.source(image: reference.description, from: endpoint.reference.description, mirror: endpoint.isMirror))
+                }
+                return document
+            } catch let error as RegistryError {
+                errors.append((endpoint.reference.description, error))
+                guard endpoints.count > 1 else { throw error }
+            }
+        }
+        throw RegistryError.noEndpoint(image: reference.description, errors: errors)
     }
 
     public func manifest(_ descriptor: Descriptor, progress: TransferEventHandler?) async throws -> ManifestDocument {
-        try await client.fetchManifest(reference, digest: descriptor.digest, progress: progress)
+        try await client.fetchManifest(chosen.reference, digest: descriptor.digest, asMirror: chosen.isMirror, insecure: chosen.insecure, progress: progress)
     }
 
     public func fetchBlob(_ descriptor: Descriptor, into store: ContentStore, progress: TransferEventHandler?) async throws {
-        try await client.fetchBlob(descriptor, of: reference, into: store, progress: progress)
+        try await client.fetchBlob(descriptor, of: chosen.reference, asMirror: chosen.isMirror, insecure: chosen.insecure, into: store, progress: progress)
     }
 }

@@ -13,8 +13,13 @@ actor RegistrySession {
     let apiHost: String
     private let transport: HTTPTransport
     private let credentials: RegistryCredentials?
-    /// Plain HTTP is allowed for loopback registries (as Docker does) and with TLS verification off.
+    /// Plain HTTP is allowed for loopback registries (as Docker does), with TLS verification
+    /// off, and for registries registries.conf marks insecure.
     private let allowsPlainHTTP: Bool
+    /// registries.conf says this registry is insecure: no TLS verification.
+    private let insecure: Bool
+    /// This registry's own certificate directory, when it has one.
+    private let trust: TrustMaterial?
 
     private var baseURL: String?
     private var challenge: AuthenticationChallenge?
@@ -25,12 +30,19 @@ actor RegistrySession {
         var expires: Date
     }
 
-    init(registry: String, apiHost: String, transport: HTTPTransport, credentials: RegistryCredentials?) {
+    init(registry: String, apiHost: String, transport: HTTPTransport, credentials: RegistryCredentials?, insecure: Bool = false, trust: TrustMaterial? = nil) {
         self.registry = registry
         self.apiHost = apiHost
         self.transport = transport
         self.credentials = credentials
-        self.allowsPlainHTTP = Self.isLoopback(host: apiHost) || !transport.options.verifyTLS
+        self.insecure = insecure
+        self.trust = trust
+        self.allowsPlainHTTP = Self.isLoopback(host: apiHost) || !transport.options.verifyTLS || insecure
+    }
+
+    /// A request to this registry, with its TLS settings.
+    private func request(_ url: String, headers: [(name: String, value: String)] = []) -> HTTPRequest {
+        HTTPRequest(url: url, headers: headers, verifyTLS: insecure ? false : nil, trust: trust)
     }
 
     /// `localhost`, `127.0.0.0/8` and `[::1]`, with or without a port.
@@ -66,7 +78,7 @@ actor RegistrySession {
 
     private func probe(scheme: String) async throws {
         let url = "\(scheme)://\(apiHost)/v2/"
-        let response = try await transport.perform(HTTPRequest(url: url))
+        let response = try await transport.perform(request(url))
         switch response.status {
         case 200..<300:
             challenge = nil
@@ -86,11 +98,11 @@ actor RegistrySession {
     ) async throws -> HTTPResponse {
         let url = try await base() + path
         var response = try await sendFollowingRedirects(
-            HTTPRequest(url: url, headers: headers), scope: scope, sink: sink, bufferLimit: bufferLimit)
+            request(url, headers: headers), scope: scope, sink: sink, bufferLimit: bufferLimit)
         if response.status == 401, challenge?.scheme == "bearer" {
             tokens[scope] = nil
             response = try await sendFollowingRedirects(
-                HTTPRequest(url: url, headers: headers), scope: scope, sink: sink, bufferLimit: bufferLimit)
+                request(url, headers: headers), scope: scope, sink: sink, bufferLimit: bufferLimit)
         }
         if response.status == 401 {
             throw RegistryError.unauthorized(registry: registry, detail: RegistryErrorBody.detail(response.body))
@@ -183,9 +195,9 @@ actor RegistrySession {
             throw RegistryError.invalidResponse(url: realm, reason: "cannot build the token request")
         }
         try checkRealm(realm, scheme: realmScheme, host: components.host ?? "")
-        var request = HTTPRequest(url: url)
-        if let credentials { request = request.adding("Authorization", credentials.basicAuthorization) }
-        let response = try await transport.perform(request, bufferLimit: Self.tokenResponseLimit)
+        var tokenRequest = request(url)
+        if let credentials { tokenRequest = tokenRequest.adding("Authorization", credentials.basicAuthorization) }
+        let response = try await transport.perform(tokenRequest, bufferLimit: Self.tokenResponseLimit)
         switch response.status {
         case 200:
             break

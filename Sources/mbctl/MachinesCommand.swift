@@ -71,7 +71,7 @@ struct MachinesCommand: AsyncParsableCommand {
                 let (path, choice) = try VolumeChoice.parseFlag(flag)
                 answers[path] = choice
             }
-            var pull = MachinePull(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration))
+            var pull = MachinePull(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration, root: host.root))
             pull.template = template ?? configuration.template
             pull.rootfsMethod = configuration.rootfsMethod
             pull.recoveryExecutable = host.root == nil ? MbctlExecutable.path : nil

@@ -43,7 +43,7 @@ struct OCICommand: AsyncParsableCommand {
             let source = try ImageLocation(parsing: source)
             let destination = try ImageLocation(parsing: destination)
             let configuration = try host.configuration()
-            let images = try registry.imageAccess(cache: cacheDir ?? host.layout(from: configuration).cache, file: configuration)
+            let images = try registry.imageAccess(cache: cacheDir ?? host.layout(from: configuration).cache, file: configuration, root: host.root)
             let reporter = TransferReporter(quiet: quiet)
             let started = Date()
             let result = try await Interruption.cancellable {
@@ -93,7 +93,7 @@ struct OCICommand: AsyncParsableCommand {
         func run() async throws {
             let source = try ImageLocation(parsing: source)
             let configuration = try host.configuration()
-            var images = try registry.imageAccess(cache: cacheDir ?? host.layout(from: configuration).cache, file: configuration)
+            var images = try registry.imageAccess(cache: cacheDir ?? host.layout(from: configuration).cache, file: configuration, root: host.root)
             if let unpackWorkers { images.unpackWorkers = max(0, min(unpackWorkers, 16)) }
             let reporter = TransferReporter(quiet: quiet)
             let started = Date()
@@ -157,7 +157,7 @@ struct OCICommand: AsyncParsableCommand {
             let location = try ImageLocation(parsing: source)
             let host = HostSettings(root: root, config: configFile)
             let configuration = try host.configuration()
-            let images = try registry.imageAccess(cache: cacheDir ?? host.layout(from: configuration).cache, file: configuration)
+            let images = try registry.imageAccess(cache: cacheDir ?? host.layout(from: configuration).cache, file: configuration, root: host.root)
             let inspection = try await Interruption.cancellable { try await images.inspect(location) }
             if raw || config {
                 let bytes = config ? inspection.rawConfig : inspection.rawManifest

@@ -30,6 +30,9 @@ struct RegistryOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Cap the download rate, in bytes per second (0: no cap).", valueName: "bytes"))
     var limitRate: Int64 = 0
 
+    @Option(help: ArgumentHelp("Read this registries.conf instead of /etc/containers/registries.conf, its drop-ins and ~/.config/containers/registries.conf.", valueName: "file"))
+    var registriesConf: String?
+
     @Option(help: ArgumentHelp("Seconds in which each request other than a blob download (manifest, config, token) must be done; blob downloads only must not stall.", valueName: "seconds"))
     var requestTimeout: Int = 120
 
@@ -48,8 +51,11 @@ struct RegistryOptions: ParsableArguments {
     }
 
     /// The registry settings: these flags, else the configuration file's, else the defaults.
-    func registryConfiguration(defaults file: ConfigurationFile) throws -> RegistryClient.Configuration {
+    func registryConfiguration(defaults file: ConfigurationFile, root: String? = nil) throws -> RegistryClient.Configuration {
         var configuration = RegistryClient.Configuration()
+        let registriesFiles = (registriesConf ?? file.registriesConf).map { [$0] } ?? RegistriesConfiguration.standardFiles(root: root)
+        configuration.registries = try RegistriesConfiguration.load(registriesFiles)
+        configuration.transport.certificateRoots = configuration.transport.certificateRoots.map { (root ?? "") + $0 }
         configuration.transport.verifyTLS = tlsVerify ?? file.tlsVerify ?? true
         configuration.transport.certificateDirectory = certDir ?? file.certDirectory
         configuration.transport.maxReceiveSpeed = limitRate
@@ -62,8 +68,8 @@ struct RegistryOptions: ParsableArguments {
     }
 
     /// How images are got: these flags and the configuration file's settings, through `cache`.
-    func imageAccess(cache: String, file: ConfigurationFile) throws -> ImageAccess {
-        var access = ImageAccess(registry: try registryConfiguration(defaults: file), platform: chosenPlatform, cacheDirectory: cache)
+    func imageAccess(cache: String, file: ConfigurationFile, root: String? = nil) throws -> ImageAccess {
+        var access = ImageAccess(registry: try registryConfiguration(defaults: file, root: root), platform: chosenPlatform, cacheDirectory: cache)
         access.jobs = jobs ?? file.jobs ?? 4
         return access
     }

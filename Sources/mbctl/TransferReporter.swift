@@ -70,6 +70,8 @@ final class TransferReporter: Sendable {
             case .layerApplying(let digest, let completed, let total):
                 let index = blobIndex(digest, total: total, &state)
                 state.blobs[index].applied = completed
+            case .source(let image, let from, let mirror):
+                log("\(image) comes from \(from)" + (mirror ? " (a mirror, registries.conf)" : " (registries.conf)"), &state)
             case .retrying(let url, let attempt, let delay, let reason):
                 log("retrying \(url) in \(String(format: "%.1f", delay))s (attempt \(attempt) failed: \(reason))", &state)
             }

@@ -11,6 +11,8 @@ final class TestRegistry {
         case basicOverTLS(user: String, password: String)
         /// Bearer tokens from the fixtures' token server, which checks `user`/`password`.
         case token(user: String, password: String)
+        /// A pull-through cache of the registry at `upstream` (host:port, plain HTTP).
+        case proxy(upstream: String)
     }
 
     let directory: String
@@ -61,6 +63,12 @@ final class TestRegistry {
         switch security {
         case .open:
             break
+        case .proxy(let upstream):
+            config += """
+            proxy:
+              remoteurl: http://\(upstream)
+
+            """
         case .basicOverTLS(let user, let password):
             try makeCertificate(name: "registry")
             try FileManager.default.copyItem(atPath: "\(directory)/registry.crt", toPath: "\(certDirectory)/ca.crt")
@@ -131,7 +139,7 @@ final class TestRegistry {
     /// skopeo's options for writing to this registry.
     var skopeoDestinationOptions: [String] {
         switch security {
-        case .open: return ["--dest-tls-verify=false"]
+        case .open, .proxy: return ["--dest-tls-verify=false"]
         case .basicOverTLS(let user, let password): return ["--dest-cert-dir", certDirectory, "--dest-creds", "\(user):\(password)"]
         case .token(let user, let password): return ["--dest-tls-verify=false", "--dest-creds", "\(user):\(password)"]
         }

@@ -48,7 +48,7 @@ import Testing
         ("bridge = \"x\"", "line 1: bridge is outside any section"),
         ("[registry]\njobs = 0", "line 2: jobs takes a number from 1 to 64"),
         ("[registry]\ntls_verify = \"yes\"", "line 2: tls_verify takes true or false"),
-        ("[paths]\ncache = /x", "line 2: values are"),
+        ("[paths]\ncache = /x", "line 2: Error while parsing value"),
         ("[network]\nbridge = 5", "line 2: bridge takes a \"string\""),
     ])
     func namesTheLineAtFault(text: String, message: String) {

@@ -2,10 +2,16 @@
 struct HTTPRequest: Sendable {
     var url: String
     var headers: [(name: String, value: String)] = []
+    /// Overrides ``TransportOptions/verifyTLS`` (a registry registries.conf marks insecure).
+    var verifyTLS: Bool?
+    /// Overrides the transport's certificates (the registry's own directory in certs.d).
+    var trust: TrustMaterial?
 
-    init(url: String, headers: [(name: String, value: String)] = []) {
+    init(url: String, headers: [(name: String, value: String)] = [], verifyTLS: Bool? = nil, trust: TrustMaterial? = nil) {
         self.url = url
         self.headers = headers
+        self.verifyTLS = verifyTLS
+        self.trust = trust
     }
 
     func adding(_ name: String, _ value: String) -> HTTPRequest {

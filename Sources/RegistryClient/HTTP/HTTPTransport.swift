@@ -11,14 +11,12 @@ import Synchronization
 final class HTTPTransport: Sendable {
     let options: TransportOptions
     private let pool = CurlHandlePool()
-    private let trustedCAs: [UInt8]?
-    private let clientCertificate: (certificate: String, key: String)?
+    /// What `--cert-dir` (or the configuration file) gives every registry.
+    private let trust: TrustMaterial
 
     init(options: TransportOptions) throws {
         self.options = options
-        let trust = try TrustMaterial(options: options)
-        self.trustedCAs = trust.caBundle
-        self.clientCertificate = trust.clientCertificate
+        self.trust = try TrustMaterial(directory: options.certificateDirectory)
     }
 
     /// Performs `request`. The body of a 2xx response goes to `sink` when one is given, else it
@@ -67,15 +65,17 @@ final class HTTPTransport: Sendable {
         if options.maxReceiveSpeed > 0 {
             try handle.set(CURLOPT_MAX_RECV_SPEED_LARGE, offset: options.maxReceiveSpeed)
         }
-        try handle.set(CURLOPT_SSL_VERIFYPEER, options.verifyTLS ? 1 : 0)
-        try handle.set(CURLOPT_SSL_VERIFYHOST, options.verifyTLS ? 2 : 0)
-        if let trustedCAs {
+        let verify = request.verifyTLS ?? options.verifyTLS
+        try handle.set(CURLOPT_SSL_VERIFYPEER, verify ? 1 : 0)
+        try handle.set(CURLOPT_SSL_VERIFYHOST, verify ? 2 : 0)
+        let trust = request.trust ?? self.trust
+        if let trustedCAs = trust.caBundle {
             try trustedCAs.withUnsafeBufferPointer { bytes in
                 var blob = curl_blob(data: UnsafeMutableRawPointer(mutating: bytes.baseAddress), len: bytes.count, flags: UInt32(CURL_BLOB_COPY))
                 try withUnsafeMutablePointer(to: &blob) { try handle.set(CURLOPT_CAINFO_BLOB, pointer: UnsafeMutableRawPointer($0)) }
             }
         }
-        if let clientCertificate {
+        if let clientCertificate = trust.clientCertificate {
             try handle.set(CURLOPT_SSLCERT, clientCertificate.certificate)
             try handle.set(CURLOPT_SSLKEY, clientCertificate.key)
         }

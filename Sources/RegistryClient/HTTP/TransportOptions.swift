@@ -4,8 +4,11 @@ public struct TransportOptions: Sendable {
     /// containers tools do with `--tls-verify=false`.
     public var verifyTLS: Bool = true
     /// A directory in the containers-certs.d(5) layout: `*.crt` are extra CAs, `NAME.cert` with
-    /// `NAME.key` a client certificate.
+    /// `NAME.key` a client certificate. For every registry (`--cert-dir`).
     public var certificateDirectory: String?
+    /// Where each registry's own certificate directory is looked for, `ROOT/HOST:PORT/`, when
+    /// ``certificateDirectory`` is not given (as the containers tools look them up).
+    public var certificateRoots = ["/etc/containers/certs.d", "/etc/docker/certs.d"]
     /// Abort a transfer that moves fewer than `lowSpeedLimit` bytes/s for `lowSpeedTime` seconds:
     /// a stalled connection fails (and is retried) instead of hanging forever.
     public var lowSpeedLimit: Int = 1024

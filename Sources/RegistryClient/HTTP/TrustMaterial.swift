@@ -1,18 +1,25 @@
 import Foundation
 
-/// The CAs and client certificate a ``TransportOptions`` asks for, read once from disk.
+/// The CAs and client certificate of a certificate directory (containers-certs.d(5)), read
+/// once from disk.
 ///
 /// Extra CAs are added to the system's, not put in their place, as the containers tools do:
 /// libcurl takes one CA bundle, so the system bundle and the extra files are joined in memory.
-struct TrustMaterial {
+struct TrustMaterial: Sendable {
     var caBundle: [UInt8]?
-    var clientCertificate: (certificate: String, key: String)?
+    var clientCertificate: Certificate?
+
+    struct Certificate: Sendable {
+        let certificate: String
+        let key: String
+    }
 
     static let systemBundles = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt", "/etc/ssl/cert.pem"]
 
-    init(options: TransportOptions) throws {
+    /// The material of `directory` (none when nil).
+    init(directory: String?) throws {
         var extraFiles: [String] = []
-        if let directory = options.certificateDirectory {
+        if let directory {
             let names: [String]
             do {
                 names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
@@ -25,7 +32,7 @@ struct TrustMaterial {
                 guard names.contains(key) else {
                     throw RegistryError.credentials(source: "\(directory)/\(cert)", reason: "client certificate without its \(key)")
                 }
-                clientCertificate = ("\(directory)/\(cert)", "\(directory)/\(key)")
+                clientCertificate = Certificate(certificate: "\(directory)/\(cert)", key: "\(directory)/\(key)")
             }
         }
         guard !extraFiles.isEmpty else { return }
