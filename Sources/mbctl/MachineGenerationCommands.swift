@@ -27,7 +27,7 @@ extension MachinesCommand {
             """
         )
 
-        @Argument(help: "The machine's name.")
+        @Argument(help: "The machine's name.", completion: MachineNameCompletion.kind)
         var name: String
 
         @Argument(help: ArgumentHelp("The image to upgrade to (default: the one the machine was made from).", valueName: "src"))
@@ -98,7 +98,7 @@ extension MachinesCommand {
             """
         )
 
-        @Argument(help: "The machine's name.")
+        @Argument(help: "The machine's name.", completion: MachineNameCompletion.kind)
         var name: String
 
         @Flag(help: "Stop a running machine for the swap and start it again.")
@@ -122,7 +122,7 @@ extension MachinesCommand {
             discussion: "Every machines command does this first; the machine's unit runs it before it boots. Nothing happens when there is nothing to finish."
         )
 
-        @Argument(help: "The machine's name.")
+        @Argument(help: "The machine's name.", completion: MachineNameCompletion.kind)
         var name: String
 
         @OptionGroup var host: HostOptions

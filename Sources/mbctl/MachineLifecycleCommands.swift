@@ -4,7 +4,7 @@ import Man8S
 
 /// The options of the commands that drive a machine's systemd unit.
 struct UnitOptions: ParsableArguments {
-    @Argument(help: "The machine's name.")
+    @Argument(help: "The machine's name.", completion: MachineNameCompletion.kind)
     var name: String
 
     @OptionGroup var host: HostOptions
@@ -105,7 +105,7 @@ extension MachinesCommand {
     struct Status: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Whether a machine runs, since when, its address, image and generations.")
 
-        @Argument(help: "The machine's name.")
+        @Argument(help: "The machine's name.", completion: MachineNameCompletion.kind)
         var name: String
 
         @OptionGroup var host: HostOptions
@@ -128,7 +128,7 @@ extension MachinesCommand {
     struct Show: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Everything mbctl knows of a machine: image, address, volumes, generations, paths, unit.")
 
-        @Argument(help: "The machine's name.")
+        @Argument(help: "The machine's name.", completion: MachineNameCompletion.kind)
         var name: String
 
         @Flag(help: "Print JSON.")

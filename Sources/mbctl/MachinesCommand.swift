@@ -123,7 +123,7 @@ struct MachinesCommand: AsyncParsableCommand {
             discussion: "Deletes the rootfs, the /var/lib/machines link and NAME.nspawn. Refuses while the machine runs, unless --force."
         )
 
-        @Argument(help: "The machine's name.")
+        @Argument(help: "The machine's name.", completion: MachineNameCompletion.kind)
         var name: String
 
         @Flag(help: "Remove it even while it runs.")
@@ -145,7 +145,7 @@ extension MachinesCommand {
             discussion: "Enters all namespaces of the machine's init with nsenter. Example: mbctl machines shell web --command 'ip addr'"
         )
 
-        @Argument(help: "The machine's name.")
+        @Argument(help: "The machine's name.", completion: MachineNameCompletion.kind)
         var name: String
 
         @Option(help: "A command for the machine's /bin/sh -c, instead of an interactive shell.")
