@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import Man8S
 
@@ -62,5 +63,29 @@ import Testing
     @Test func aMissingDefaultFileIsTheDefaults() throws {
         #expect(try ConfigurationFile(path: "/nonexistent/config.toml", required: false) == ConfigurationFile())
         #expect(throws: Man8SError.self) { try ConfigurationFile(path: "/nonexistent/config.toml", required: true) }
+    }
+
+    /// `Examples/config.toml`, installed as `/etc/mbctl/config.toml`: as shipped it changes
+    /// nothing, and with every line uncommented it still parses and states the true defaults.
+    @Test func theShippedExampleStatesTheDefaults() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Examples/config.toml").standardized.path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(try ConfigurationFile(text: text, path: path) == ConfigurationFile())
+
+        let uncommented = text.split(separator: "\n", omittingEmptySubsequences: false)
+            .map { $0.hasPrefix("#") && $0.contains(" = ") ? String($0.dropFirst()) : String($0) }
+            .joined(separator: "\n")
+        var file = try ConfigurationFile(text: uncommented, path: path)
+        #expect(file.layout == HostLayout())
+        #expect(file.template == ConfigurationFile().template && file.keepGenerations == ConfigurationFile().keepGenerations)
+        #expect(file.rootfsMethod == nil && file.tlsVerify == true && file.jobs == 4)
+        #expect(file.prefix != nil && file.certDirectory != nil && file.authFile != nil && file.registriesConf != nil)
+        file.prefix = nil
+        file.certDirectory = nil
+        file.authFile = nil
+        file.registriesConf = nil
+        file.tlsVerify = nil
+        file.jobs = nil
+        #expect(file == ConfigurationFile())
     }
 }
