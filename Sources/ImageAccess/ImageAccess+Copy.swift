@@ -6,23 +6,38 @@ import OCILayout
 extension ImageAccess {
     /// What a copy produced.
     public struct CopyResult: Sendable {
-        public var image: FetchedImage
+        /// What the destination's tag points at: the platform's manifest, or with every
+        /// platform the index (or the one manifest of a single-platform image).
+        public var root: Descriptor
+        /// Manifests copied: 1, or with every platform each one the index lists.
+        public var manifestCount: Int
+        /// Layers copied over all manifests (each blob once).
+        public var layerCount: Int
         /// The destination with the tag it was given.
         public var destination: ImageLocation
     }
 
-    /// `mbctl oci copy SRC DEST`: one platform's image into an OCI image layout or an
-    /// oci-archive, tagged as skopeo would tag it.
-    public func copy(from location: ImageLocation, to destination: ImageLocation, progress: TransferEventHandler? = nil) async throws -> CopyResult {
+    /// `mbctl oci copy SRC DEST`: one platform's image, or with `allPlatforms` every platform
+    /// of its index (`--all`), into an OCI image layout or an oci-archive, tagged as skopeo
+    /// would tag it.
+    public func copy(from location: ImageLocation, to destination: ImageLocation, allPlatforms: Bool = false, progress: TransferEventHandler? = nil) async throws -> CopyResult {
+        func fetch(_ opened: Opened, into store: ContentStore) async throws -> (root: Descriptor, manifests: Int, layers: Int) {
+            if allPlatforms {
+                let set = try await fetcher.fetchEveryPlatform(from: opened.source, into: store, progress: progress)
+                return (set.root, set.manifests.count, set.layerCount)
+            }
+            let image = try await fetcher.fetch(from: opened.source, into: store, progress: progress)
+            return (image.manifestDescriptor, 1, Set(image.manifest.layers.map(\.digest)).count)
+        }
         switch destination {
         case .ociArchive(let path, let requestedTag):
             let opened = try await open(location)
             let cache = try ImageCache(path: cacheDirectory).open()
-            let image = try await fetcher.fetch(from: opened.source, into: cache.store, progress: progress)
-            try opened.remember(image.manifestDescriptor, as: location)
+            let copied = try await fetch(opened, into: cache.store)
+            try opened.remember(copied.root, as: location)
             let tag = requestedTag ?? Self.defaultTag(for: location)
-            try await BlockingWork.run { try OCIArchiveWriter.write(image.manifestDescriptor, tag: tag, from: cache.store, to: path) }
-            return CopyResult(image: image, destination: .ociArchive(path: path, tag: tag))
+            try await BlockingWork.run { try OCIArchiveWriter.write(copied.root, tag: tag, from: cache.store, to: path) }
+            return CopyResult(root: copied.root, manifestCount: copied.manifests, layerCount: copied.layers, destination: .ociArchive(path: path, tag: tag))
         case .layout(let path, let requestedTag):
             let opened = try await open(location)
             // A layout this copy creates is removed again if the copy fails; an existing one keeps
@@ -32,10 +47,10 @@ extension ImageAccess {
                 // Below a world-writable directory the layout must be one nobody else made.
                 _ = try HostDirectory.open(URL(fileURLWithPath: path).standardizedFileURL.path, mode: 0o755)
                 let layout = try ImageLayout.openOrCreate(at: path)
-                let image = try await fetcher.fetch(from: opened.source, into: layout.store, progress: progress)
+                let copied = try await fetch(opened, into: layout.store)
                 let tag = requestedTag ?? Self.defaultTag(for: location)
-                try layout.setTag(tag, to: image.manifestDescriptor)
-                return CopyResult(image: image, destination: .layout(path: path, tag: tag))
+                try layout.setTag(tag, to: copied.root)
+                return CopyResult(root: copied.root, manifestCount: copied.manifests, layerCount: copied.layers, destination: .layout(path: path, tag: tag))
             } catch {
                 if createdLayout { try? FileManager.default.removeItem(atPath: path) }
                 throw error

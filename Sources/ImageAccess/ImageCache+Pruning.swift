@@ -64,7 +64,7 @@ extension ImageCache {
             var image = byDigest[entry.digest] ?? CachedImage(references: [], digest: entry.digest.description, storedSize: 0, complete: false, stored: nil)
             if let name = entry.referenceName { image.references.append(name) }
             if byDigest[entry.digest] == nil {
-                let blobs = (try? Self.blobs(of: entry, in: layout.store)) ?? [entry]
+                let blobs = (try? ImageGraph.blobs(reachableFrom: entry, in: layout.store)) ?? [entry]
                 image.storedSize = blobs.reduce(0) { $0 + $1.size }
                 image.complete = blobs.allSatisfy { layout.store.contains($0.digest) }
                 image.stored = (try? FileManager.default.attributesOfItem(atPath: layout.store.path(of: entry.digest)))?[.modificationDate] as? Date
@@ -97,7 +97,7 @@ extension ImageCache {
         var needed = Set<Digest>()
         for digest in keep where layout.store.contains(digest) {
             let descriptor = Descriptor(mediaType: MediaType.ociManifest, digest: digest, size: Self.storedSize(digest, in: layout.store))
-            for blob in (try? Self.blobs(of: descriptor, in: layout.store)) ?? [descriptor] { needed.insert(blob.digest) }
+            for blob in (try? ImageGraph.blobs(reachableFrom: descriptor, in: layout.store)) ?? [descriptor] { needed.insert(blob.digest) }
         }
         let blobsPath = "\(absolutePath)/blobs/sha256"
         if let blobs = try? DirectoryHandle.open(blobsPath, allowingSymlink: false) {
@@ -111,13 +111,6 @@ extension ImageCache {
         }
         try FilesystemError.about("\(absolutePath)/.ingest") { try directory.removeTree(Array(".ingest".utf8)) }
         return result
-    }
-
-    /// A manifest's blobs (itself, its config, its layers), read from `store`.
-    static func blobs(of manifest: Descriptor, in store: ContentStore) throws -> [Descriptor] {
-        let data = try store.read(manifest, limit: DocumentLimits.manifest)
-        let image = try JSONDecoder.decodeDocument(ImageManifest.self, from: data, what: "manifest \(manifest.digest)")
-        return [manifest, image.config] + image.layers
     }
 
     static func storedSize(_ digest: Digest, in store: ContentStore) -> Int64 {

@@ -3,20 +3,13 @@ import Foundation
 import OCILayout
 
 /// Writes an `oci-archive`: a tar of an OCI image layout (`oci-layout`, `index.json`, the blobs)
-/// holding one image, as skopeo writes one. The file appears only when complete (temporary name
+/// holding one image (one platform's, or every platform's under its index), as skopeo writes one. The file appears only when complete (temporary name
 /// and rename). The tar is libarchive's ustar, reproducible: owner 0, mode 0644/0755, mtime 0.
 public enum OCIArchiveWriter {
-    /// Writes the image `manifest` (already in `store` with all its blobs) to `path`, tagged `tag`.
+    /// Writes the image `manifest` (a manifest or an index, already in `store` with all its
+    /// blobs) to `path`, tagged `tag`.
     public static func write(_ manifest: Descriptor, tag: String, from store: ContentStore, to path: String) throws {
-        if MediaType.indexTypes.contains(manifest.mediaType) {
-            throw OCILayoutError.unsupportedManifest(image: path, mediaType: "an index (write one platform's manifest)")
-        }
-        let manifestData = try store.read(manifest, limit: DocumentLimits.manifest)
-        let image = try JSONDecoder.decodeDocument(ImageManifest.self, from: manifestData, what: "manifest \(manifest.digest)")
-        var blobs = [manifest]
-        for blob in [image.config] + image.layers where !blobs.contains(where: { $0.digest == blob.digest }) {
-            blobs.append(blob)
-        }
+        let blobs = try ImageGraph.blobs(reachableFrom: manifest, in: store)
         var entry = manifest
         entry.annotations = [Descriptor.refNameAnnotation: tag]
         let encoder = JSONEncoder()

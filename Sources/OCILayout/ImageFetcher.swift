@@ -85,9 +85,19 @@ public struct ImageFetcher: Sendable {
         of image: FetchedImage, from source: ImageSource, into store: ContentStore,
         progress: TransferEventHandler? = nil, window: Int64? = nil
     ) async throws {
+        try await fetchBlobs(image.manifest.layers, from: source, into: store, progress: progress, window: window)
+        try store.write(image.document.data, as: image.document.descriptor)
+    }
+
+    /// Fetches `blobs` (each once), at most ``jobs`` at a time, in order (see
+    /// ``fetchLayers(of:from:into:progress:window:)`` for `window`).
+    func fetchBlobs(
+        _ blobs: [Descriptor], from source: ImageSource, into store: ContentStore,
+        progress: TransferEventHandler? = nil, window: Int64? = nil
+    ) async throws {
         var unique: [Descriptor] = []
-        for layer in image.manifest.layers where !unique.contains(where: { $0.digest == layer.digest }) {
-            unique.append(layer)
+        for blob in blobs where !unique.contains(where: { $0.digest == blob.digest }) {
+            unique.append(blob)
         }
         try await withThrowingTaskGroup(of: Descriptor.self) { group in
             var pending = unique[...]
@@ -109,6 +119,5 @@ public struct ImageFetcher: Sendable {
                 startWhatFits()
             }
         }
-        try store.write(image.document.data, as: image.document.descriptor)
     }
 }

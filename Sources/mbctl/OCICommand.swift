@@ -15,12 +15,15 @@ struct OCICommand: AsyncParsableCommand {
             abstract: "Copy an image into an OCI image layout.",
             discussion: """
             Copies one platform's image (manifest, config and layers, each verified against its \
-            digest) from SRC into the OCI image layout DEST, and tags it there. Blobs already in \
+            digest) from SRC into the OCI image layout DEST, and tags it there. With --all, every \
+            platform of the image's index is copied and the index kept byte for byte, so DEST \
+            holds the image under the same digest as SRC (as skopeo copy --all). Blobs already in \
             DEST are not fetched again; an interrupted download resumes where it stopped.
 
             Examples:
               mbctl oci copy docker://busybox:latest oci:/srv/images/busybox:latest
               mbctl oci copy 127.0.0.1:5000/app:1.0 oci:./app --platform linux/arm64
+              mbctl oci copy --all docker://busybox:latest oci-archive:/media/usb/busybox.tar
             """
         )
 
@@ -29,6 +32,9 @@ struct OCICommand: AsyncParsableCommand {
 
         @Argument(help: ArgumentHelp("oci:DIR[:TAG] (an OCI image layout) or oci-archive:FILE[:TAG]; TAG defaults to the source's.", valueName: "dest"))
         var destination: String
+
+        @Flag(help: "Copy every platform of the image's index (and the index itself), not only --platform's.")
+        var all = false
 
         @Option(help: ArgumentHelp("The OCI image layout that caches images (default: the configuration file's, /var/tmp/man8s).", valueName: "dir"))
         var cacheDir: String?
@@ -47,11 +53,12 @@ struct OCICommand: AsyncParsableCommand {
             let reporter = TransferReporter(quiet: quiet)
             let started = Date()
             let result = try await Interruption.cancellable {
-                try await images.copy(from: source, to: destination, progress: reporter.handle)
+                try await images.copy(from: source, to: destination, allPlatforms: all, progress: reporter.handle)
             }
             reporter.finish()
-            let seconds = Date().timeIntervalSince(started)
-            print("copied \(source) to \(result.destination) (\(result.image.manifestDescriptor.digest), \(result.image.manifest.layers.count) layers) in \(String(format: "%.1f", seconds))s")
+            let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
+            let platforms = all ? "\(result.manifestCount) manifests, " : ""
+            print("copied \(source) to \(result.destination) (\(result.root.digest), \(platforms)\(result.layerCount) layers) in \(seconds)s")
         }
     }
 

@@ -82,6 +82,66 @@ import Testing
         #expect(missing.stderr.contains("linux/amd64, linux/arm64/v8, linux/arm/v7"))
     }
 
+    /// The blobs of a layout, by name, with their bytes.
+    func blobs(of layout: String) throws -> [String: Data] {
+        var found: [String: Data] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: "\(layout)/blobs/sha256") {
+            found[name] = try Data(contentsOf: URL(fileURLWithPath: "\(layout)/blobs/sha256/\(name)"))
+        }
+        return found
+    }
+
+    @Test func copiesEveryPlatformUnderTheIndexDigestSkopeoKeeps() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry()
+        let indexDigest = try registry.push(spec: ImageSpecs.multiPlatform, as: "test/all", tag: "multi")
+        let cache = ["--cache-dir", "\(work)/host/var/tmp/man8s"]
+
+        let ours = "\(work)/ours"
+        let copied = try runMbctl(["oci", "copy", "--all", "docker://\(registry.host)/test/all:multi", "oci:\(ours)"] + cache)
+        #expect(copied.succeeded, "\(copied.stderr)")
+        #expect(copied.stdout.contains("\(indexDigest), 3 manifests"), "\(copied.stdout)")
+        let theirs = "\(work)/theirs"
+        try runCommand(["skopeo", "copy", "--all", "--quiet"] + registry.skopeoSourceOptions + ["docker://\(registry.host)/test/all:multi", "oci:\(theirs):multi"])
+
+        let ourEntry = try ImageLayout.open(at: ours).resolve(tag: "multi")
+        let theirEntry = try ImageLayout.open(at: theirs).resolve(tag: "multi")
+        #expect(ourEntry.digest.description == indexDigest)
+        #expect(ourEntry.digest == theirEntry.digest && ourEntry.mediaType == theirEntry.mediaType && ourEntry.size == theirEntry.size)
+        // The same blobs, byte for byte: the index, three manifests, three configs, their layers.
+        let ourBlobs = try blobs(of: ours)
+        #expect(ourBlobs == (try blobs(of: theirs)))
+        #expect(ourBlobs.count >= 7)
+        // Every platform can be taken from the copy, as from the registry.
+        for platform in ["linux/arm64", "linux/arm/v7", "linux/amd64"] {
+            let fromCopy = try runMbctl(["oci", "inspect", "--platform", platform, "oci:\(ours):multi"] + cache)
+            let fromRegistry = try runMbctl(["oci", "inspect", "--platform", platform, "docker://\(registry.host)/test/all:multi"] + cache)
+            #expect(fromCopy.succeeded && fromCopy.stdout.contains("Digest:"), "\(fromCopy.stderr)")
+            #expect(fromCopy.stdout.split(separator: "\n").first { $0.hasPrefix("Digest:") } == fromRegistry.stdout.split(separator: "\n").first { $0.hasPrefix("Digest:") })
+        }
+
+        // An oci-archive holds the whole index too; skopeo reads it back under the same digest,
+        // and so does mbctl.
+        let archive = "\(work)/all.tar"
+        let archived = try runMbctl(["oci", "copy", "--all", "docker://\(registry.host)/test/all:multi", "oci-archive:\(archive):multi"] + cache)
+        #expect(archived.succeeded, "\(archived.stderr)")
+        try runCommand(["skopeo", "copy", "--all", "--quiet", "oci-archive:\(archive):multi", "oci:\(work)/unpacked:multi"])
+        #expect(try ImageLayout.open(at: "\(work)/unpacked").resolve(tag: "multi").digest.description == indexDigest)
+        #expect(try blobs(of: "\(work)/unpacked") == ourBlobs)
+        let back = try runMbctl(["oci", "copy", "--all", "oci-archive:\(archive):multi", "oci:\(work)/back"] + cache)
+        #expect(back.succeeded, "\(back.stderr)")
+        #expect(try blobs(of: "\(work)/back") == ourBlobs)
+        // The cache names the index it holds, with all of its blobs.
+        let listed = try runMbctl(["cache", "list", "--json", "--root", "\(work)/host"])
+        #expect(listed.stdout.contains(indexDigest), "\(listed.stdout)")
+
+        // Without an index, --all copies the one manifest whatever its platform.
+        let single = try registry.push(spec: ImageSpecs.multiLayer, as: "test/single", tag: "v1")
+        let one = try runMbctl(["oci", "copy", "--all", "--platform", "linux/s390x", "docker://\(registry.host)/test/single:v1", "oci:\(work)/single"] + cache)
+        #expect(one.succeeded, "\(one.stderr)")
+        #expect(try ImageLayout.open(at: "\(work)/single").resolve(tag: "v1").digest.description == single)
+    }
+
     @Test func refusesABlobWhoseBytesDoNotMatchItsDigest() throws {
         defer { try? FileManager.default.removeItem(atPath: work) }
         let registry = try TestRegistry()
