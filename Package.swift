@@ -61,9 +61,12 @@ let package = Package(
         // Image archives (oci-archive, docker-archive): read and written with libarchive, the
         // tar parser the layers go through too.
         .target(name: "ImageArchive", dependencies: ["OCILayout", "CArchive"]),
+        // TOML texts (the configuration file, registries.conf) read with TOMLKit, guarded against
+        // what its bundled toml++ cannot parse safely.
+        .target(name: "TOMLDocument", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         .target(
             name: "RegistryClient",
-            dependencies: ["OCILayout", "CCurlShim", .product(name: "Crypto", package: "swift-crypto"), .product(name: "TOMLKit", package: "TOMLKit")]
+            dependencies: ["OCILayout", "CCurlShim", "TOMLDocument", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Getting an image, one way for every command: location, source, store, layers to apply.
         .target(
@@ -73,7 +76,7 @@ let package = Package(
         .target(
             name: "Man8S",
             dependencies: [
-                "ImageAccess", "OCILayout", "RegistryClient", "ConfinedFilesystem", "LayerUnpacker",
+                "ImageAccess", "OCILayout", "RegistryClient", "ConfinedFilesystem", "LayerUnpacker", "TOMLDocument",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
@@ -93,6 +96,7 @@ let package = Package(
         ),
 
         .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout"]),
+        .testTarget(name: "TOMLDocumentTests", dependencies: ["TOMLDocument"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient", "OCILayout"]),
         .testTarget(name: "Man8STests", dependencies: ["Man8S", "ConfinedFilesystem", "LayerUnpacker"]),

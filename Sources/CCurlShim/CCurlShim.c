@@ -28,6 +28,10 @@ CURLcode mbctl_curl_setopt_xferinfo_callback(CURL *handle, mbctl_curl_xferinfo_c
     return curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, callback);
 }
 
+CURLcode mbctl_curl_setopt_seek_callback(CURL *handle, mbctl_curl_seek_callback callback) {
+    return curl_easy_setopt(handle, CURLOPT_SEEKFUNCTION, callback);
+}
+
 CURLcode mbctl_curl_getinfo_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

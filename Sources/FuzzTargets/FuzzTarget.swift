@@ -31,7 +31,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case layer
     /// `auth.json` and docker `config.json`.
     case authfile
-    /// mbctl's configuration file and a machine's `man8env.env`.
+    /// mbctl's configuration file, registries.conf and a machine's `man8env.env`.
     case configfile
 
     /// Feeds `data` to the target's parsers.
@@ -70,6 +70,15 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .configfile:
             let text = String(decoding: data, as: UTF8.self)
             _ = try? ConfigurationFile(text: text, path: "fuzz")
+            var registries = RegistriesConfiguration()
+            if (try? registries.merge(parsing: text, path: "fuzz")) != nil {
+                for name in ["docker.io/library/busybox:1", "quay.io/a/b@sha256:" + String(repeating: "a", count: 64), "x.example.com/y"] {
+                    guard let reference = try? ImageReference(parsing: name) else { continue }
+                    _ = try? registries.endpoints(for: reference)
+                    _ = registries.isInsecure(reference.registry)
+                }
+                if let short = try? ImageReference(parsing: "busybox") { _ = try? registries.candidates(for: short) }
+            }
             _ = EnvironmentFile.parse(text)
         }
     }

@@ -2,6 +2,7 @@ import ConfinedFilesystem
 import Foundation
 import ImageArchive
 import OCILayout
+import RegistryClient
 
 extension ImageAccess {
     /// What a copy produced.
@@ -15,11 +16,13 @@ extension ImageAccess {
         public var layerCount: Int
         /// The destination with the tag it was given.
         public var destination: ImageLocation
+        /// What a push to a registry did with the blobs (nil for other destinations).
+        public var pushed: PushCounts?
     }
 
     /// `mbctl oci copy SRC DEST`: one platform's image, or with `allPlatforms` every platform
-    /// of its index (`--all`), into an OCI image layout or an oci-archive, tagged as skopeo
-    /// would tag it.
+    /// of its index (`--all`), into an OCI image layout, an oci-archive or a registry, tagged as
+    /// skopeo would tag it.
     public func copy(from location: ImageLocation, to destination: ImageLocation, allPlatforms: Bool = false, progress: TransferEventHandler? = nil) async throws -> CopyResult {
         func fetch(_ opened: Opened, into store: ContentStore) async throws -> (root: Descriptor, manifests: Int, layers: Int) {
             if allPlatforms {
@@ -55,8 +58,20 @@ extension ImageAccess {
                 if createdLayout { try? FileManager.default.removeItem(atPath: path) }
                 throw error
             }
-        case .registry, .dockerArchive:
-            throw ImageLocationError.unsupported(destination.description, reason: "mbctl oci copy writes oci:DIR[:TAG] and oci-archive:FILE[:TAG]")
+        case .registry(let target):
+            // Everything is verified into the cache first; the push reads it from there.
+            let opened = try await open(location)
+            let cache = try ImageCache(path: cacheDirectory).open()
+            let copied = try await fetch(opened, into: cache.store)
+            try opened.remember(copied.root, as: location)
+            var mountFrom: ImageReference?
+            if case .registry(let source) = location, source.registry == target.registry, source.repository != target.repository {
+                mountFrom = source
+            }
+            let counts = try await push(copied.root, from: cache.store, to: target, mountFrom: mountFrom, chunkSize: uploadChunkSize, progress: progress)
+            return CopyResult(root: copied.root, manifestCount: copied.manifests, layerCount: copied.layers, destination: destination, pushed: counts)
+        case .dockerArchive:
+            throw ImageLocationError.unsupported(destination.description, reason: "mbctl oci copy writes oci:DIR[:TAG], oci-archive:FILE[:TAG] and docker://REFERENCE")
         }
     }
 

@@ -19,6 +19,9 @@ public struct ImageAccess: Sendable {
     public var cacheDirectory: String
     /// Blobs fetched at once, from any source.
     public var jobs = 4
+    /// Pushes upload blobs larger than this in chunks of this size (PATCH requests); nil: each
+    /// blob in one request.
+    public var uploadChunkSize: Int64?
     /// Threads creating files beside the tar reader (see ``LayerUnpacker/workers``).
     public var unpackWorkers = LayerUnpacker.defaultWorkers
 

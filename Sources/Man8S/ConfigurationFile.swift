@@ -1,4 +1,5 @@
 import Foundation
+import TOMLDocument
 import TOMLKit
 
 /// mbctl's configuration file (`/etc/mbctl/config.toml`): every path of the host layout, the
@@ -67,9 +68,9 @@ public struct ConfigurationFile: Sendable, Equatable {
         self.init()
         let document: TOMLTable
         do {
-            document = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
-            throw Man8SError.configuration(path: path, line: error.source.begin.line, reason: error.description)
+            document = try TOMLDocument.table(parsing: text)
+        } catch {
+            throw Man8SError.configuration(path: path, line: error.line, reason: error.reason)
         }
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         for section in document.keys {

@@ -17,6 +17,24 @@ public enum TransferEvent: Sendable {
     case source(image: String, from: String, mirror: Bool)
     /// A request failed in a way that may pass; it is tried again after `delay` seconds.
     case retrying(url: String, attempt: Int, delay: Double, reason: String)
+    /// A blob's upload to a registry starts (pushing).
+    case uploadStarted(Descriptor)
+    /// Bytes of a blob the registry has received, of `total`.
+    case uploadProgress(Digest, completed: Int64, total: Int64)
+    /// A blob is in the repository pushed to, and how it got there.
+    case blobPushed(Descriptor, BlobPushOutcome)
+    /// A manifest or index was put, under `tag` or (nil) only under its digest.
+    case manifestPushed(Descriptor, tag: String?)
+}
+
+/// How a blob came to be in the repository pushed to.
+public enum BlobPushOutcome: Sendable, Equatable {
+    /// The repository had it already (a HEAD said so): nothing was sent.
+    case alreadyThere
+    /// The registry linked it from another of its repositories (a cross-repository mount).
+    case mounted(from: String)
+    /// Its bytes were uploaded, in `chunks` requests (1: monolithic).
+    case uploaded(chunks: Int)
 }
 
 /// A receiver of ``TransferEvent``s; called from any thread, so it must be quick and thread-safe.

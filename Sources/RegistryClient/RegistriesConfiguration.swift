@@ -1,5 +1,5 @@
 import Foundation
-import TOMLKit
+import TOMLDocument
 
 /// registries.conf, version 2, as containers/image reads it (containers-registries.conf(5)):
 /// which registries are blocked or insecure, where a name's registry really is (`location`),
@@ -105,9 +105,9 @@ public struct RegistriesConfiguration: Sendable, Equatable {
     public mutating func merge(parsing text: String, path: String) throws {
         let file: File
         do {
-            file = try TOMLDecoder().decode(File.self, from: text)
-        } catch let error as TOMLParseError {
-            throw RegistryError.configuration(source: path, reason: "line \(error.source.begin.line): \(error.description)")
+            file = try TOMLDocument.decode(File.self, parsing: text)
+        } catch let error as TOMLDocument.SyntaxError {
+            throw RegistryError.configuration(source: path, reason: error.description)
         } catch {
             throw RegistryError.configuration(source: path, reason: "\(error)")
         }

@@ -96,18 +96,43 @@ actor RegistrySession {
         path: String, scope: String, headers: [(name: String, value: String)] = [],
         sink: ResponseBodySink? = nil, bufferLimit: Int64 = 64 << 10
     ) async throws -> HTTPResponse {
-        let url = try await base() + path
-        var response = try await sendFollowingRedirects(
-            request(url, headers: headers), scope: scope, sink: sink, bufferLimit: bufferLimit)
+        try await send(.get, url: try await base() + path, scope: scope, headers: headers, sink: sink, bufferLimit: bufferLimit)
+    }
+
+    /// Sends `method` to `url` (below `/v2/`, or where the registry said to go on: an upload's
+    /// `Location`), authorized for `scope`: one or more scopes separated by spaces, such as
+    /// `repository:NAME:pull,push repository:OTHER:pull`.
+    func send(
+        _ method: HTTPMethod, url: String, scope: String, headers: [(name: String, value: String)] = [],
+        body: HTTPRequestBody? = nil, uploadProgress: (@Sendable (Int64) -> Void)? = nil,
+        sink: ResponseBodySink? = nil, bufferLimit: Int64 = 64 << 10
+    ) async throws -> HTTPResponse {
+        var outgoing = request(url, headers: headers)
+        outgoing.method = method
+        outgoing.body = body ?? ([.post, .put, .patch].contains(method) ? .bytes([]) : nil)
+        outgoing.uploadProgress = uploadProgress
+        var response = try await sendFollowingRedirects(outgoing, scope: scope, sink: sink, bufferLimit: bufferLimit)
         if response.status == 401, challenge?.scheme == "bearer" {
             tokens[scope] = nil
-            response = try await sendFollowingRedirects(
-                request(url, headers: headers), scope: scope, sink: sink, bufferLimit: bufferLimit)
+            response = try await sendFollowingRedirects(outgoing, scope: scope, sink: sink, bufferLimit: bufferLimit)
         }
         if response.status == 401 {
             throw RegistryError.unauthorized(registry: registry, detail: RegistryErrorBody.detail(response.body))
         }
         return response
+    }
+
+    /// Where a `Location` header of a response from `url` points: resolved against it, http or
+    /// https only, plain HTTP only where this registry may be spoken to so.
+    func resolve(location: String?, of url: String) throws -> String {
+        guard let location, let next = URL(string: location, relativeTo: URL(string: url))?.absoluteURL,
+              let scheme = next.scheme?.lowercased() else {
+            throw RegistryError.invalidResponse(url: url, reason: "no usable Location in the answer")
+        }
+        guard scheme == "https" || (scheme == "http" && (allowsPlainHTTP || url.hasPrefix("http:"))) else {
+            throw RegistryError.redirectRefused(url: url, reason: "to \(scheme):// is not allowed")
+        }
+        return next.absoluteString
     }
 
     private func sendFollowingRedirects(
@@ -116,21 +141,18 @@ actor RegistrySession {
         var current = request
         var authorization = try await authorizationHeader(scope: scope)
         for _ in 0..<10 {
+            // Credentials are for the registry only: a redirect, or an upload Location, to
+            // storage elsewhere goes without.
+            if let url = URL(string: current.url), Self.authority(of: url) != apiHost.lowercased() { authorization = nil }
             var outgoing = current
             if let authorization { outgoing = outgoing.adding("Authorization", authorization) }
             let response = try await transport.perform(outgoing, sink: sink, bufferLimit: bufferLimit)
             guard [301, 302, 303, 307, 308].contains(response.status) else { return response }
-            guard let location = response.headers["Location"],
-                  let next = URL(string: location, relativeTo: URL(string: current.url))?.absoluteURL,
-                  let scheme = next.scheme?.lowercased() else {
-                throw RegistryError.invalidResponse(url: current.url, reason: "redirect without a usable Location")
+            current.url = try resolve(location: response.headers["Location"], of: current.url)
+            if response.status == 303 {
+                current.method = .get
+                current.body = nil
             }
-            guard scheme == "https" || (scheme == "http" && (allowsPlainHTTP || current.url.hasPrefix("http:"))) else {
-                throw RegistryError.redirectRefused(url: current.url, reason: "to \(scheme):// is not allowed")
-            }
-            // Credentials are for the registry only: a redirect to storage elsewhere goes without.
-            if Self.authority(of: next) != apiHost.lowercased() { authorization = nil }
-            current.url = next.absoluteString
         }
         throw RegistryError.redirectRefused(url: request.url, reason: "more than 10 redirects")
     }
@@ -189,7 +211,7 @@ actor RegistrySession {
         }
         var query = components.queryItems ?? []
         if let service = challenge.parameters["service"] { query.append(URLQueryItem(name: "service", value: service)) }
-        query.append(URLQueryItem(name: "scope", value: scope))
+        for part in scope.split(separator: " ") { query.append(URLQueryItem(name: "scope", value: String(part))) }
         components.queryItems = query
         guard let url = components.url?.absoluteString else {
             throw RegistryError.invalidResponse(url: realm, reason: "cannot build the token request")

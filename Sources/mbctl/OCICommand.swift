@@ -12,29 +12,39 @@ struct OCICommand: AsyncParsableCommand {
 
     struct Copy: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Copy an image into an OCI image layout.",
+            abstract: "Copy an image into an OCI image layout, an oci-archive or a registry.",
             discussion: """
             Copies one platform's image (manifest, config and layers, each verified against its \
-            digest) from SRC into the OCI image layout DEST, and tags it there. With --all, every \
-            platform of the image's index is copied and the index kept byte for byte, so DEST \
-            holds the image under the same digest as SRC (as skopeo copy --all). Blobs already in \
-            DEST are not fetched again; an interrupted download resumes where it stopped.
+            digest) from SRC to DEST, and tags it there. With --all, every platform of the \
+            image's index is copied and the index kept byte for byte, so DEST holds the image \
+            under the same digest as SRC (as skopeo copy --all). Blobs already in DEST are not \
+            fetched again; an interrupted download resumes where it stopped.
+
+            A docker:// destination is a push: the image is verified into the cache first, then \
+            each blob the repository lacks (asked with HEAD) is uploaded, or mounted from the \
+            source's repository when both are on one registry, and the manifests are put with \
+            the source's own bytes, so the pushed digest is the source's. This is how a site \
+            seeds its registry or mirror from an archive carried offline.
 
             Examples:
               mbctl oci copy docker://busybox:latest oci:/srv/images/busybox:latest
               mbctl oci copy 127.0.0.1:5000/app:1.0 oci:./app --platform linux/arm64
               mbctl oci copy --all docker://busybox:latest oci-archive:/media/usb/busybox.tar
+              mbctl oci copy --all oci-archive:/media/usb/busybox.tar docker://registry.site:5000/library/busybox:latest
             """
         )
 
         @Argument(help: ArgumentHelp("Where the image is: docker://REF (or a bare REF), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].", valueName: "src"))
         var source: String
 
-        @Argument(help: ArgumentHelp("oci:DIR[:TAG] (an OCI image layout) or oci-archive:FILE[:TAG]; TAG defaults to the source's.", valueName: "dest"))
+        @Argument(help: ArgumentHelp("oci:DIR[:TAG] (an OCI image layout), oci-archive:FILE[:TAG] (TAG defaults to the source's) or docker://REF (a push).", valueName: "dest"))
         var destination: String
 
         @Flag(help: "Copy every platform of the image's index (and the index itself), not only --platform's.")
         var all = false
+
+        @Option(help: ArgumentHelp("Pushing, upload blobs larger than this many bytes in chunks of that size (default: each blob in one request).", valueName: "bytes"))
+        var chunkSize: Int64?
 
         @Option(help: ArgumentHelp("The OCI image layout that caches images (default: the configuration file's, /var/tmp/man8s).", valueName: "dir"))
         var cacheDir: String?
@@ -45,11 +55,21 @@ struct OCICommand: AsyncParsableCommand {
         @Flag(name: .shortAndLong, help: "Print only errors and the final result.")
         var quiet = false
 
+        func validate() throws {
+            if let chunkSize, chunkSize < 1 << 10 { throw ValidationError("--chunk-size must be at least 1024 bytes") }
+        }
+
         func run() async throws {
             let source = try ImageLocation(parsing: source)
             let destination = try ImageLocation(parsing: destination)
+            // A bare name as the destination would be a push to Docker Hub: say docker:// to mean it.
+            if case .registry = destination, !self.destination.hasPrefix("docker://") {
+                throw ValidationError("DEST \(self.destination) is not oci:DIR, oci-archive:FILE or docker://REF; a push is written docker://REF")
+            }
             let configuration = try host.configuration()
-            let images = try registry.imageAccess(cache: cacheDir ?? host.layout(from: configuration).cache, file: configuration, root: host.root)
+            var access = try registry.imageAccess(cache: cacheDir ?? host.layout(from: configuration).cache, file: configuration, root: host.root)
+            access.uploadChunkSize = chunkSize
+            let images = access
             let reporter = TransferReporter(quiet: quiet)
             let started = Date()
             let result = try await Interruption.cancellable {
@@ -58,7 +78,11 @@ struct OCICommand: AsyncParsableCommand {
             reporter.finish()
             let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
             let platforms = all ? "\(result.manifestCount) manifests, " : ""
-            print("copied \(source) to \(result.destination) (\(result.root.digest), \(platforms)\(result.layerCount) layers) in \(seconds)s")
+            var blobs = ""
+            if let pushed = result.pushed {
+                blobs = "; blobs: \(pushed.uploaded) uploaded (\(TransferReporter.bytes(pushed.bytesUploaded))), \(pushed.mounted) mounted, \(pushed.alreadyThere) already there"
+            }
+            print("copied \(source) to \(result.destination) (\(result.root.digest), \(platforms)\(result.layerCount) layers\(blobs)) in \(seconds)s")
         }
     }
 

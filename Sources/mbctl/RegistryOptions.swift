@@ -27,7 +27,7 @@ struct RegistryOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Attempts per request before giving up.", valueName: "n"))
     var retryTimes: Int = 5
 
-    @Option(help: ArgumentHelp("Cap the download rate, in bytes per second (0: no cap).", valueName: "bytes"))
+    @Option(help: ArgumentHelp("Cap the download (and push upload) rate, in bytes per second (0: no cap).", valueName: "bytes"))
     var limitRate: Int64 = 0
 
     @Option(help: ArgumentHelp("Read this registries.conf instead of /etc/containers/registries.conf, its drop-ins and ~/.config/containers/registries.conf.", valueName: "file"))

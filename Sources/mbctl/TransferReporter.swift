@@ -74,6 +74,28 @@ final class TransferReporter: Sendable {
                 log("\(image) comes from \(from)" + (mirror ? " (a mirror, registries.conf)" : " (registries.conf)"), &state)
             case .retrying(let url, let attempt, let delay, let reason):
                 log("retrying \(url) in \(String(format: "%.1f", delay))s (attempt \(attempt) failed: \(reason))", &state)
+            case .uploadStarted(let descriptor):
+                let index = blobIndex(descriptor.digest, total: descriptor.size, &state)
+                state.blobs[index].status = "uploading"
+                state.blobs[index].started = Date()
+                if !interactive { log("uploading \(Self.short(descriptor.digest)) (\(Self.bytes(descriptor.size)))", &state) }
+            case .uploadProgress(let digest, let completed, let total):
+                let index = blobIndex(digest, total: total, &state)
+                state.blobs[index].done = completed
+                state.blobs[index].status = "uploading"
+            case .blobPushed(let descriptor, let outcome):
+                let index = blobIndex(descriptor.digest, total: descriptor.size, &state)
+                state.blobs[index].done = descriptor.size
+                switch outcome {
+                case .alreadyThere: state.blobs[index].status = "already there"
+                case .mounted(let from): state.blobs[index].status = "mounted from \(from)"
+                case .uploaded(let chunks):
+                    state.blobs[index].status = chunks > 1 ? "pushed (\(chunks) chunks)" : "pushed"
+                    state.blobs[index].finished = Date()
+                }
+                if !interactive { log("\(Self.short(descriptor.digest)): \(state.blobs[index].status)", &state) }
+            case .manifestPushed(let descriptor, let tag):
+                log("pushed \(descriptor.mediaType.contains("index") || descriptor.mediaType.contains("list") ? "index" : "manifest") \(descriptor.digest)" + (tag.map { " as \($0)" } ?? ""), &state)
             }
             draw(&state, force: false)
         }
@@ -117,7 +139,7 @@ final class TransferReporter: Sendable {
         var text = state.drawnLines > 0 ? "\u{1B}[\(state.drawnLines)A" : ""
         for blob in state.blobs {
             let elapsed = max(0.001, (blob.finished ?? now).timeIntervalSince(blob.started))
-            let rate = blob.status == "downloading" || blob.finished != nil ? "  \(Self.bytes(Int64(Double(blob.done) / elapsed)))/s" : ""
+            let rate = blob.status == "downloading" || blob.status == "uploading" || blob.finished != nil ? "  \(Self.bytes(Int64(Double(blob.done) / elapsed)))/s" : ""
             let applied = blob.applied > 0 && !blob.status.hasPrefix("applied") ? "  applying \(Self.bytes(blob.applied))" : ""
             text += "\r\u{1B}[2K  \(Self.short(blob.digest))  \(Self.bytes(blob.done)) / \(Self.bytes(blob.total))\(rate)  \(blob.status)\(applied)\n"
         }

@@ -49,7 +49,8 @@ import Testing
         ("bridge = \"x\"", "line 1: bridge is outside any section"),
         ("[registry]\njobs = 0", "line 2: jobs takes a number from 1 to 64"),
         ("[registry]\ntls_verify = \"yes\"", "line 2: tls_verify takes true or false"),
-        ("[paths]\ncache = /x", "line 2: Error while parsing value"),
+        ("[paths]\ncache = /x", "line 2: expected a value, found '/' (strings are written in quotes)"),
+        ("[paths]\ncache = x", "line 2: 'x' is not a TOML value (strings are written in quotes)"),
         ("[network]\nbridge = 5", "line 2: bridge takes a \"string\""),
     ])
     func namesTheLineAtFault(text: String, message: String) {

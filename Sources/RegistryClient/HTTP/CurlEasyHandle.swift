@@ -47,6 +47,10 @@ final class CurlEasyHandle: @unchecked Sendable {
         try check(mbctl_curl_setopt_data_callback(raw, option, callback), option)
     }
 
+    func setSeek(_ callback: mbctl_curl_seek_callback) throws {
+        try check(mbctl_curl_setopt_seek_callback(raw, callback), CURLOPT_SEEKFUNCTION)
+    }
+
     func setProgress(_ callback: mbctl_curl_xferinfo_callback) throws {
         try check(mbctl_curl_setopt_xferinfo_callback(raw, callback), CURLOPT_XFERINFOFUNCTION)
     }

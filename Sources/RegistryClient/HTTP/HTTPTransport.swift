@@ -24,7 +24,7 @@ final class HTTPTransport: Sendable {
     /// responses are read up to ``errorBodyLimit`` bytes, for error messages, and the rest is
     /// never read: a server cannot hold mbctl with an endless error page. A request without a
     /// sink (a document, a token, a ping) must be done within ``TransportOptions/requestDeadline``;
-    /// a blob download only must not stall (``TransportOptions/lowSpeedLimit``).
+    /// a blob download or upload only must not stall (``TransportOptions/lowSpeedLimit``).
     func perform(_ request: HTTPRequest, sink: ResponseBodySink? = nil, bufferLimit: Int64 = 64 << 10) async throws -> HTTPResponse {
         guard let handle = pool.take() else {
             throw RegistryError.setup(url: request.url, reason: "libcurl could not be initialised")
@@ -51,6 +51,19 @@ final class HTTPTransport: Sendable {
     /// Sets the options of `request`.
     fileprivate func configure(_ handle: CurlEasyHandle, for request: HTTPRequest, withDeadline: Bool) throws {
         try handle.set(CURLOPT_URL, request.url)
+        switch request.method {
+        case .get:
+            break
+        case .head:
+            try handle.set(CURLOPT_NOBODY, 1)
+        case .put, .patch:
+            try handle.set(CURLOPT_UPLOAD, 1)
+            try handle.set(CURLOPT_INFILESIZE_LARGE, offset: request.body?.length ?? 0)
+            if request.method == .patch { try handle.set(CURLOPT_CUSTOMREQUEST, "PATCH") }
+        case .post:
+            try handle.set(CURLOPT_POST, 1)
+            try handle.set(CURLOPT_POSTFIELDSIZE_LARGE, offset: request.body?.length ?? 0)
+        }
         try handle.set(CURLOPT_PROTOCOLS_STR, "http,https")
         try handle.set(CURLOPT_NOSIGNAL, 1)
         try handle.set(CURLOPT_FOLLOWLOCATION, 0)
@@ -64,6 +77,7 @@ final class HTTPTransport: Sendable {
         }
         if options.maxReceiveSpeed > 0 {
             try handle.set(CURLOPT_MAX_RECV_SPEED_LARGE, offset: options.maxReceiveSpeed)
+            try handle.set(CURLOPT_MAX_SEND_SPEED_LARGE, offset: options.maxReceiveSpeed)
         }
         let verify = request.verifyTLS ?? options.verifyTLS
         try handle.set(CURLOPT_SSL_VERIFYPEER, verify ? 1 : 0)
@@ -100,6 +114,9 @@ private final class CurlTransfer: @unchecked Sendable {
     var received: Int64 = 0
     var failure: Error?
     var errorBodyCut = false
+    /// The request body being sent: the file's descriptor (for a file body) and how far it got.
+    var bodyFile: Int32 = -1
+    var sent: Int64 = 0
 
     init(request: HTTPRequest, sink: ResponseBodySink?, bufferLimit: Int64) {
         self.request = request
@@ -117,8 +134,25 @@ private final class CurlTransfer: @unchecked Sendable {
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
         let context = Unmanaged.passUnretained(self).toOpaque()
         let code: CURLcode
+        defer { if bodyFile >= 0 { close(bodyFile) } }
         do {
-            try transport.configure(handle, for: request, withDeadline: sink == nil)
+            try transport.configure(handle, for: request, withDeadline: sink == nil && !request.isBulk)
+            if let body = request.body {
+                if case .file(let path, _, _) = body {
+                    bodyFile = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+                    guard bodyFile >= 0 else {
+                        return .failure(RegistryError.setup(url: request.url, reason: "cannot open \(path): \(String(cString: strerror(errno)))"))
+                    }
+                }
+                try handle.set(CURLOPT_READFUNCTION, callback: curlReadCallback)
+                try handle.set(CURLOPT_READDATA, pointer: context)
+                try handle.setSeek(curlSeekCallback)
+                try handle.set(CURLOPT_SEEKDATA, pointer: context)
+            }
+            if request.method == .post, !request.headers.contains(where: { $0.name.lowercased() == "content-type" }) {
+                // libcurl would send a form's type; an upload start has no type at all.
+                headerList = curl_slist_append(headerList, "Content-Type:")
+            }
             for header in request.headers {
                 headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
             }
@@ -210,6 +244,38 @@ private final class CurlTransfer: @unchecked Sendable {
 
     /// Stops the transfer once an error body reached its limit (not an error of the request).
     struct ErrorBodyCut: Error {}
+
+    /// Fills `buffer` with the next bytes of the request body; 0 at its end. A file that
+    /// ends before the length the request announced is an error, not a short upload.
+    func bodyBytes(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let body = request.body else { return 0 }
+        let wanted = Int(min(Int64(buffer.count), body.length - sent))
+        guard wanted > 0 else { return 0 }
+        switch body {
+        case .bytes(let bytes):
+            let start = Int(sent)
+            bytes.withUnsafeBytes { source in
+                UnsafeMutableRawBufferPointer(rebasing: buffer[0..<wanted]).copyMemory(from: UnsafeRawBufferPointer(rebasing: source[start..<start + wanted]))
+            }
+            sent += Int64(wanted)
+            return wanted
+        case .file(let path, let offset, _):
+            let count = pread(bodyFile, buffer.baseAddress, wanted, off_t(offset + sent))
+            guard count > 0 else {
+                let reason = count == 0 ? "it ended early" : String(cString: strerror(errno))
+                throw RegistryError.setup(url: request.url, reason: "cannot read \(path): \(reason)")
+            }
+            sent += Int64(count)
+            return count
+        }
+    }
+
+    /// libcurl rewinds the body to resend it (after a redirect or an authentication round).
+    func seekBody(to offset: Int64) -> Bool {
+        guard let body = request.body, offset >= 0, offset <= body.length else { return false }
+        sent = offset
+        return true
+    }
 }
 
 private let curlHeaderCallback: mbctl_curl_data_callback = { buffer, size, count, context in
@@ -236,10 +302,29 @@ private let curlWriteCallback: mbctl_curl_data_callback = { buffer, size, count,
     }
 }
 
-private let curlProgressCallback: mbctl_curl_xferinfo_callback = { context, downloadTotal, downloadNow, _, _ in
+private let curlReadCallback: mbctl_curl_data_callback = { buffer, size, count, context in
+    guard let buffer, let context else { return Int(CURL_READFUNC_ABORT) }
+    let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+    if transfer.cancelled.load(ordering: .relaxed) { return Int(CURL_READFUNC_ABORT) }
+    do {
+        return try transfer.bodyBytes(into: UnsafeMutableRawBufferPointer(start: buffer, count: size * count))
+    } catch {
+        transfer.failure = error
+        return Int(CURL_READFUNC_ABORT)
+    }
+}
+
+private let curlSeekCallback: mbctl_curl_seek_callback = { context, offset, origin in
+    guard let context, origin == SEEK_SET else { return Int32(CURL_SEEKFUNC_CANTSEEK) }
+    let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
+    return transfer.seekBody(to: Int64(offset)) ? Int32(CURL_SEEKFUNC_OK) : Int32(CURL_SEEKFUNC_FAIL)
+}
+
+private let curlProgressCallback: mbctl_curl_xferinfo_callback = { context, downloadTotal, downloadNow, _, uploadNow in
     guard let context else { return 1 }
     let transfer = Unmanaged<CurlTransfer>.fromOpaque(context).takeUnretainedValue()
     if transfer.cancelled.load(ordering: .relaxed) { return 1 }
+    if uploadNow > 0 { transfer.request.uploadProgress?(Int64(uploadNow)) }
     if transfer.deliversToSink {
         transfer.sink?.progress(received: Int64(downloadNow), expected: Int64(downloadTotal))
     }

@@ -1,0 +1,133 @@
+import Foundation
+import OCILayout
+
+/// Pushing to a registry (distribution spec, "push"): blobs first, checked with HEAD, mounted
+/// from another repository of the same registry where one has them, else uploaded in one PUT
+/// or in PATCH chunks; manifests last, with the source's bytes, so their digests stay.
+extension RegistryClient {
+    static func pushScope(_ reference: ImageReference) -> String { "repository:\(reference.repository):pull,push" }
+
+    /// Whether `reference`'s repository has blob `descriptor` (HEAD). A registry that answers
+    /// with another size than the descriptor's has something else under that digest: an error.
+    public func hasBlob(_ descriptor: Descriptor, in reference: ImageReference, progress: TransferEventHandler? = nil) async throws -> Bool {
+        let session = try await session(for: reference)
+        let url = try await session.base() + "/\(reference.repository)/blobs/\(descriptor.digest)"
+        return try await withRetries(url: url, progress: progress) {
+            let response = try await session.send(.head, url: url, scope: Self.pushScope(reference))
+            if response.status == 404 { return false }
+            try Self.check(response, what: "blob \(descriptor.digest)")
+            if let length = response.headers["Content-Length"].flatMap({ Int64($0) }), length != descriptor.size {
+                throw RegistryError.invalidResponse(url: url, reason: "it holds \(length) bytes under \(descriptor.digest), the image says \(descriptor.size)")
+            }
+            return true
+        }
+    }
+
+    /// Puts blob `descriptor`, whose verified bytes are the file at `path`, into `reference`'s
+    /// repository: nothing when it is there, a mount from `mountFrom` (a repository of the same
+    /// registry that has it) when the registry agrees, else an upload, in chunks of `chunkSize`
+    /// bytes when given. A failed attempt is retried from the start (a HEAD first: an upload
+    /// that completed is not sent again).
+    public func pushBlob(
+        _ descriptor: Descriptor, path: String, to reference: ImageReference, mountFrom: ImageReference? = nil,
+        chunkSize: Int64? = nil, progress: TransferEventHandler? = nil
+    ) async throws -> BlobPushOutcome {
+        let outcome = try await uploadBlob(descriptor, path: path, to: reference, mountFrom: mountFrom, chunkSize: chunkSize, progress: progress)
+        progress?(.blobPushed(descriptor, outcome))
+        return outcome
+    }
+
+    private func uploadBlob(
+        _ descriptor: Descriptor, path: String, to reference: ImageReference, mountFrom: ImageReference?,
+        chunkSize: Int64?, progress: TransferEventHandler?
+    ) async throws -> BlobPushOutcome {
+        if try await hasBlob(descriptor, in: reference, progress: progress) { return .alreadyThere }
+        let session = try await session(for: reference)
+        let uploads = try await session.base() + "/\(reference.repository)/blobs/uploads/"
+        var scope = Self.pushScope(reference)
+        if let mountFrom, mountFrom.registry == reference.registry, mountFrom.repository != reference.repository {
+            scope += " repository:\(mountFrom.repository):pull"
+        }
+        let finalScope = scope
+        return try await withRetries(url: uploads, progress: progress) {
+            var start = uploads
+            if let mountFrom, finalScope.contains(" ") {
+                start += "?mount=\(descriptor.digest)&from=\(Self.queryEscaped(mountFrom.repository))"
+            }
+            let answer = try await session.send(.post, url: start, scope: finalScope)
+            if answer.status == 201, let mountFrom { return .mounted(from: mountFrom.repository) }
+            guard answer.status == 202 else {
+                try Self.check(answer, what: "upload to \(reference.repository)")
+                throw RegistryError.invalidResponse(url: start, reason: "status \(answer.status) where an upload should start (202)")
+            }
+            var location = try await session.resolve(location: answer.headers["Location"], of: start)
+            progress?(.uploadStarted(descriptor))
+            let report: @Sendable (Int64, Int64) -> Void = { offset, sent in
+                progress?(.uploadProgress(descriptor.digest, completed: offset + sent, total: descriptor.size))
+            }
+            var chunks = 0
+            var offset: Int64 = 0
+            if let chunkSize, chunkSize > 0, descriptor.size > chunkSize {
+                while offset < descriptor.size {
+                    let length = min(chunkSize, descriptor.size - offset)
+                    let start = offset
+                    let response = try await session.send(
+                        .patch, url: location, scope: finalScope,
+                        headers: [("Content-Type", "application/octet-stream"), ("Content-Range", "\(offset)-\(offset + length - 1)")],
+                        body: .file(path: path, offset: offset, length: length), uploadProgress: { report(start, $0) })
+                    guard response.status == 202 else {
+                        try Self.check(response, what: "chunk of \(descriptor.digest)")
+                        throw RegistryError.invalidResponse(url: location, reason: "status \(response.status) for a chunk (202 expected)")
+                    }
+                    location = try await session.resolve(location: response.headers["Location"], of: location)
+                    offset += length
+                    chunks += 1
+                }
+            }
+            let rest = descriptor.size - offset
+            let sentBefore = offset
+            let finish = location + (location.contains("?") ? "&" : "?") + "digest=\(descriptor.digest)"
+            let response = try await session.send(
+                .put, url: finish, scope: finalScope, headers: [("Content-Type", "application/octet-stream")],
+                body: .file(path: path, offset: sentBefore, length: rest), uploadProgress: { report(sentBefore, $0) })
+            guard response.status == 201 else {
+                try Self.check(response, what: "upload of \(descriptor.digest)")
+                throw RegistryError.invalidResponse(url: finish, reason: "status \(response.status) where the upload should end (201)")
+            }
+            try Self.checkDigestHeader(response, expected: descriptor.digest, url: finish)
+            return .uploaded(chunks: chunks + (rest > 0 || chunks == 0 ? 1 : 0))
+        }
+    }
+
+    /// Puts manifest or index `document` (its bytes as they are, so its digest stays) under
+    /// `tag`, or under its digest when `tag` is nil; the registry must not report another digest.
+    public func pushManifest(_ document: ManifestDocument, to reference: ImageReference, tag: String?, progress: TransferEventHandler? = nil) async throws {
+        let session = try await session(for: reference)
+        let url = try await session.base() + "/\(reference.repository)/manifests/\(tag ?? document.digest.description)"
+        try await withRetries(url: url, progress: progress) {
+            let response = try await session.send(
+                .put, url: url, scope: Self.pushScope(reference), headers: [("Content-Type", document.mediaType)],
+                body: .bytes([UInt8](document.data)))
+            guard response.status == 201 || response.status == 200 else {
+                try Self.check(response, what: "manifest \(reference.repository):\(tag ?? document.digest.description)")
+                throw RegistryError.invalidResponse(url: url, reason: "status \(response.status) for a manifest (201 expected)")
+            }
+            try Self.checkDigestHeader(response, expected: document.digest, url: url)
+        }
+        progress?(.manifestPushed(Descriptor(mediaType: document.mediaType, digest: document.digest, size: Int64(document.data.count)), tag: tag))
+    }
+
+    /// A registry that names another digest than the one sent stored something else.
+    private static func checkDigestHeader(_ response: HTTPResponse, expected: Digest, url: String) throws {
+        guard let header = response.headers["Docker-Content-Digest"] else { return }
+        guard let reported = try? Digest(parsing: header), reported == expected else {
+            throw RegistryError.digestMismatch(what: "what \(url) stored", expected: expected.description, actual: header)
+        }
+    }
+
+    private static func queryEscaped(_ text: String) -> String {
+        var allowed = CharacterSet.urlQueryAllowed
+        allowed.remove(charactersIn: "&=+?#")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? text
+    }
+}

@@ -1,0 +1,103 @@
+import Foundation
+import OCILayout
+import Testing
+
+/// `mbctl oci copy SRC docker://…`: pushes to a real docker-registry, with skopeo as the oracle
+/// and the registry's access log as the witness of what went over the wire.
+@Suite(.serialized) struct PushTests {
+    let work: String
+
+    init() throws {
+        work = NSTemporaryDirectory() + "mbctl-push-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+    }
+
+    /// Access-log lines of `registry` that hold `text` (method and path, as `"PUT /v2/…`).
+    func requests(_ registry: TestRegistry, _ text: String) -> Int {
+        registry.log.split(separator: "\n").filter { $0.contains(text) }.count
+    }
+
+    @Test func pushesAnArchiveUnderItsDigestThenSkipsAndMounts() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let origin = try TestRegistry()
+        let digest = try origin.push(spec: ImageSpecs.multiLayer, as: "test/src", tag: "v1")
+        let cache = ["--cache-dir", "\(work)/cache"]
+        let archive = "\(work)/carried.tar"
+        let saved = try runMbctl(["oci", "copy", "docker://\(origin.host)/test/src:v1", "oci-archive:\(archive)"] + cache)
+        #expect(saved.succeeded, "\(saved.stderr)")
+
+        // A site registry seeded from the archive, with an empty cache as on another host.
+        let site = try TestRegistry()
+        let pushed = try runMbctl(["oci", "copy", "oci-archive:\(archive)", "docker://\(site.host)/site/app:1.0", "--cache-dir", "\(work)/other-cache"])
+        #expect(pushed.succeeded, "\(pushed.stderr)")
+        #expect(pushed.stdout.contains("\(digest), 3 layers; blobs: 4 uploaded"), "\(pushed.stdout)")
+        #expect(try site.manifestDigest("site/app:1.0") == digest)
+        #expect(requests(site, "\"PUT /v2/site/app/blobs/uploads/") == 4)
+        #expect(requests(site, "\"PUT /v2/site/app/manifests/1.0") == 1)
+        // skopeo reads it back, every blob verified, under the same digest.
+        let inspected = try runCommand(["skopeo", "inspect", "--tls-verify=false", "docker://\(site.host)/site/app:1.0"]).stdout
+        #expect(inspected.contains("\"Digest\": \"\(digest)\""))
+        try runCommand(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://\(site.host)/site/app:1.0", "oci:\(work)/check:x"])
+        #expect(try ImageLayout.open(at: "\(work)/check").resolve(tag: "x").digest.description == digest)
+
+        // Again: every blob is there (HEAD), nothing is uploaded.
+        let again = try runMbctl(["oci", "copy", "oci-archive:\(archive)", "docker://\(site.host)/site/app:1.0"] + cache)
+        #expect(again.succeeded, "\(again.stderr)")
+        #expect(again.stdout.contains("0 uploaded (0 B), 0 mounted, 4 already there"), "\(again.stdout)")
+        #expect(requests(site, "\"PUT /v2/site/app/blobs/uploads/") == 4)
+
+        // To another repository of the same registry: mounted, not uploaded.
+        let mounted = try runMbctl(["oci", "copy", "docker://\(site.host)/site/app:1.0", "docker://\(site.host)/site/copy:1.0"] + cache)
+        #expect(mounted.succeeded, "\(mounted.stderr)")
+        #expect(mounted.stdout.contains("0 uploaded (0 B), 4 mounted"), "\(mounted.stdout)")
+        #expect(requests(site, "\"POST /v2/site/copy/blobs/uploads/?mount=sha256:") == 4)
+        #expect(requests(site, "\"PUT /v2/site/copy/blobs/uploads/") == 0, "\(site.log.split(separator: "\n").filter { $0.contains("/v2/site/copy/blobs/uploads/") }.joined(separator: "\n"))")
+        #expect(try site.manifestDigest("site/copy:1.0") == digest)
+
+        // In chunks: several PATCH requests per large blob, the same digest in the end.
+        let chunked = try runMbctl(["oci", "copy", "--chunk-size", "262144", "oci-archive:\(archive)", "docker://\(site.host)/chunked/app:1.0"] + cache)
+        #expect(chunked.succeeded, "\(chunked.stderr)")
+        #expect(requests(site, "\"PATCH /v2/chunked/app/blobs/uploads/") >= 3)
+        #expect(try site.manifestDigest("chunked/app:1.0") == digest)
+        try runCommand(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://\(site.host)/chunked/app:1.0", "oci:\(work)/check:y"])
+
+        // A bare name is not taken for a push to Docker Hub.
+        let bare = try runMbctl(["oci", "copy", "oci-archive:\(archive)", "site/app:1.0"] + cache)
+        #expect(!bare.succeeded)
+        #expect(bare.stderr.contains("a push is written docker://REF"), "\(bare.stderr)")
+    }
+
+    @Test func pushesEveryPlatformUnderTheIndexDigest() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let origin = try TestRegistry()
+        let indexDigest = try origin.push(spec: ImageSpecs.multiPlatform, as: "test/all", tag: "multi")
+        let site = try TestRegistry()
+        let pushed = try runMbctl(["oci", "copy", "--all", "docker://\(origin.host)/test/all:multi", "docker://\(site.host)/mirror/all:multi", "--cache-dir", "\(work)/cache"])
+        #expect(pushed.succeeded, "\(pushed.stderr)")
+        #expect(pushed.stdout.contains("\(indexDigest), 3 manifests"), "\(pushed.stdout)")
+        #expect(try site.manifestDigest("mirror/all:multi") == indexDigest)
+        // The platform manifests went by digest before the index, under no tag of their own.
+        #expect(requests(site, "\"PUT /v2/mirror/all/manifests/sha256:") == 3)
+        let raw = try runCommand(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://\(site.host)/mirror/all:multi"]).stdout
+        #expect(Digest.sha256(of: Data(raw.utf8)).description == indexDigest)
+        try runCommand(["skopeo", "copy", "--all", "--quiet", "--src-tls-verify=false", "docker://\(site.host)/mirror/all:multi", "oci:\(work)/check:x"])
+    }
+
+    @Test func pushesWithATokenForPullAndPushAndMountsWithBothScopes() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry(security: .token(user: "bob", password: "builder"))
+        let digest = try registry.push(spec: ImageSpecs.multiLayer, as: "team/app", tag: "2")
+        let cache = ["--cache-dir", "\(work)/cache"]
+
+        let denied = try runMbctl(["oci", "copy", "docker://\(registry.host)/team/app:2", "docker://\(registry.host)/team/copy:2"] + cache)
+        #expect(!denied.succeeded)
+        #expect(denied.stderr.contains("unauthorized"), "\(denied.stderr)")
+
+        let copied = try runMbctl(["oci", "copy", "--creds", "bob:builder", "docker://\(registry.host)/team/app:2", "docker://\(registry.host)/team/copy:2"] + cache)
+        #expect(copied.succeeded, "\(copied.stderr)")
+        #expect(copied.stdout.contains("4 mounted"), "\(copied.stdout)")
+        #expect(try registry.manifestDigest("team/copy:2") == digest)
+        let tokens = (try? String(contentsOfFile: registry.tokenLog, encoding: .utf8)) ?? ""
+        #expect(tokens.contains("\"repository:team/copy:pull,push\", \"repository:team/app:pull\""), "\(tokens)")
+    }
+}
