@@ -8,8 +8,12 @@ FRONT (127.0.0.1:FRONT_PORT) demands Basic credentials and forwards /v2/ request
 registry at UPSTREAM (host:port, plain HTTP), except blob GETs, which it answers with a 307 to
 http://localhost:STORAGE_PORT/... — another host, so a client must not send its credentials
 there. STORAGE serves the blob from UPSTREAM. With "throttle", the first request for each blob
-is answered 429 Too Many Requests with Retry-After: 1. Each request is logged to LOGFILE as JSON: which
-server got it and whether it carried an Authorization header.
+is answered 429 Too Many Requests with Retry-After: 1.
+
+Pushes are sent elsewhere the same way: FRONT answers the POST that starts an upload with a
+Location on STORAGE, which takes the PUT of the blob and passes it on to UPSTREAM; manifests and
+HEADs are forwarded. Each request is logged to LOGFILE as JSON: which server got it, its method,
+and whether it carried an Authorization header.
 """
 import base64
 import json
@@ -29,13 +33,18 @@ lock = threading.Lock()
 
 def log(server, handler):
     with lock, open(LOG, "a") as f:
-        f.write(json.dumps({"server": server, "path": handler.path,
+        f.write(json.dumps({"server": server, "method": handler.command, "path": handler.path,
                             "auth": handler.headers.get("Authorization") is not None}) + "\n")
 
 
-def forward(handler, path):
-    request = urllib.request.Request(f"http://{UPSTREAM}{path}", method=handler.command)
-    for name in ("Accept", "Range"):
+def request_body(handler):
+    length = int(handler.headers.get("Content-Length") or 0)
+    return handler.rfile.read(length) if length else b""
+
+
+def forward(handler, path, body=None):
+    request = urllib.request.Request(f"http://{UPSTREAM}{path}", method=handler.command, data=body)
+    for name in ("Accept", "Range", "Content-Type"):
         if handler.headers.get(name):
             request.add_header(name, handler.headers[name])
     try:
@@ -44,7 +53,7 @@ def forward(handler, path):
         response = error
     body = response.read()
     handler.send_response(response.status)
-    for name in ("Content-Type", "Docker-Content-Digest", "Content-Range"):
+    for name in ("Content-Type", "Docker-Content-Digest", "Content-Range", "Location"):
         if response.headers.get(name):
             handler.send_header(name, response.headers[name])
     handler.send_header("Content-Length", str(len(body)))
@@ -83,6 +92,33 @@ class Front(BaseHTTPRequestHandler):
 
     do_HEAD = do_GET
 
+    def do_POST(self):
+        log("front", self)
+        request_body(self)
+        if self.headers.get("Authorization") != EXPECTED:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="redirecting"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        # /v2/NAME/blobs/uploads/ -> an upload that lives on the storage host.
+        name = self.path[len("/v2/"):self.path.index("/blobs/uploads/")]
+        self.send_response(202)
+        self.send_header("Location", f"http://localhost:{STORAGE}/upload/{name}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_PUT(self):
+        log("front", self)
+        body = request_body(self)
+        if self.headers.get("Authorization") != EXPECTED:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="redirecting"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        forward(self, self.path, body)
+
 
 class Storage(BaseHTTPRequestHandler):
     def log_message(self, *args):
@@ -91,6 +127,31 @@ class Storage(BaseHTTPRequestHandler):
     def do_GET(self):
         log("storage", self)
         forward(self, self.path[len("/storage"):])
+
+    do_HEAD = do_GET
+
+    def do_PUT(self):
+        # /upload/NAME?digest=D: the whole blob, passed on to UPSTREAM as a monolithic upload.
+        log("storage", self)
+        body = request_body(self)
+        name, _, query = self.path[len("/upload/"):].partition("?")
+        start = urllib.request.urlopen(urllib.request.Request(
+            f"http://{UPSTREAM}/v2/{name}/blobs/uploads/", method="POST", data=b""))
+        location = start.headers["Location"]
+        if location.startswith("/"):
+            location = f"http://{UPSTREAM}{location}"
+        separator = "&" if "?" in location else "?"
+        request = urllib.request.Request(location + separator + query, method="PUT", data=body)
+        request.add_header("Content-Type", "application/octet-stream")
+        try:
+            response = urllib.request.urlopen(request)
+        except urllib.error.HTTPError as error:
+            response = error
+        self.send_response(response.status)
+        if response.headers.get("Docker-Content-Digest"):
+            self.send_header("Docker-Content-Digest", response.headers["Docker-Content-Digest"])
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
 
 storage = ThreadingHTTPServer(("127.0.0.1", int(STORAGE)), Storage)

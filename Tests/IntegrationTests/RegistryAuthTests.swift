@@ -117,6 +117,43 @@ import Testing
         #expect(redirected.count == 4 && redirected.allSatisfy { $0.auth })
     }
 
+    /// A push whose upload Location is on another host: the blob goes there without the
+    /// registry's credentials, and the image still lands under its digest.
+    @Test func credentialsDoNotFollowAnUploadToAnotherHost() throws {
+        let work = NSTemporaryDirectory() + "mbctl-redirect-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let registry = try TestRegistry()
+        let digest = try registry.push(spec: ImageSpecs.multiLayer, as: "test/source", tag: "v1")
+        let cache = ["--cache-dir", "\(work)/cache"]
+        let archived = try runMbctl(["oci", "copy", "docker://\(registry.host)/test/source:v1", "oci-archive:\(work)/image.tar"] + cache)
+        #expect(archived.succeeded, "\(archived.stderr)")
+        let front = try freeLoopbackPort(), storage = try freeLoopbackPort()
+        let logPath = "\(work)/requests.log"
+        let server = try BackgroundProcess(
+            ["python3", "\(TestPaths.fixtures)/redirecting-registry.py", "\(front)", "\(storage)", registry.host, "carol", "pw", logPath],
+            logPath: "\(work)/server.out")
+        defer { server.stop() }
+        try waitForListener(port: front)
+
+        let result = try runMbctl(["oci", "copy", "--creds", "carol:pw", "oci-archive:\(work)/image.tar", "docker://127.0.0.1:\(front)/test/pushed:v1"] + cache)
+        #expect(result.succeeded, "\(result.stderr)\n\(server.log)")
+        #expect(try registry.manifestDigest("test/pushed:v1") == digest)
+
+        struct Entry: Decodable {
+            var server: String
+            var method: String
+            var path: String
+            var auth: Bool
+        }
+        let entries = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(Entry.self, from: Data($0.utf8)) }
+        let uploads = entries.filter { $0.server == "storage" && $0.method == "PUT" }
+        #expect(uploads.count == 4)
+        #expect(entries.filter { $0.server == "storage" }.allSatisfy { !$0.auth })
+        #expect(entries.filter { $0.server == "front" && $0.method == "POST" }.allSatisfy { $0.auth })
+    }
+
     @Test func aThrottlingRegistryIsWaitedFor() throws {
         let work = NSTemporaryDirectory() + "mbctl-throttle-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
