@@ -10,15 +10,9 @@ struct HostOptions: ParsableArguments {
     @Option(help: ArgumentHelp("mbctl's configuration file (default /etc/mbctl/config.toml, if it exists).", valueName: "file"))
     var config: String?
 
-    @Option(help: ArgumentHelp("The host's static busybox, copied into machines.", valueName: "file"))
-    var busybox: String?
-
-    @Option(help: ArgumentHelp("The bridge machines join.", valueName: "name"))
-    var bridge: String?
-
     /// The configuration file: `--config`, else the default one (under `--root`), if present.
     func configuration() throws -> ConfigurationFile {
-        try HostSettings(root: root, config: config, busybox: busybox, bridge: bridge).configuration()
+        try HostSettings(root: root, config: config).configuration()
     }
 
     var layout: HostLayout {
@@ -26,7 +20,20 @@ struct HostOptions: ParsableArguments {
     }
 
     func layout(from configuration: ConfigurationFile) -> HostLayout {
-        HostSettings(root: root, config: config, busybox: busybox, bridge: bridge).layout(from: configuration)
+        HostSettings(root: root, config: config).layout(from: configuration)
+    }
+}
+
+/// What the commands that build a machine's files (pull, upgrade) take beside ``HostOptions``.
+struct MachineBuildOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("The host's static busybox, copied into machines.", valueName: "file"))
+    var busybox: String?
+
+    @Option(help: ArgumentHelp("The bridge machines join.", valueName: "name"))
+    var bridge: String?
+
+    func layout(from configuration: ConfigurationFile, host: HostOptions) -> HostLayout {
+        HostSettings(root: host.root, config: host.config, busybox: busybox, bridge: bridge).layout(from: configuration)
     }
 }
 

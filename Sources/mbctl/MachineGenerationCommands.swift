@@ -43,6 +43,7 @@ extension MachinesCommand {
         var prefix: String?
 
         @OptionGroup var host: HostOptions
+        @OptionGroup var build: MachineBuildOptions
         @OptionGroup var registry: RegistryOptions
 
         @Flag(name: .shortAndLong, help: "Print only errors and the final result.")
@@ -51,7 +52,7 @@ extension MachinesCommand {
         func run() async throws {
             let name = try MachineName(self.name)
             let configuration = try host.configuration()
-            let layout = host.layout(from: configuration)
+            let layout = build.layout(from: configuration, host: host)
             var answers: [String: VolumeChoice] = [:]
             for flag in volumes {
                 let (path, choice) = try VolumeChoice.parseFlag(flag)

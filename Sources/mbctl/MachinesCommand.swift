@@ -50,6 +50,7 @@ struct MachinesCommand: AsyncParsableCommand {
         var volumes: [String] = []
 
         @OptionGroup var host: HostOptions
+        @OptionGroup var build: MachineBuildOptions
         @OptionGroup var registry: RegistryOptions
 
         @Flag(name: .shortAndLong, help: "Print only errors and the final result.")
@@ -63,7 +64,7 @@ struct MachinesCommand: AsyncParsableCommand {
             let name = try MachineName(self.name)
             let location = try ImageLocation(parsing: source)
             let configuration = try host.configuration()
-            let layout = host.layout(from: configuration)
+            let layout = build.layout(from: configuration, host: host)
             let prefix = try (self.prefix ?? configuration.prefix).map(IPv6Prefix.init(parsing:))
                 ?? YggdrasilPrefixDiscovery(configFiles: layout.yggdrasilConfigs).discover()
             var answers: [String: VolumeChoice] = [:]

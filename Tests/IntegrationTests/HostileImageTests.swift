@@ -41,7 +41,7 @@ import Testing
     }
 
     func mbctl(_ arguments: [String]) throws -> CommandResult {
-        try runMbctl(arguments + ["--root", root, "--busybox", MachineLifecycleTests.busybox])
+        try runMbctl(onTestHost(arguments, root: root))
     }
 
     func pull(_ source: String, _ name: String, _ volumes: [String] = []) throws -> CommandResult {

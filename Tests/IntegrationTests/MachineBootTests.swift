@@ -25,7 +25,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: work) }
         let root = "\(work)/host"
         func mbctl(_ arguments: [String]) throws -> CommandResult {
-            try runMbctl(arguments + ["--root", root, "--busybox", MachineLifecycleTests.busybox])
+            try runMbctl(onTestHost(arguments, root: root))
         }
 
         let registry = try TestRegistry()

@@ -27,7 +27,7 @@ import Testing
     """
 
     func mbctl(_ arguments: [String]) throws -> CommandResult {
-        try runMbctl(arguments + ["--root", root, "--busybox", Self.busybox])
+        try runMbctl(onTestHost(arguments, root: root))
     }
 
     func exists(_ path: String) -> Bool {

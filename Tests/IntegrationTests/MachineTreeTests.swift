@@ -75,7 +75,7 @@ final class LoopFilesystem {
     }
 
     func mbctl(_ root: String, _ arguments: [String]) throws -> CommandResult {
-        try runMbctl(arguments + ["--root", root, "--busybox", MachineLifecycleTests.busybox])
+        try runMbctl(onTestHost(arguments, root: root))
     }
 
     func pull(_ root: String, _ source: String, _ name: String) throws -> CommandResult {

@@ -41,7 +41,7 @@ import Testing
     }
 
     func mbctl(_ arguments: [String]) throws -> CommandResult {
-        try runMbctl(arguments + ["--root", root, "--busybox", MachineLifecycleTests.busybox])
+        try runMbctl(onTestHost(arguments, root: root))
     }
 
     var record: String { "\(root)/var/lib/man8machine_storage/\(name)/app/data/record" }

@@ -162,3 +162,10 @@ func waitForListener(port: Int, timeout: TimeInterval = 15) throws {
     }
     throw TestCommandError.failed("wait for 127.0.0.1:\(port)", CommandResult(status: -1, stdout: "", stderr: "nothing listened in time"))
 }
+
+/// `arguments` run on a test host under `root`: `--root`, and for the commands that build a
+/// machine's files (pull, upgrade) the test busybox.
+func onTestHost(_ arguments: [String], root: String) -> [String] {
+    let builds = arguments.count > 1 && arguments[0] == "machines" && ["pull", "upgrade"].contains(arguments[1])
+    return arguments + ["--root", root] + (builds ? ["--busybox", MachineLifecycleTests.busybox] : [])
+}
