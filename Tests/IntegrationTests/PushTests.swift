@@ -12,9 +12,16 @@ import Testing
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
     }
 
-    /// Access-log lines of `registry` that hold `text` (method and path, as `"PUT /v2/…`).
-    func requests(_ registry: TestRegistry, _ text: String) -> Int {
-        registry.log.split(separator: "\n").filter { $0.contains(text) }.count
+    /// Access-log lines of `registry` that hold `text` (method and path, as `"PUT /v2/…`), once
+    /// there are `expected` of them: the registry logs a request just after answering it, so
+    /// the last line may land a moment after mbctl exits. Gives up after 10 seconds.
+    func requests(_ registry: TestRegistry, _ text: String, expected: Int) -> Int {
+        let deadline = Date().addingTimeInterval(10)
+        while true {
+            let count = registry.log.split(separator: "\n").filter { $0.contains(text) }.count
+            if count >= expected || Date() > deadline { return count }
+            usleep(20_000)
+        }
     }
 
     @Test func pushesAnArchiveUnderItsDigestThenSkipsAndMounts() throws {
@@ -32,8 +39,8 @@ import Testing
         #expect(pushed.succeeded, "\(pushed.stderr)")
         #expect(pushed.stdout.contains("\(digest), 3 layers; blobs: 4 uploaded"), "\(pushed.stdout)")
         #expect(try site.manifestDigest("site/app:1.0") == digest)
-        #expect(requests(site, "\"PUT /v2/site/app/blobs/uploads/") == 4)
-        #expect(requests(site, "\"PUT /v2/site/app/manifests/1.0") == 1)
+        #expect(requests(site, "\"PUT /v2/site/app/blobs/uploads/", expected: 4) == 4)
+        #expect(requests(site, "\"PUT /v2/site/app/manifests/1.0", expected: 1) == 1)
         // skopeo reads it back, every blob verified, under the same digest.
         let inspected = try runCommand(["skopeo", "inspect", "--tls-verify=false", "docker://\(site.host)/site/app:1.0"]).stdout
         #expect(inspected.contains("\"Digest\": \"\(digest)\""))
@@ -44,20 +51,20 @@ import Testing
         let again = try runMbctl(["oci", "copy", "oci-archive:\(archive)", "docker://\(site.host)/site/app:1.0"] + cache)
         #expect(again.succeeded, "\(again.stderr)")
         #expect(again.stdout.contains("0 uploaded (0 B), 0 mounted, 4 already there"), "\(again.stdout)")
-        #expect(requests(site, "\"PUT /v2/site/app/blobs/uploads/") == 4)
+        #expect(requests(site, "\"PUT /v2/site/app/blobs/uploads/", expected: 4) == 4)
 
         // To another repository of the same registry: mounted, not uploaded.
         let mounted = try runMbctl(["oci", "copy", "docker://\(site.host)/site/app:1.0", "docker://\(site.host)/site/copy:1.0"] + cache)
         #expect(mounted.succeeded, "\(mounted.stderr)")
         #expect(mounted.stdout.contains("0 uploaded (0 B), 4 mounted"), "\(mounted.stdout)")
-        #expect(requests(site, "\"POST /v2/site/copy/blobs/uploads/?mount=sha256:") == 4)
-        #expect(requests(site, "\"PUT /v2/site/copy/blobs/uploads/") == 0, "\(site.log.split(separator: "\n").filter { $0.contains("/v2/site/copy/blobs/uploads/") }.joined(separator: "\n"))")
+        #expect(requests(site, "\"POST /v2/site/copy/blobs/uploads/?mount=sha256:", expected: 4) == 4)
+        #expect(requests(site, "\"PUT /v2/site/copy/blobs/uploads/", expected: 0) == 0, "\(site.log.split(separator: "\n").filter { $0.contains("/v2/site/copy/blobs/uploads/") }.joined(separator: "\n"))")
         #expect(try site.manifestDigest("site/copy:1.0") == digest)
 
         // In chunks: several PATCH requests per large blob, the same digest in the end.
         let chunked = try runMbctl(["oci", "copy", "--chunk-size", "262144", "oci-archive:\(archive)", "docker://\(site.host)/chunked/app:1.0"] + cache)
         #expect(chunked.succeeded, "\(chunked.stderr)")
-        #expect(requests(site, "\"PATCH /v2/chunked/app/blobs/uploads/") >= 3)
+        #expect(requests(site, "\"PATCH /v2/chunked/app/blobs/uploads/", expected: 3) >= 3)
         #expect(try site.manifestDigest("chunked/app:1.0") == digest)
         try runCommand(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://\(site.host)/chunked/app:1.0", "oci:\(work)/check:y"])
 
@@ -77,7 +84,7 @@ import Testing
         #expect(pushed.stdout.contains("\(indexDigest), 3 manifests"), "\(pushed.stdout)")
         #expect(try site.manifestDigest("mirror/all:multi") == indexDigest)
         // The platform manifests went by digest before the index, under no tag of their own.
-        #expect(requests(site, "\"PUT /v2/mirror/all/manifests/sha256:") == 3)
+        #expect(requests(site, "\"PUT /v2/mirror/all/manifests/sha256:", expected: 3) == 3)
         let raw = try runCommand(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://\(site.host)/mirror/all:multi"]).stdout
         #expect(Digest.sha256(of: Data(raw.utf8)).description == indexDigest)
         try runCommand(["skopeo", "copy", "--all", "--quiet", "--src-tls-verify=false", "docker://\(site.host)/mirror/all:multi", "oci:\(work)/check:x"])
