@@ -59,16 +59,24 @@ extension ImageAccess {
                 throw error
             }
         case .registry(let target):
-            // Everything is verified into the cache first; the push reads it from there.
             let opened = try await open(location)
             let cache = try ImageCache(path: cacheDirectory).open()
+            if case .registry(let source) = location, source.registry == target.registry, source.repository != target.repository {
+                // Within one registry most blobs can be mounted: plan from the manifests, and
+                // fetch (verified, into the cache) only what the registry will not mount.
+                let plan = try await plan(opened, allPlatforms: allPlatforms, store: cache.store, progress: progress)
+                let counts = try await push(plan, to: target, mountFrom: source, chunkSize: uploadChunkSize, blobFile: { blob in
+                    try await opened.source.fetchBlob(blob, into: cache.store, progress: progress)
+                    return cache.store.path(of: blob.digest)
+                }, progress: progress)
+                return CopyResult(
+                    root: plan.root.descriptor, manifestCount: max(1, plan.children.count), layerCount: plan.layerCount, destination: destination, pushed: counts)
+            }
+            // Elsewhere everything is verified into the cache first; the push reads it there.
             let copied = try await fetch(opened, into: cache.store)
             try opened.remember(copied.root, as: location)
-            var mountFrom: ImageReference?
-            if case .registry(let source) = location, source.registry == target.registry, source.repository != target.repository {
-                mountFrom = source
-            }
-            let counts = try await push(copied.root, from: cache.store, to: target, mountFrom: mountFrom, chunkSize: uploadChunkSize, progress: progress)
+            let plan = try await BlockingWork.run { try Self.plan(copied.root, in: cache.store) }
+            let counts = try await push(plan, to: target, mountFrom: nil, chunkSize: uploadChunkSize, blobFile: { cache.store.path(of: $0.digest) }, progress: progress)
             return CopyResult(root: copied.root, manifestCount: copied.manifests, layerCount: copied.layers, destination: destination, pushed: counts)
         case .dockerArchive:
             throw ImageLocationError.unsupported(destination.description, reason: "mbctl oci copy writes oci:DIR[:TAG], oci-archive:FILE[:TAG] and docker://REFERENCE")

@@ -8,7 +8,7 @@ public struct FetchedImage: Sendable {
     public var manifest: ImageManifest
     public var configuration: ImageConfiguration
     /// The manifest's bytes, stored once all its layers are.
-    var document: ManifestDocument
+    public var document: ManifestDocument
 }
 
 /// Copies one platform's image from any ``ImageSource`` into a ``ContentStore``.

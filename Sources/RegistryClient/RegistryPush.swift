@@ -23,23 +23,24 @@ extension RegistryClient {
         }
     }
 
-    /// Puts blob `descriptor`, whose verified bytes are the file at `path`, into `reference`'s
-    /// repository: nothing when it is there, a mount from `mountFrom` (a repository of the same
-    /// registry that has it) when the registry agrees, else an upload, in chunks of `chunkSize`
+    /// Puts blob `descriptor` into `reference`'s repository: nothing when it is there, a mount
+    /// from `mountFrom` (a repository of the same registry that has it) when the registry
+    /// agrees, else an upload of the file `file` gives (its verified bytes; asked for only
+    /// then, so a blob that is there or mounted need not be fetched), in chunks of `chunkSize`
     /// bytes when given. A failed attempt is retried from the start (a HEAD first: an upload
     /// that completed is not sent again).
     public func pushBlob(
-        _ descriptor: Descriptor, path: String, to reference: ImageReference, mountFrom: ImageReference? = nil,
-        chunkSize: Int64? = nil, progress: TransferEventHandler? = nil
+        _ descriptor: Descriptor, file: @Sendable () async throws -> String, to reference: ImageReference,
+        mountFrom: ImageReference? = nil, chunkSize: Int64? = nil, progress: TransferEventHandler? = nil
     ) async throws -> BlobPushOutcome {
-        let outcome = try await uploadBlob(descriptor, path: path, to: reference, mountFrom: mountFrom, chunkSize: chunkSize, progress: progress)
+        let outcome = try await uploadBlob(descriptor, file: file, to: reference, mountFrom: mountFrom, chunkSize: chunkSize, progress: progress)
         progress?(.blobPushed(descriptor, outcome))
         return outcome
     }
 
     private func uploadBlob(
-        _ descriptor: Descriptor, path: String, to reference: ImageReference, mountFrom: ImageReference?,
-        chunkSize: Int64?, progress: TransferEventHandler?
+        _ descriptor: Descriptor, file: @Sendable () async throws -> String, to reference: ImageReference,
+        mountFrom: ImageReference?, chunkSize: Int64?, progress: TransferEventHandler?
     ) async throws -> BlobPushOutcome {
         if try await hasBlob(descriptor, in: reference, progress: progress) { return .alreadyThere }
         let session = try await session(for: reference)
@@ -61,6 +62,7 @@ extension RegistryClient {
                 throw RegistryError.invalidResponse(url: start, reason: "status \(answer.status) where an upload should start (202)")
             }
             var location = try await session.resolve(location: answer.headers["Location"], of: start)
+            let path = try await file()
             progress?(.uploadStarted(descriptor))
             let report: @Sendable (Int64, Int64) -> Void = { offset, sent in
                 progress?(.uploadProgress(descriptor.digest, completed: offset + sent, total: descriptor.size))

@@ -53,13 +53,17 @@ import Testing
         #expect(again.stdout.contains("0 uploaded (0 B), 0 mounted, 4 already there"), "\(again.stdout)")
         #expect(requests(site, "\"PUT /v2/site/app/blobs/uploads/", expected: 4) == 4)
 
-        // To another repository of the same registry: mounted, not uploaded.
-        let mounted = try runMbctl(["oci", "copy", "docker://\(site.host)/site/app:1.0", "docker://\(site.host)/site/copy:1.0"] + cache)
+        // To another repository of the same registry: mounted, not uploaded, and not even
+        // downloaded (a new cache): only the config is read, to choose the platform.
+        let blobGets = requests(site, "\"GET /v2/site/app/blobs/sha256:", expected: 0)
+        let mounted = try runMbctl(["oci", "copy", "docker://\(site.host)/site/app:1.0", "docker://\(site.host)/site/copy:1.0", "--cache-dir", "\(work)/mount-cache"])
         #expect(mounted.succeeded, "\(mounted.stderr)")
         #expect(mounted.stdout.contains("0 uploaded (0 B), 4 mounted"), "\(mounted.stdout)")
         #expect(requests(site, "\"POST /v2/site/copy/blobs/uploads/?mount=sha256:", expected: 4) == 4)
         #expect(requests(site, "\"PUT /v2/site/copy/blobs/uploads/", expected: 0) == 0, "\(site.log.split(separator: "\n").filter { $0.contains("/v2/site/copy/blobs/uploads/") }.joined(separator: "\n"))")
         #expect(try site.manifestDigest("site/copy:1.0") == digest)
+        #expect(requests(site, "\"GET /v2/site/app/blobs/sha256:", expected: blobGets + 1) == blobGets + 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(work)/mount-cache/blobs/sha256").count == 1)
 
         // In chunks: several PATCH requests per large blob, the same digest in the end.
         let chunked = try runMbctl(["oci", "copy", "--chunk-size", "262144", "oci-archive:\(archive)", "docker://\(site.host)/chunked/app:1.0"] + cache)
@@ -88,6 +92,15 @@ import Testing
         let raw = try runCommand(["skopeo", "inspect", "--raw", "--tls-verify=false", "docker://\(site.host)/mirror/all:multi"]).stdout
         #expect(Digest.sha256(of: Data(raw.utf8)).description == indexDigest)
         try runCommand(["skopeo", "copy", "--all", "--quiet", "--src-tls-verify=false", "docker://\(site.host)/mirror/all:multi", "oci:\(work)/check:x"])
+
+        // Within the registry, the whole index is mounted blob by blob, nothing downloaded.
+        let blobGets = requests(site, "\"GET /v2/mirror/all/blobs/", expected: 0)
+        let again = try runMbctl(["oci", "copy", "--all", "docker://\(site.host)/mirror/all:multi", "docker://\(site.host)/mirror/again:multi", "--cache-dir", "\(work)/mount-cache"])
+        #expect(again.succeeded, "\(again.stderr)")
+        #expect(again.stdout.contains("\(indexDigest), 3 manifests"), "\(again.stdout)")
+        #expect(again.stdout.contains("0 uploaded (0 B), 6 mounted, 0 already there"), "\(again.stdout)")
+        #expect(try site.manifestDigest("mirror/again:multi") == indexDigest)
+        #expect(requests(site, "\"GET /v2/mirror/all/blobs/", expected: blobGets) == blobGets)
     }
 
     @Test func pushesWithATokenForPullAndPushAndMountsWithBothScopes() throws {
