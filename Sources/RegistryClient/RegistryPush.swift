@@ -50,25 +50,34 @@ extension RegistryClient {
             scope += " repository:\(mountFrom.repository):pull"
         }
         let finalScope = scope
+        // A chunked upload the registry holds a part of: a retry asks how much and goes on
+        // from there, instead of sending the blob again.
+        var held: (location: String, offset: Int64)?
         return try await withRetries(url: uploads, progress: progress) {
-            var start = uploads
-            if let mountFrom, finalScope.contains(" ") {
-                start += "?mount=\(descriptor.digest)&from=\(Self.queryEscaped(mountFrom.repository))"
+            var location: String
+            var offset: Int64 = 0
+            if let upload = held, let status = try await uploadStatus(upload.location, of: descriptor, session: session, scope: finalScope) {
+                (location, offset) = status
+            } else {
+                held = nil
+                var start = uploads
+                if let mountFrom, finalScope.contains(" ") {
+                    start += "?mount=\(descriptor.digest)&from=\(Self.queryEscaped(mountFrom.repository))"
+                }
+                let answer = try await session.send(.post, url: start, scope: finalScope)
+                if answer.status == 201, let mountFrom { return .mounted(from: mountFrom.repository) }
+                guard answer.status == 202 else {
+                    try Self.check(answer, what: "upload to \(reference.repository)")
+                    throw RegistryError.invalidResponse(url: start, reason: "status \(answer.status) where an upload should start (202)")
+                }
+                location = try await session.resolve(location: answer.headers["Location"], of: start)
             }
-            let answer = try await session.send(.post, url: start, scope: finalScope)
-            if answer.status == 201, let mountFrom { return .mounted(from: mountFrom.repository) }
-            guard answer.status == 202 else {
-                try Self.check(answer, what: "upload to \(reference.repository)")
-                throw RegistryError.invalidResponse(url: start, reason: "status \(answer.status) where an upload should start (202)")
-            }
-            var location = try await session.resolve(location: answer.headers["Location"], of: start)
             let path = try await file()
             progress?(.uploadStarted(descriptor))
             let report: @Sendable (Int64, Int64) -> Void = { offset, sent in
                 progress?(.uploadProgress(descriptor.digest, completed: offset + sent, total: descriptor.size))
             }
             var chunks = 0
-            var offset: Int64 = 0
             if let chunkSize, chunkSize > 0, descriptor.size > chunkSize {
                 while offset < descriptor.size {
                     let length = min(chunkSize, descriptor.size - offset)
@@ -84,6 +93,7 @@ extension RegistryClient {
                     location = try await session.resolve(location: response.headers["Location"], of: location)
                     offset += length
                     chunks += 1
+                    held = (location, offset)
                 }
             }
             let rest = descriptor.size - offset
@@ -117,6 +127,21 @@ extension RegistryClient {
             try Self.checkDigestHeader(response, expected: document.digest, url: url)
         }
         progress?(.manifestPushed(Descriptor(mediaType: document.mediaType, digest: document.digest, size: Int64(document.data.count)), tag: tag))
+    }
+
+    /// Where the upload at `location` stands (distribution spec: GET answers 204 with `Range:
+    /// 0-LAST`): its next location and how many bytes the registry holds; nil when the upload
+    /// is gone or the answer makes no sense for `descriptor`, so the upload starts over.
+    private func uploadStatus(
+        _ location: String, of descriptor: Descriptor, session: RegistrySession, scope: String
+    ) async throws -> (location: String, offset: Int64)? {
+        let response = try await session.send(.get, url: location, scope: scope)
+        guard response.status == 204, let range = response.headers["Range"] else { return nil }
+        let bounds = range.split(separator: "-", omittingEmptySubsequences: false)
+        // "0-0" may mean nothing or one byte: start over rather than guess.
+        guard bounds.count == 2, bounds[0] == "0", let last = Int64(bounds[1]), last > 0, last < descriptor.size else { return nil }
+        let next = try await session.resolve(location: response.headers["Location"] ?? location, of: location)
+        return (next, last + 1)
     }
 
     /// A registry that names another digest than the one sent stored something else.

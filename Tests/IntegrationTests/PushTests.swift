@@ -120,4 +120,44 @@ import Testing
         let tokens = (try? String(contentsOfFile: registry.tokenLog, encoding: .utf8)) ?? ""
         #expect(tokens.contains("\"repository:team/copy:pull,push\", \"repository:team/app:pull\""), "\(tokens)")
     }
+
+    /// A chunk fails halfway (a proxy drops it and answers 503): the retry asks the registry
+    /// where the upload stands and goes on from there, without starting the blob over.
+    @Test func aChunkedPushThatFailsGoesOnWhereTheRegistryStands() throws {
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let origin = try TestRegistry()
+        let digest = try origin.push(spec: ImageSpecs.multiLayer, as: "test/src", tag: "v1")
+        let cache = ["--cache-dir", "\(work)/cache"]
+        let saved = try runMbctl(["oci", "copy", "docker://\(origin.host)/test/src:v1", "oci-archive:\(work)/image.tar"] + cache)
+        #expect(saved.succeeded, "\(saved.stderr)")
+        let site = try TestRegistry()
+        let port = try freeLoopbackPort()
+        let logPath = "\(work)/proxy.log"
+        let proxy = try BackgroundProcess(
+            ["python3", "\(TestPaths.fixtures)/flaky-upload-proxy.py", "\(port)", site.host, logPath, "2"], logPath: "\(work)/proxy.out")
+        defer { proxy.stop() }
+        try waitForListener(port: port)
+
+        // 128 KiB chunks: only the 700 kB layer is sent in chunks, so the second PATCH is its second chunk.
+        let pushed = try runMbctl(["oci", "copy", "--chunk-size", "131072", "oci-archive:\(work)/image.tar", "docker://127.0.0.1:\(port)/resumed/app:1"] + cache)
+        #expect(pushed.succeeded, "\(pushed.stderr)\n\(proxy.log)")
+        #expect(try site.manifestDigest("resumed/app:1") == digest)
+        try runCommand(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://\(site.host)/resumed/app:1", "oci:\(work)/check:x"])
+
+        struct Entry: Decodable {
+            var method: String
+            var path: String
+            var range: String?
+            var status: Int
+        }
+        let entries = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(Entry.self, from: Data($0.utf8)) }
+        let patches = entries.filter { $0.method == "PATCH" }
+        #expect(patches.filter { $0.status == 503 }.map(\.range) == ["131072-262143"])
+        #expect(entries.contains { $0.method == "GET" && $0.path.contains("/blobs/uploads/") && $0.status == 204 })
+        // Each blob's upload started once; the layer's first chunk went once.
+        #expect(entries.filter { $0.method == "POST" }.count == 4)
+        #expect(patches.filter { $0.range?.hasPrefix("0-") == true }.count == 1)
+        #expect(patches.filter { $0.range == "131072-262143" && $0.status == 202 }.count == 1)
+    }
 }
