@@ -96,7 +96,10 @@ public struct RegistriesConfiguration: Sendable, Equatable {
             guard let data = FileManager.default.contents(atPath: path), data.count <= 1 << 20 else {
                 throw RegistryError.configuration(source: path, reason: "cannot read it (or it is larger than 1 MiB)")
             }
-            try configuration.merge(parsing: String(decoding: data, as: UTF8.self), path: path)
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw RegistryError.configuration(source: path, reason: "it is not UTF-8 text")
+            }
+            try configuration.merge(parsing: text, path: path)
         }
         return configuration
     }

@@ -31,6 +31,8 @@ struct TOMLSyntax {
     // MARK: Structure
 
     private mutating func document() throws(TOMLDocument.SyntaxError) {
+        // A UTF-8 byte order mark may open the text (toml++ skips it too).
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { advance(3) }
         while !atEnd {
             skipBlanks()
             guard let byte = peek() else { return }

@@ -56,6 +56,11 @@ import Testing
         #expect(table["last"]?.table?["bare-key_1"]?.string == "é")
     }
 
+    @Test func aByteOrderMarkMayOpenTheText() throws {
+        let table = try TOMLDocument.table(parsing: "\u{FEFF}a = 1\n")
+        #expect(table["a"]?.int == 1)
+    }
+
     @Test func syntaxErrorsNameTheLine() {
         #expect { try TOMLDocument.table(parsing: "a = 1\nb = = 2\n") } throws: { error in
             (error as? TOMLDocument.SyntaxError)?.line == 2
