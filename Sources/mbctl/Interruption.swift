@@ -1,5 +1,7 @@
+import ArgumentParser
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Runs `work` so that Ctrl-C (SIGINT) or SIGTERM cancels it, letting it undo what it made,
 /// instead of killing the process half-way.
@@ -14,16 +16,27 @@ enum Interruption {
         signal(SIGINT, SIG_IGN)
         signal(SIGTERM, SIG_IGN)
         let task = Task { try await work() }
+        let received = Atomic<Int32>(0)
         let sources = [SIGINT, SIGTERM].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 FileHandle.standardError.write(Data("\ninterrupted: undoing what was made…\n".utf8))
+                received.store(number, ordering: .relaxed)
                 task.cancel()
             }
             source.resume()
             return source
         }
         defer { sources.forEach { $0.cancel() } }
-        return try await task.value
+        do {
+            return try await task.value
+        } catch {
+            // Whatever the interrupted work threw on its way out (a CancellationError, a
+            // transfer aborted), the outcome is the interruption: say so, exit as shells expect.
+            let signal = received.load(ordering: .relaxed)
+            guard signal != 0 else { throw error }
+            FileHandle.standardError.write(Data("interrupted; nothing half-made was left\n".utf8))
+            throw ExitCode(128 + signal)
+        }
     }
 }
