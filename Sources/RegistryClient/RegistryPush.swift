@@ -27,8 +27,9 @@ extension RegistryClient {
     /// from `mountFrom` (a repository of the same registry that has it) when the registry
     /// agrees, else an upload of the file `file` gives (its verified bytes; asked for only
     /// then, so a blob that is there or mounted need not be fetched), in chunks of `chunkSize`
-    /// bytes when given. A failed attempt is retried from the start (a HEAD first: an upload
-    /// that completed is not sent again).
+    /// bytes when given. A failed attempt is retried: first a HEAD (an upload that completed
+    /// although its answer was lost is not sent again), then a chunked upload goes on where the
+    /// registry says it stands, anything else starts over.
     public func pushBlob(
         _ descriptor: Descriptor, file: @Sendable () async throws -> String, to reference: ImageReference,
         mountFrom: ImageReference? = nil, chunkSize: Int64? = nil, progress: TransferEventHandler? = nil
@@ -53,7 +54,10 @@ extension RegistryClient {
         // A chunked upload the registry holds a part of: a retry asks how much and goes on
         // from there, instead of sending the blob again.
         var held: (location: String, offset: Int64)?
+        var attempts = 0
         return try await withRetries(url: uploads, progress: progress) {
+            attempts += 1
+            if attempts > 1, try await hasBlob(descriptor, in: reference, progress: progress) { return .alreadyThere }
             var location: String
             var offset: Int64 = 0
             if let upload = held, let status = try await uploadStatus(upload.location, of: descriptor, session: session, scope: finalScope) {
