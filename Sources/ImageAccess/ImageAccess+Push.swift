@@ -17,61 +17,51 @@ extension ImageAccess {
     struct PushPlan: Sendable {
         var root: ManifestDocument
         var children: [ManifestDocument]
-        /// Configs and layers, each once.
-        var blobs: [Descriptor]
+        /// Configs and layers of every manifest, each once.
+        var blobs: [Descriptor] = []
         /// How many of them are layers.
-        var layerCount: Int
+        var layerCount = 0
+
+        /// The plan for `root`, or with `children` for the index `root` and the manifests it lists.
+        init(root: ManifestDocument, children: [ManifestDocument]) throws {
+            self.root = root
+            self.children = children
+            var seen = Set<Digest>()
+            var layers = Set<Digest>()
+            for document in children.isEmpty ? [root] : children {
+                let manifest = try JSONDecoder.decodeDocument(ImageManifest.self, from: document.data, what: "manifest \(document.digest)")
+                layers.formUnion(manifest.layers.map(\.digest))
+                for blob in [manifest.config] + manifest.layers where seen.insert(blob.digest).inserted {
+                    blobs.append(blob)
+                }
+            }
+            layerCount = layers.count
+        }
     }
 
     /// The plan for the image `root` names in `store`, where all its blobs are.
     static func plan(_ root: Descriptor, in store: ContentStore) throws -> PushPlan {
-        let manifestTypes = MediaType.indexTypes.union(MediaType.manifestTypes)
-        let reachable = try ImageGraph.blobs(reachableFrom: root, in: store)
         func document(_ descriptor: Descriptor) throws -> ManifestDocument {
             ManifestDocument(data: try store.read(descriptor, limit: DocumentLimits.manifest), mediaType: descriptor.mediaType, digest: descriptor.digest)
         }
-        let children = try reachable.filter { manifestTypes.contains($0.mediaType) && $0.digest != root.digest }.map(document)
-        let configs = try (children.isEmpty ? [try document(root)] : children).map {
-            try JSONDecoder.decodeDocument(ImageManifest.self, from: $0.data, what: "manifest \($0.digest)").config.digest
-        }
-        let blobs = reachable.filter { !manifestTypes.contains($0.mediaType) }
-        return PushPlan(root: try document(root), children: children, blobs: blobs, layerCount: blobs.filter { !configs.contains($0.digest) }.count)
+        let rootDocument = try document(root)
+        guard rootDocument.isIndex else { return try PushPlan(root: rootDocument, children: []) }
+        let children = try ImageGraph.manifests(of: rootDocument.data, what: "index \(root.digest)").map(document)
+        return try PushPlan(root: rootDocument, children: children)
     }
 
     /// The plan for the image `opened` names, from its manifests alone: the platform's
-    /// manifest, or with `allPlatforms` the index and each manifest it lists. Only configs are
-    /// fetched (into `store`); layers are left for ``push(_:to:mountFrom:chunkSize:blobFile:progress:)``
-    /// to fetch if the registry cannot mount them.
+    /// manifest, or with `allPlatforms` the index and each manifest it lists. Only the config
+    /// of a single platform is fetched (into `store`, to check the platform); layers are left
+    /// for ``push(_:to:mountFrom:chunkSize:blobFile:progress:)`` to fetch if the registry
+    /// cannot mount them.
     func plan(_ opened: Opened, allPlatforms: Bool, store: ContentStore, progress: TransferEventHandler?) async throws -> PushPlan {
-        let source = opened.source
-        func plan(root: ManifestDocument, children: [ManifestDocument]) throws -> PushPlan {
-            var blobs: [Descriptor] = []
-            var layers = Set<Digest>()
-            for document in children.isEmpty ? [root] : children {
-                let manifest = try JSONDecoder.decodeDocument(ImageManifest.self, from: document.data, what: "manifest \(document.digest) of \(source.displayName)")
-                layers.formUnion(manifest.layers.map(\.digest))
-                for blob in [manifest.config] + manifest.layers where !blobs.contains(where: { $0.digest == blob.digest }) {
-                    blobs.append(blob)
-                }
-            }
-            return PushPlan(root: root, children: children, blobs: blobs, layerCount: layers.count)
+        guard allPlatforms else {
+            return try PushPlan(root: try await fetcher.resolve(from: opened.source, into: store, progress: progress).document, children: [])
         }
-        if allPlatforms {
-            let root = try await source.rootManifest(progress: progress)
-            guard root.isIndex else { return try plan(root: root, children: []) }
-            var children: [ManifestDocument] = []
-            for entry in try ImageGraph.manifests(of: root.data, what: "the index of \(source.displayName)") {
-                let document = try await source.manifest(entry, progress: progress)
-                try entry.digest.verify(document.data)
-                guard !document.isIndex else {
-                    throw OCILayoutError.unsupportedManifest(image: source.displayName, mediaType: "an index inside an index")
-                }
-                children.append(document)
-            }
-            return try plan(root: root, children: children)
-        }
-        let image = try await fetcher.resolve(from: source, into: store, progress: progress)
-        return try plan(root: image.document, children: [])
+        let root = try await opened.source.rootManifest(progress: progress)
+        guard root.isIndex else { return try PushPlan(root: root, children: []) }
+        return try PushPlan(root: root, children: try await fetcher.platformManifests(of: root, from: opened.source, progress: progress).map(\.document))
     }
 
     /// Pushes `plan` to `reference`: every blob (`jobs` at a time), then each manifest of an
@@ -88,10 +78,8 @@ extension ImageAccess {
         }
         let client = try RegistryClient(configuration: registry)
         var counts = PushCounts()
-        var unique: [Descriptor] = []
-        for blob in plan.blobs where !unique.contains(where: { $0.digest == blob.digest }) { unique.append(blob) }
         try await withThrowingTaskGroup(of: (Descriptor, BlobPushOutcome).self) { group in
-            var pending = unique[...]
+            var pending = plan.blobs[...]
             func startNext() {
                 guard let blob = pending.popFirst() else { return }
                 group.addTask {

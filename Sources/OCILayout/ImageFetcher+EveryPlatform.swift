@@ -24,20 +24,32 @@ extension ImageFetcher {
             let layers = try await fetchContents(of: root, platform: nil, image: image, from: source, into: store, progress: progress)
             return FetchedImageSet(root: root.descriptor, manifests: [root.descriptor], layerCount: layers.count)
         }
-        let entries = try ImageGraph.manifests(of: root.data, what: "the index of \(image)")
+        let manifests = try await platformManifests(of: root, from: source, progress: progress)
         var layers = Set<Digest>()
-        for entry in entries {
-            let document = try await source.manifest(entry, progress: progress)
-            try entry.digest.verify(document.data)
-            guard !document.isIndex else {
-                throw OCILayoutError.unsupportedManifest(image: image, mediaType: "an index inside an index")
-            }
+        for (entry, document) in manifests {
             for layer in try await fetchContents(of: document, platform: entry.platform, image: image, from: source, into: store, progress: progress) {
                 layers.insert(layer.digest)
             }
         }
         try store.write(root.data, as: root.descriptor)
-        return FetchedImageSet(root: root.descriptor, manifests: entries, layerCount: layers.count)
+        return FetchedImageSet(root: root.descriptor, manifests: manifests.map(\.entry), layerCount: layers.count)
+    }
+
+    /// The manifests index `root` lists (within ``ImageGraph``'s limits), each fetched from
+    /// `source` and verified against its entry's digest; an index among them is refused.
+    public func platformManifests(
+        of root: ManifestDocument, from source: ImageSource, progress: TransferEventHandler? = nil
+    ) async throws -> [(entry: Descriptor, document: ManifestDocument)] {
+        var found: [(entry: Descriptor, document: ManifestDocument)] = []
+        for entry in try ImageGraph.manifests(of: root.data, what: "the index of \(source.displayName)") {
+            let document = try await source.manifest(entry, progress: progress)
+            try entry.digest.verify(document.data)
+            guard !document.isIndex else {
+                throw OCILayoutError.unsupportedManifest(image: source.displayName, mediaType: "an index inside an index")
+            }
+            found.append((entry, document))
+        }
+        return found
     }
 
     /// Fetches a manifest's config and layers, then stores the manifest; returns its layers.

@@ -46,11 +46,9 @@ extension RegistryClient {
         if try await hasBlob(descriptor, in: reference, progress: progress) { return .alreadyThere }
         let session = try await session(for: reference)
         let uploads = try await session.base() + "/\(reference.repository)/blobs/uploads/"
-        var scope = Self.pushScope(reference)
-        if let mountFrom, mountFrom.registry == reference.registry, mountFrom.repository != reference.repository {
-            scope += " repository:\(mountFrom.repository):pull"
-        }
-        let finalScope = scope
+        // Only another repository of the same registry can lend a blob.
+        let mountSource = mountFrom.flatMap { $0.registry == reference.registry && $0.repository != reference.repository ? $0 : nil }
+        let scope = Self.pushScope(reference) + (mountSource.map { " repository:\($0.repository):pull" } ?? "")
         // A chunked upload the registry holds a part of: a retry asks how much and goes on
         // from there, instead of sending the blob again.
         var held: (location: String, offset: Int64)?
@@ -60,16 +58,16 @@ extension RegistryClient {
             if attempts > 1, try await hasBlob(descriptor, in: reference, progress: progress) { return .alreadyThere }
             var location: String
             var offset: Int64 = 0
-            if let upload = held, let status = try await uploadStatus(upload.location, of: descriptor, session: session, scope: finalScope) {
+            if let upload = held, let status = try await uploadStatus(upload.location, of: descriptor, session: session, scope: scope) {
                 (location, offset) = status
             } else {
                 held = nil
                 var start = uploads
-                if let mountFrom, finalScope.contains(" ") {
-                    start += "?mount=\(descriptor.digest)&from=\(Self.queryEscaped(mountFrom.repository))"
+                if let mountSource {
+                    start += "?mount=\(descriptor.digest)&from=\(Self.queryEscaped(mountSource.repository))"
                 }
-                let answer = try await session.send(.post, url: start, scope: finalScope)
-                if answer.status == 201, let mountFrom { return .mounted(from: mountFrom.repository) }
+                let answer = try await session.send(.post, url: start, scope: scope)
+                if answer.status == 201, let mountSource { return .mounted(from: mountSource.repository) }
                 guard answer.status == 202 else {
                     try Self.check(answer, what: "upload to \(reference.repository)")
                     throw RegistryError.invalidResponse(url: start, reason: "status \(answer.status) where an upload should start (202)")
@@ -87,7 +85,7 @@ extension RegistryClient {
                     let length = min(chunkSize, descriptor.size - offset)
                     let start = offset
                     let response = try await session.send(
-                        .patch, url: location, scope: finalScope,
+                        .patch, url: location, scope: scope,
                         headers: [("Content-Type", "application/octet-stream"), ("Content-Range", "\(offset)-\(offset + length - 1)")],
                         body: .file(path: path, offset: offset, length: length), uploadProgress: { report(start, $0) })
                     guard response.status == 202 else {
@@ -104,7 +102,7 @@ extension RegistryClient {
             let sentBefore = offset
             let finish = location + (location.contains("?") ? "&" : "?") + "digest=\(descriptor.digest)"
             let response = try await session.send(
-                .put, url: finish, scope: finalScope, headers: [("Content-Type", "application/octet-stream")],
+                .put, url: finish, scope: scope, headers: [("Content-Type", "application/octet-stream")],
                 body: .file(path: path, offset: sentBefore, length: rest), uploadProgress: { report(sentBefore, $0) })
             guard response.status == 201 else {
                 try Self.check(response, what: "upload of \(descriptor.digest)")

@@ -79,10 +79,8 @@ struct TOMLSyntax {
             segments += 1
             guard depth + segments <= Self.maximumDepth else { throw error("keys nest deeper than \(Self.maximumDepth)") }
             switch peek() {
-            case quote:
-                try basicString(multiLineAllowed: false)
-            case apostrophe:
-                try literalString(multiLineAllowed: false)
+            case quote, apostrophe:
+                try string(multiLineAllowed: false)
             case let byte? where isBareKeyByte(byte):
                 while let next = peek(), isBareKeyByte(next) { advance() }
             default:
@@ -98,8 +96,7 @@ struct TOMLSyntax {
     private mutating func value(depth: Int) throws(TOMLDocument.SyntaxError) {
         guard depth <= Self.maximumDepth else { throw error("values nest deeper than \(Self.maximumDepth)") }
         switch peek() {
-        case quote: try basicString(multiLineAllowed: true)
-        case apostrophe: try literalString(multiLineAllowed: true)
+        case quote, apostrophe: try string(multiLineAllowed: true)
         case openBracket: try array(depth: depth)
         case openBrace: try inlineTable(depth: depth)
         case nil: throw error("expected a value, found the end of the text")
@@ -145,8 +142,11 @@ struct TOMLSyntax {
 
     // MARK: Strings
 
-    private mutating func basicString(multiLineAllowed: Bool) throws(TOMLDocument.SyntaxError) {
-        let multiLine = startsWith(quote, count: 3)
+    /// A basic (`"`, with escapes) or literal (`'`) string, single- or multi-line.
+    private mutating func string(multiLineAllowed: Bool) throws(TOMLDocument.SyntaxError) {
+        guard let delimiter = peek() else { return }
+        let escapes = delimiter == quote
+        let multiLine = startsWith(delimiter, count: 3)
         if multiLine {
             guard multiLineAllowed else { throw error("a key cannot be a multi-line string") }
             advance(3)
@@ -156,17 +156,17 @@ struct TOMLSyntax {
         }
         while true {
             guard let byte = peek() else { throw error("the string does not end") }
-            if byte == quote {
+            if byte == delimiter {
                 if !multiLine { advance(); return }
-                if startsWith(quote, count: 3) {
+                if startsWith(delimiter, count: 3) {
                     advance(3)
-                    // Up to two more quotes are content: `"""a"""""`.
+                    // Up to two more delimiters are content: `"""a"""""`.
                     var extra = 0
-                    while extra < 2, peek() == quote { advance(); extra += 1 }
+                    while extra < 2, peek() == delimiter { advance(); extra += 1 }
                     return
                 }
                 advance()
-            } else if byte == backslash {
+            } else if escapes, byte == backslash {
                 advance()
                 try escape(multiLine: multiLine)
             } else if multiLine, byte == newlineStart || byte == carriageReturn {
@@ -203,34 +203,6 @@ struct TOMLSyntax {
             }
         default:
             throw error("unknown escape \\\(describeNext())")
-        }
-    }
-
-    private mutating func literalString(multiLineAllowed: Bool) throws(TOMLDocument.SyntaxError) {
-        let multiLine = startsWith(apostrophe, count: 3)
-        if multiLine {
-            guard multiLineAllowed else { throw error("a key cannot be a multi-line string") }
-            advance(3)
-            if peek() == carriageReturn || peek() == newlineStart { try newline() }
-        } else {
-            advance()
-        }
-        while true {
-            guard let byte = peek() else { throw error("the string does not end") }
-            if byte == apostrophe {
-                if !multiLine { advance(); return }
-                if startsWith(apostrophe, count: 3) {
-                    advance(3)
-                    var extra = 0
-                    while extra < 2, peek() == apostrophe { advance(); extra += 1 }
-                    return
-                }
-                advance()
-            } else if multiLine, byte == newlineStart || byte == carriageReturn {
-                try newline()
-            } else {
-                try stringByte(byte)
-            }
         }
     }
 

@@ -22,10 +22,7 @@ struct CacheCommand: ParsableCommand {
         func run() throws {
             let entries = try ImageCacheInventory(layout: try host.layout).list()
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                encoder.dateEncodingStrategy = .iso8601
-                print(String(decoding: try encoder.encode(entries), as: UTF8.self))
+                try printJSON(entries)
                 return
             }
             let dates = DateFormatter()

@@ -139,10 +139,7 @@ extension MachinesCommand {
         func run() throws {
             let details = try MachineStatus(layout: try host.layout).details(try MachineName(name))
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                encoder.dateEncodingStrategy = .iso8601
-                print(String(decoding: try encoder.encode(details), as: UTF8.self))
+                try printJSON(details)
                 return
             }
             print("name          \(details.name)")

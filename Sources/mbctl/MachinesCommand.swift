@@ -106,9 +106,7 @@ struct MachinesCommand: AsyncParsableCommand {
         func run() throws {
             let entries = MachineList(layout: try host.layout).entries()
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(entries), as: UTF8.self))
+                try printJSON(entries)
                 return
             }
             print(["NAME", "RUNNING", "ENABLED", "ADDRESS", "IMAGE", "DIGEST"].joined(separator: "\t"))

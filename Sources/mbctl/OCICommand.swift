@@ -10,6 +10,10 @@ struct OCICommand: AsyncParsableCommand {
         subcommands: [Copy.self, Download.self, Inspect.self]
     )
 
+    static let sourceHelp = ArgumentHelp(
+        "Where the image is: docker://REF (or a bare REF), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].", valueName: "src")
+    static let cacheHelp = ArgumentHelp("The OCI image layout that caches images (default: the configuration file's, /var/tmp/man8s).", valueName: "dir")
+
     struct Copy: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Copy an image into an OCI image layout, an oci-archive or a registry.",
@@ -34,7 +38,7 @@ struct OCICommand: AsyncParsableCommand {
             """
         )
 
-        @Argument(help: ArgumentHelp("Where the image is: docker://REF (or a bare REF), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].", valueName: "src"))
+        @Argument(help: OCICommand.sourceHelp)
         var source: String
 
         @Argument(help: ArgumentHelp("oci:DIR[:TAG] (an OCI image layout), oci-archive:FILE[:TAG] (TAG defaults to the source's) or docker://REF (a push).", valueName: "dest"))
@@ -46,7 +50,7 @@ struct OCICommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Pushing, upload blobs larger than this many bytes in chunks of that size (default: each blob in one request).", valueName: "bytes"))
         var chunkSize: Int64?
 
-        @Option(help: ArgumentHelp("The OCI image layout that caches images (default: the configuration file's, /var/tmp/man8s).", valueName: "dir"))
+        @Option(help: OCICommand.cacheHelp)
         var cacheDir: String?
 
         @OptionGroup var host: HostOptions
@@ -102,13 +106,13 @@ struct OCICommand: AsyncParsableCommand {
             """
         )
 
-        @Argument(help: ArgumentHelp("Where the image is: docker://REF (or a bare REF), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].", valueName: "src"))
+        @Argument(help: OCICommand.sourceHelp)
         var source: String
 
         @Argument(help: ArgumentHelp("The directory to create the root filesystem in.", valueName: "path"))
         var path: String
 
-        @Option(help: ArgumentHelp("The OCI image layout that caches pulled images (default: the configuration file's, /var/tmp/man8s).", valueName: "dir"))
+        @Option(help: OCICommand.cacheHelp)
         var cacheDir: String?
 
         @OptionGroup var host: HostOptions
@@ -160,7 +164,7 @@ struct OCICommand: AsyncParsableCommand {
             """
         )
 
-        @Argument(help: ArgumentHelp("Where the image is: docker://REF (or a bare REF), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].", valueName: "src"))
+        @Argument(help: OCICommand.sourceHelp)
         var source: String
 
         @Flag(help: "Print the config blob instead of the summary.")
@@ -172,7 +176,7 @@ struct OCICommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.")
         var json = false
 
-        @Option(help: ArgumentHelp("The OCI image layout that caches images (default: the configuration file's, /var/tmp/man8s).", valueName: "dir"))
+        @Option(help: OCICommand.cacheHelp)
         var cacheDir: String?
 
         @Option(help: ArgumentHelp("Put every host path (the cache, the configuration file) under this directory.", valueName: "dir"))
@@ -202,9 +206,7 @@ struct OCICommand: AsyncParsableCommand {
                 return
             }
             if json {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                print(String(decoding: try encoder.encode(inspection), as: UTF8.self))
+                try printJSON(inspection)
                 return
             }
             print("Name:         \(inspection.name)")

@@ -95,7 +95,7 @@ final class TransferReporter: Sendable {
                 }
                 if !interactive { log("\(Self.short(descriptor.digest)): \(state.blobs[index].status)", &state) }
             case .manifestPushed(let descriptor, let tag):
-                log("pushed \(descriptor.mediaType.contains("index") || descriptor.mediaType.contains("list") ? "index" : "manifest") \(descriptor.digest)" + (tag.map { " as \($0)" } ?? ""), &state)
+                log("pushed \(MediaType.indexTypes.contains(descriptor.mediaType) ? "index" : "manifest") \(descriptor.digest)" + (tag.map { " as \($0)" } ?? ""), &state)
             }
             draw(&state, force: false)
         }

@@ -62,17 +62,24 @@ def forward(handler, path, body=None):
         handler.wfile.write(body)
 
 
+def refused(handler):
+    """Answers 401 to a request without the right credentials; True if it did."""
+    if handler.headers.get("Authorization") == EXPECTED:
+        return False
+    handler.send_response(401)
+    handler.send_header("WWW-Authenticate", 'Basic realm="redirecting"')
+    handler.send_header("Content-Length", "0")
+    handler.end_headers()
+    return True
+
+
 class Front(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
     def do_GET(self):
         log("front", self)
-        if self.headers.get("Authorization") != EXPECTED:
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="redirecting"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+        if refused(self):
             return
         if "/blobs/" in self.path and THROTTLE and self.path not in throttled:
             with lock:
@@ -95,11 +102,7 @@ class Front(BaseHTTPRequestHandler):
     def do_POST(self):
         log("front", self)
         request_body(self)
-        if self.headers.get("Authorization") != EXPECTED:
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="redirecting"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+        if refused(self):
             return
         # /v2/NAME/blobs/uploads/ -> an upload that lives on the storage host.
         name = self.path[len("/v2/"):self.path.index("/blobs/uploads/")]
@@ -111,11 +114,7 @@ class Front(BaseHTTPRequestHandler):
     def do_PUT(self):
         log("front", self)
         body = request_body(self)
-        if self.headers.get("Authorization") != EXPECTED:
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", 'Basic realm="redirecting"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+        if refused(self):
             return
         forward(self, self.path, body)
 

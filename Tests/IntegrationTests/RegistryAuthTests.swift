@@ -83,6 +83,38 @@ import Testing
     }
 }
 
+/// `redirecting-registry.py` in front of `upstream`: a registry that demands `user:password`
+/// and sends blob downloads and uploads to another host, logging every request.
+struct RedirectingRegistry {
+    struct Request: Decodable {
+        var server: String
+        var method: String
+        var path: String
+        var auth: Bool
+    }
+
+    let front: Int
+    let server: BackgroundProcess
+    let logPath: String
+
+    init(upstream: TestRegistry, user: String, password: String, work: String, throttle: Bool = false) throws {
+        front = try freeLoopbackPort()
+        let storage = try freeLoopbackPort()
+        logPath = "\(work)/requests.log"
+        server = try BackgroundProcess(
+            ["python3", "\(TestPaths.fixtures)/redirecting-registry.py", "\(front)", "\(storage)", upstream.host, user, password, logPath]
+                + (throttle ? ["throttle"] : []),
+            logPath: "\(work)/server.out")
+        try waitForListener(port: front)
+    }
+
+    /// What the front and the storage host were asked, in order.
+    func requests() throws -> [Request] {
+        try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(Request.self, from: Data($0.utf8)) }
+    }
+}
+
 /// Blob downloads redirected to another host, as S3- or CDN-backed registries do.
 @Suite struct RedirectTests {
     @Test func credentialsDoNotFollowARedirectToAnotherHost() throws {
@@ -91,24 +123,13 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: work) }
         let registry = try TestRegistry()
         try registry.push(spec: ImageSpecs.multiLayer, as: "test/redirect", tag: "v1")
-        let front = try freeLoopbackPort(), storage = try freeLoopbackPort()
-        let logPath = "\(work)/requests.log"
-        let server = try BackgroundProcess(
-            ["python3", "\(TestPaths.fixtures)/redirecting-registry.py", "\(front)", "\(storage)", registry.host, "carol", "pw", logPath],
-            logPath: "\(work)/server.out")
-        defer { server.stop() }
-        try waitForListener(port: front)
+        let redirecting = try RedirectingRegistry(upstream: registry, user: "carol", password: "pw", work: work)
+        defer { redirecting.server.stop() }
 
-        let result = try runMbctl(["oci", "copy", "--creds", "carol:pw", "127.0.0.1:\(front)/test/redirect:v1", "oci:\(work)/layout"])
-        #expect(result.succeeded, "\(result.stderr)\n\(server.log)")
+        let result = try runMbctl(["oci", "copy", "--creds", "carol:pw", "127.0.0.1:\(redirecting.front)/test/redirect:v1", "oci:\(work)/layout"])
+        #expect(result.succeeded, "\(result.stderr)\n\(redirecting.server.log)")
 
-        struct Entry: Decodable {
-            var server: String
-            var path: String
-            var auth: Bool
-        }
-        let entries = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n")
-            .map { try JSONDecoder().decode(Entry.self, from: Data($0.utf8)) }
+        let entries = try redirecting.requests()
         let stored = entries.filter { $0.server == "storage" }
         // The config and three layers came from storage, none with the registry's credentials.
         #expect(stored.count == 4)
@@ -128,26 +149,14 @@ import Testing
         let cache = ["--cache-dir", "\(work)/cache"]
         let archived = try runMbctl(["oci", "copy", "docker://\(registry.host)/test/source:v1", "oci-archive:\(work)/image.tar"] + cache)
         #expect(archived.succeeded, "\(archived.stderr)")
-        let front = try freeLoopbackPort(), storage = try freeLoopbackPort()
-        let logPath = "\(work)/requests.log"
-        let server = try BackgroundProcess(
-            ["python3", "\(TestPaths.fixtures)/redirecting-registry.py", "\(front)", "\(storage)", registry.host, "carol", "pw", logPath],
-            logPath: "\(work)/server.out")
-        defer { server.stop() }
-        try waitForListener(port: front)
+        let redirecting = try RedirectingRegistry(upstream: registry, user: "carol", password: "pw", work: work)
+        defer { redirecting.server.stop() }
 
-        let result = try runMbctl(["oci", "copy", "--creds", "carol:pw", "oci-archive:\(work)/image.tar", "docker://127.0.0.1:\(front)/test/pushed:v1"] + cache)
-        #expect(result.succeeded, "\(result.stderr)\n\(server.log)")
+        let result = try runMbctl(["oci", "copy", "--creds", "carol:pw", "oci-archive:\(work)/image.tar", "docker://127.0.0.1:\(redirecting.front)/test/pushed:v1"] + cache)
+        #expect(result.succeeded, "\(result.stderr)\n\(redirecting.server.log)")
         #expect(try registry.manifestDigest("test/pushed:v1") == digest)
 
-        struct Entry: Decodable {
-            var server: String
-            var method: String
-            var path: String
-            var auth: Bool
-        }
-        let entries = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n")
-            .map { try JSONDecoder().decode(Entry.self, from: Data($0.utf8)) }
+        let entries = try redirecting.requests()
         let uploads = entries.filter { $0.server == "storage" && $0.method == "PUT" }
         #expect(uploads.count == 4)
         #expect(entries.filter { $0.server == "storage" }.allSatisfy { !$0.auth })
@@ -160,14 +169,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: work) }
         let registry = try TestRegistry()
         try registry.push(spec: ImageSpecs.small, as: "test/throttle", tag: "small")
-        let front = try freeLoopbackPort(), storage = try freeLoopbackPort()
-        let server = try BackgroundProcess(
-            ["python3", "\(TestPaths.fixtures)/redirecting-registry.py", "\(front)", "\(storage)", registry.host, "u", "p", "\(work)/requests.log", "throttle"],
-            logPath: "\(work)/server.out")
-        defer { server.stop() }
-        try waitForListener(port: front)
+        let redirecting = try RedirectingRegistry(upstream: registry, user: "u", password: "p", work: work, throttle: true)
+        defer { redirecting.server.stop() }
         let started = Date()
-        let result = try runMbctl(["oci", "copy", "--creds", "u:p", "127.0.0.1:\(front)/test/throttle:small", "oci:\(work)/layout"])
+        let result = try runMbctl(["oci", "copy", "--creds", "u:p", "127.0.0.1:\(redirecting.front)/test/throttle:small", "oci:\(work)/layout"])
         #expect(result.succeeded, "\(result.stderr)")
         // Every blob was refused once with Retry-After: 1, and mbctl waited at least that long.
         #expect(result.stderr.contains("HTTP 429"), "\(result.stderr)")
