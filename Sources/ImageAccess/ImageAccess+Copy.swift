@@ -45,17 +45,20 @@ extension ImageAccess {
             let opened = try await open(location)
             // A layout this copy creates is removed again if the copy fails; an existing one keeps
             // the verified blobs that arrived (and partial downloads, to resume), but no new tag.
-            let createdLayout = !FileManager.default.fileExists(atPath: path)
+            // Below a world-writable directory the layout must be one nobody else made.
+            let directory = URL(fileURLWithPath: path).standardizedFileURL
+            let createdLayout = try HostDirectory.open(directory.path, mode: 0o755).created
             do {
-                // Below a world-writable directory the layout must be one nobody else made.
-                _ = try HostDirectory.open(URL(fileURLWithPath: path).standardizedFileURL.path, mode: 0o755)
                 let layout = try ImageLayout.openOrCreate(at: path)
                 let copied = try await fetch(opened, into: layout.store)
                 let tag = requestedTag ?? Self.defaultTag(for: location)
                 try layout.setTag(tag, to: copied.root)
                 return CopyResult(root: copied.root, manifestCount: copied.manifests, layerCount: copied.layers, destination: .layout(path: path, tag: tag))
             } catch {
-                if createdLayout { try? FileManager.default.removeItem(atPath: path) }
+                // Only what this copy made (mkdir said so), through its parent's descriptor.
+                if createdLayout, let parent = try? HostDirectory.open(directory.deletingLastPathComponent().path, mode: 0o755, create: false) {
+                    try? parent.handle.removeTree(Array(directory.lastPathComponent.utf8))
+                }
                 throw error
             }
         case .registry(let target):
