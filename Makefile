@@ -26,6 +26,9 @@ STRIP ?= strip
 INSTALL ?= install
 # Where SwiftPM's release build lives, apart from the debug build of the tests.
 SCRATCH ?= .build-release
+# Every command that could wait runs under a deadline (seconds follow): it fails, saying so,
+# instead of hanging a build.
+DEADLINE ?= timeout --kill-after=10
 # Where the installable files are put together.
 BUILDDIR ?= build
 VERSION = $(shell sed -n 's/.*current = "\(.*\)".*/\1/p' Sources/Man8S/MbctlVersion.swift)
@@ -43,7 +46,7 @@ SWIFT_BUILD = $(SWIFT) build -c release --static-swift-stdlib --scratch-path $(S
 	-Xcc $(PREFIX_MAP) -Xcxx $(PREFIX_MAP)
 
 binary:
-	$(SWIFT_BUILD) --product mbctl
+	$(DEADLINE) 3600 $(SWIFT_BUILD) --product mbctl
 
 $(BUILDDIR)/mbctl: binary
 	mkdir -p $(BUILDDIR)
@@ -51,22 +54,23 @@ $(BUILDDIR)/mbctl: binary
 	$(STRIP) $(BUILDDIR)/mbctl.new
 	mv $(BUILDDIR)/mbctl.new $(BUILDDIR)/mbctl
 
-# One page per command (mbctl.1, mbctl.machines.pull.1, ...), from the same text as --help,
-# by swift-argument-parser's generate-manual, tidied by packaging/tidy-manual.awk.
+# One page per command (mbctl.1, mbctl.machines.pull.1, ...), from the same text as --help, by
+# mbctl-manual, which reads mbctl's help as JSON on its standard input and starts no process (so it
+# works as nobody in a network namespace without loopback, where Foundation's Process may hang).
+# The date is the last commit's, or SOURCE_DATE_EPOCH's, so that pages are reproducible.
+MANUAL_DATE = $(shell date -u -d @$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || date +%s)} +%Y-%m-%d)
 man: $(BUILDDIR)/mbctl
-	$(SWIFT_BUILD) --product generate-manual
+	$(DEADLINE) 3600 $(SWIFT_BUILD) --product mbctl-manual
 	rm -rf $(BUILDDIR)/man && mkdir -p $(BUILDDIR)/man
-	$(SCRATCH)/release/generate-manual $(BUILDDIR)/mbctl --multi-page --output-directory $(BUILDDIR)/man
-	for page in $(BUILDDIR)/man/*.1; do \
-		awk -f packaging/tidy-manual.awk $$page > $$page.new && mv $$page.new $$page || exit 1; \
-	done
+	$(DEADLINE) 60 $(BUILDDIR)/mbctl --experimental-dump-help > $(BUILDDIR)/help.json
+	$(DEADLINE) 60 $(SCRATCH)/release/mbctl-manual $(VERSION) $(MANUAL_DATE) $(BUILDDIR)/man < $(BUILDDIR)/help.json
 	test -s $(BUILDDIR)/man/mbctl.1
 
 completions: $(BUILDDIR)/mbctl
 	rm -rf $(BUILDDIR)/completions && mkdir -p $(BUILDDIR)/completions
-	$(BUILDDIR)/mbctl --generate-completion-script bash > $(BUILDDIR)/completions/mbctl.bash
-	$(BUILDDIR)/mbctl --generate-completion-script zsh > $(BUILDDIR)/completions/_mbctl
-	$(BUILDDIR)/mbctl --generate-completion-script fish > $(BUILDDIR)/completions/mbctl.fish
+	$(DEADLINE) 60 $(BUILDDIR)/mbctl --generate-completion-script bash > $(BUILDDIR)/completions/mbctl.bash
+	$(DEADLINE) 60 $(BUILDDIR)/mbctl --generate-completion-script zsh > $(BUILDDIR)/completions/_mbctl
+	$(DEADLINE) 60 $(BUILDDIR)/mbctl --generate-completion-script fish > $(BUILDDIR)/completions/mbctl.fish
 
 install: all
 	$(INSTALL) -D -m 0755 $(BUILDDIR)/mbctl $(DESTDIR)$(BINDIR)/mbctl
@@ -94,7 +98,7 @@ uninstall:
 # workspace state, so the tarball carries those (without their git histories).
 dist:
 	test -n "$(VERSION)"
-	$(SWIFT) package --scratch-path $(SCRATCH) resolve
+	$(DEADLINE) 600 $(SWIFT) package --scratch-path $(SCRATCH) resolve
 	rm -rf $(BUILDDIR)/$(DIST) && mkdir -p $(BUILDDIR)/$(DIST)/.build-release
 	git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C $(BUILDDIR)/$(DIST)
 	cp Package.resolved $(BUILDDIR)/$(DIST)/

@@ -15,6 +15,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mbctl", targets: ["mbctl"]),
+        .executable(name: "mbctl-manual", targets: ["mbctl-manual"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -87,6 +88,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Writes the manual pages from mbctl's help (make man), starting no process.
+        .executableTarget(name: "mbctl-manual", path: "Sources/ManualPages"),
 
         // Every parser of foreign bytes, one entry point each: fuzzed by scripts/fuzz, and the
         // corpora in Tests/Fixtures/fuzz replayed by FuzzTargetsTests.
@@ -95,18 +98,20 @@ let package = Package(
             dependencies: ["Man8S", "ImageAccess", "ImageArchive", "LayerUnpacker", "OCILayout", "RegistryClient", .product(name: "Crypto", package: "swift-crypto")]
         ),
 
-        .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout"]),
+        // What tests share: commands and background processes run with a deadline, loopback ports.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout", "TestSupport"]),
         .testTarget(name: "TOMLDocumentTests", dependencies: ["TOMLDocument"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
-        .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient", "OCILayout"]),
-        .testTarget(name: "Man8STests", dependencies: ["Man8S", "ConfinedFilesystem", "LayerUnpacker"]),
-        .testTarget(name: "ConfinedFilesystemTests", dependencies: ["ConfinedFilesystem"]),
-        .testTarget(name: "ImageArchiveTests", dependencies: ["ImageArchive"]),
+        .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient", "OCILayout", "TestSupport"]),
+        .testTarget(name: "Man8STests", dependencies: ["Man8S", "ConfinedFilesystem", "LayerUnpacker", "TestSupport"]),
+        .testTarget(name: "ConfinedFilesystemTests", dependencies: ["ConfinedFilesystem", "TestSupport"]),
+        .testTarget(name: "ImageArchiveTests", dependencies: ["ImageArchive", "TestSupport"]),
         .testTarget(name: "ImageAccessTests", dependencies: ["ImageAccess", "RegistryClient"]),
-        .testTarget(name: "LayerUnpackerTests", dependencies: ["LayerUnpacker", "ConfinedFilesystem", "OCILayout"]),
+        .testTarget(name: "LayerUnpackerTests", dependencies: ["LayerUnpacker", "ConfinedFilesystem", "OCILayout", "TestSupport"]),
         // Tests that drive real tools: a docker-registry on 127.0.0.1, skopeo and umoci as
         // oracles and fixture makers. Fixtures are found next to the sources (Tests/Fixtures).
-        .testTarget(name: "IntegrationTests", dependencies: ["Man8S", "RegistryClient", "OCILayout"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["Man8S", "RegistryClient", "OCILayout", "TestSupport"]),
     ]
 )
 

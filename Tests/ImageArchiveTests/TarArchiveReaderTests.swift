@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 @testable import ImageArchive
 
@@ -12,12 +13,7 @@ import Testing
     }
 
     func python(_ script: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", script] + arguments
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
+        try runCommand(["python3", "-c", script] + arguments)
     }
 
     func makeTar(format: String, gzip: Bool = false) throws -> String {

@@ -3,7 +3,7 @@ import OCILayout
 import Testing
 
 /// Offline import from OCI and Docker archives, against rootfses pulled from a real registry.
-@Suite(.serialized) struct ArchiveTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct ArchiveTests {
     let work: String
 
     init() throws {

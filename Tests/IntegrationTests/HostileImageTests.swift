@@ -5,7 +5,7 @@ import Testing
 /// symlinks or climb with `..`, seed data that would multiply, `Env` that claims mbctl's keys,
 /// setuid files, a planted cache, concurrent and killed pulls. Each runs the real mbctl under
 /// `--root`, and each checks that nothing outside the machine's own directories changed.
-@Suite(.serialized) struct HostileImageTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct HostileImageTests {
     let work: String
     var root: String { "\(work)/host" }
     /// Host directories an attack aims at: they must stay as they are.
@@ -238,7 +238,7 @@ import Testing
         for round in 0..<2 {
             let first = try startPull(slow, "same", log: "\(work)/first\(round).log")
             let second = try pull(slow, "same")
-            first.process.waitUntilExit()
+            try first.waitForExit()
             #expect(first.process.terminationStatus == 0, "\(first.log)")
             #expect(!second.succeeded)
             #expect(second.stderr.contains("machine same is being made by process \(first.process.processIdentifier)"), "\(second.stderr)")
@@ -260,7 +260,7 @@ import Testing
             let good = try startPull(slow, "good\(round)", log: "\(work)/good\(round).log")
             let failed = try pull(broken, "bad\(round)", ["/zz=data"])
             #expect(!failed.succeeded)
-            good.process.waitUntilExit()
+            try good.waitForExit()
             #expect(good.process.terminationStatus == 0, "\(good.log)")
             #expect(FileManager.default.fileExists(atPath: "\(root)/var/lib/man8machines/good\(round)/sbin/busybox-init.sh"))
             let staging = try FileManager.default.contentsOfDirectory(atPath: "\(root)/var/lib/man8machines").filter { $0.contains(".mbctl-") }

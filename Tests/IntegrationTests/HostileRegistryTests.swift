@@ -5,7 +5,7 @@ import Testing
 /// credentials: endless error pages, documents that trickle, token realms over plain HTTP,
 /// descriptors with impossible sizes. mbctl runs under `timeout`, so a hang fails the test
 /// instead of stopping the suite.
-@Suite(.serialized) struct HostileRegistryTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct HostileRegistryTests {
     let work: String
 
     init() throws {

@@ -6,7 +6,7 @@ import Testing
 /// package of it holding the static binary, a man page per command, completions for bash, zsh
 /// and fish, and the configuration file; `make install` stages the same files without ever
 /// replacing an operator's configuration, and `make uninstall` takes them away again.
-@Suite(.serialized) struct InstallTests {
+@Suite(.serialized, .timeLimit(.minutes(45))) struct InstallTests {
     let work: String
     let repository = URL(fileURLWithPath: TestPaths.fixtures).deletingLastPathComponent().deletingLastPathComponent().path
 
@@ -19,13 +19,13 @@ import Testing
     func cleanUp() { try? FileManager.default.removeItem(atPath: work) }
 
     /// `command` as nobody, with no network, in `directory`.
-    func asNobodyOffline(_ command: [String], in directory: String, environment: [String: String] = [:]) throws -> CommandResult {
+    func asNobodyOffline(_ command: [String], in directory: String, environment: [String: String] = [:], deadline: Int = defaultCommandDeadline) throws -> CommandResult {
         var variables = ["HOME": "\(work)/home", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
         variables.merge(environment) { $1 }
         return try runCommand(
             ["unshare", "--net", "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
              "env", "-C", directory] + variables.map { "\($0.key)=\($0.value)" }.sorted() + command,
-            check: false)
+            check: false, deadline: deadline)
     }
 
     /// The names bash's completion of mbctl offers for `words` (the word being completed last).
@@ -51,7 +51,7 @@ import Testing
         #expect(pkgbuild.contains("\npkgver=\(pkgver)\n"), "PKGBUILD's pkgver is not mbctl's version \(pkgver)")
 
         // The tarball: resolved from SwiftPM's cache into a scratch path of its own.
-        try runCommand(["make", "-C", repository, "dist", "BUILDDIR=\(work)/dist", "SCRATCH=\(work)/scratch"])
+        try runCommand(["make", "-C", repository, "dist", "BUILDDIR=\(work)/dist", "SCRATCH=\(work)/scratch"], deadline: 900)
         let tarball = "\(work)/dist/mbctl-\(pkgver).tar.gz"
         #expect(FileManager.default.fileExists(atPath: tarball))
 
@@ -62,9 +62,10 @@ import Testing
         try FileManager.default.copyItem(atPath: "\(repository)/packaging/arch/PKGBUILD", toPath: "\(arch)/PKGBUILD")
         try FileManager.default.copyItem(atPath: tarball, toPath: "\(arch)/mbctl-\(pkgver).tar.gz")
         try runCommand(["chown", "-R", "nobody:nogroup", arch, "\(work)/home"])
-        let makepkg = try asNobodyOffline(["makepkg", "--nodeps", "--noconfirm"], in: arch, environment: ["PACMAN": "true"])
+        let makepkg = try asNobodyOffline(["makepkg", "--nodeps", "--noconfirm"], in: arch, environment: ["PACMAN": "true"], deadline: 2400)
         #expect(makepkg.succeeded, "makepkg failed:\n\(makepkg.stdout.suffix(3000))\n\(makepkg.stderr.suffix(3000))")
         #expect(!(makepkg.stdout + makepkg.stderr).contains("Package contains reference to $srcdir"), "the binary names its build directory")
+        #expect(!(makepkg.stdout + makepkg.stderr).contains("CFSocket"), "something ran a Foundation Process without a network")
         let package = "\(arch)/mbctl-\(pkgver)-1-x86_64.pkg.tar.gz"
         try #require(FileManager.default.fileExists(atPath: package))
 
@@ -131,7 +132,7 @@ import Testing
         let operatorConfiguration = "[network]\nbridge = \"br-ops\"\n"
         try FileManager.default.createDirectory(atPath: "\(stage)/etc/mbctl", withIntermediateDirectories: true)
         try operatorConfiguration.write(toFile: "\(stage)/etc/mbctl/config.toml", atomically: true, encoding: .utf8)
-        let install = try runCommand(["unshare", "--net", "make", "-C", tree, "install", "PREFIX=/usr", "DESTDIR=\(stage)"], check: false)
+        let install = try runCommand(["unshare", "--net", "make", "-C", tree, "install", "PREFIX=/usr", "DESTDIR=\(stage)"], check: false, deadline: 1200)
         #expect(install.succeeded, "make install failed:\n\(install.stderr.suffix(3000))")
         #expect(try String(contentsOfFile: "\(stage)/etc/mbctl/config.toml", encoding: .utf8) == operatorConfiguration)
         #expect(install.stdout.contains("kept \(stage)/etc/mbctl/config.toml"))
@@ -144,5 +145,36 @@ import Testing
         try runCommand(["make", "-C", tree, "uninstall", "PREFIX=/usr", "DESTDIR=\(stage)"])
         let left = try runCommand(["find", stage, "-type", "f"]).stdout.split(separator: "\n").map(String.init)
         #expect(left == ["\(stage)/etc/mbctl/config.toml"])
+    }
+
+    /// The manual pages are written by mbctl-manual from mbctl's help dump, with no process
+    /// started in between: as nobody, in a network namespace without loopback (where Foundation's
+    /// Process could not make its wakeup socket pair and once hung `make man` for 13 minutes),
+    /// while both cores are busy, twenty times in a row.
+    @Test func manualPagesAreWrittenAsNobodyWithoutANetworkUnderLoad() throws {
+        defer { cleanUp() }
+        let binaries = URL(fileURLWithPath: TestPaths.mbctl).deletingLastPathComponent().path
+        let manual = "\(binaries)/mbctl-manual"
+        try #require(FileManager.default.isExecutableFile(atPath: manual), "no \(manual): swift build --build-tests builds it")
+        try runCommand(["cp", TestPaths.mbctl, manual, work])
+        try runCommand(["chown", "-R", "nobody:nogroup", work])
+        let load = try (0..<2).map { index in
+            try BackgroundProcess(["sh", "-c", "while :; do :; done"], logPath: "\(work)/load\(index).log")
+        }
+        defer { load.forEach { $0.stop(abruptly: true) } }
+        for round in 0..<20 {
+            let pages = "\(work)/man\(round)"
+            let written = try asNobodyOffline(
+                ["sh", "-c", "mkdir \(pages) && ./mbctl --experimental-dump-help | ./mbctl-manual 0.0 2026-01-01 \(pages)"],
+                in: work, deadline: 60)
+            #expect(written.succeeded, "round \(round): \(written.stderr)")
+            #expect(!(written.stdout + written.stderr).contains("CFSocket"), "round \(round): \(written.stderr)")
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: pages)) ?? []
+            #expect(names.contains("mbctl.1") && names.contains("mbctl.machines.pull.1") && names.count > 20, "round \(round): \(names)")
+        }
+        let shown = try runCommand(["env", "MANWIDTH=200", "man", "-l", "\(work)/man0/mbctl.machines.pull.1"], check: false)
+        #expect(shown.succeeded && shown.stderr.isEmpty, "\(shown.stderr)")
+        #expect(shown.stdout.contains("--volume /path=config|data|skip|/host/path"))
+        #expect(shown.stdout.contains("mbctl machines pull oci:/srv/images/app:1.0 app --volume /var/lib/app=data"))
     }
 }

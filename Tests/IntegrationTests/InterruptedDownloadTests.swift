@@ -3,7 +3,7 @@ import OCILayout
 import Testing
 
 /// A registry that goes away in the middle of a large blob.
-@Suite(.serialized) struct InterruptedDownloadTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct InterruptedDownloadTests {
     let work: String
 
     init() throws {
@@ -55,7 +55,7 @@ import Testing
         // Back once mbctl has noticed it gone and waits to retry.
         try waitForLine("retrying", in: copy)
         try registry.start()
-        copy.process.waitUntilExit()
+        try copy.waitForExit()
 
         #expect(copy.process.terminationStatus == 0, "\(copy.log)")
         #expect(copy.log.contains("resuming \(layer.digest.encoded.prefix(12)) at"), "\(copy.log)")
@@ -79,7 +79,7 @@ import Testing
             logPath: "\(work)/mbctl.log", environment: mbctlEnvironment())
         try waitForPartial(layer, in: layout, bytes: 4 << 20)
         registry.stop(abruptly: true)
-        copy.process.waitUntilExit()
+        try copy.waitForExit()
 
         #expect(copy.process.terminationStatus != 0)
         #expect(copy.log.contains("gave up on \(registry.host)/v2/test/gone/blobs/\(layer.digest) after 3 attempts"), "\(copy.log)")

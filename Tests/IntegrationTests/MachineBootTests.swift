@@ -6,7 +6,7 @@ import Testing
 /// namespace of its own, runs its application with exactly the image's arguments, environment
 /// and working directory, gets a DHCP lease and its fixed yggdrasil address, and answers ping.
 /// One of its volumes is a symlink in the image: it is bound from a real directory mbctl made.
-@Suite(.serialized) struct MachineBootTests {
+@Suite(.serialized, .timeLimit(.minutes(20))) struct MachineBootTests {
     static let image = """
     {"tag": "1.0", "images": [{"platform": "linux/amd64",
       "config": {"Entrypoint": ["/app/run.sh", "first arg"], "Cmd": ["it's", "$HOME", "a\\"b"],

@@ -3,7 +3,7 @@ import OCILayout
 import Testing
 
 /// `mbctl machines pull/list/remove` under `--root`, from a real registry.
-@Suite(.serialized) struct MachineLifecycleTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct MachineLifecycleTests {
     let work: String
     var root: String { "\(work)/host" }
     static let prefix = "300:2e98:a4b0:1789::/64"
@@ -170,7 +170,7 @@ import Testing
             usleep(20_000)
         }
         kill(pull.process.processIdentifier, SIGINT)
-        pull.process.waitUntilExit()
+        try pull.waitForExit()
         // It undid its work and exited as a shell expects of Ctrl-C (128 + SIGINT), saying so in
         // one line, rather than being killed by the signal.
         #expect(pull.process.terminationReason == .exit && pull.process.terminationStatus == 130, "\(pull.log)")
@@ -185,7 +185,7 @@ import Testing
 }
 
 /// The prefix asked from a real yggdrasil over its admin socket.
-@Suite struct YggdrasilPrefixTests {
+@Suite(.timeLimit(.minutes(10))) struct YggdrasilPrefixTests {
     @Test func pullTakesThePrefixFromYggdrasil() throws {
         let work = NSTemporaryDirectory() + "mbctl-ygg-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: "\(work)/host/etc", withIntermediateDirectories: true)

@@ -50,7 +50,7 @@ final class LoopFilesystem {
 /// Machines made from image trees: btrfs snapshots and reflink copies share the image's data,
 /// stay isolated from each other and from the tree, go away without leftovers, and `cache
 /// prune` keeps exactly what machines use. On ext4 nothing changes: machines are unpacked.
-@Suite(.serialized) struct MachineTreeTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct MachineTreeTests {
     let work: String
 
     init() throws {

@@ -6,7 +6,7 @@ import Testing
 /// and boot (v2 runs, v1's data is there, the user's env line is kept, a volume new in v2 is
 /// seeded and bound); rollback and boot (v1 runs); an upgrade killed half-way leaves a machine
 /// that boots, and the next one completes.
-@Suite(.serialized) struct MachineUpgradeTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct MachineUpgradeTests {
     let work: String
     var root: String { "\(work)/host" }
     let name = "Upgraded1"

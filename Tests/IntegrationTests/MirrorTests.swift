@@ -4,7 +4,7 @@ import Testing
 /// registries.conf mirrors with real registries on loopback: an origin, a docker-registry in
 /// proxy mode in front of it (a pull-through cache), and a stale mirror holding other content
 /// under the same tag.
-@Suite(.serialized) struct MirrorTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct MirrorTests {
     let work: String
 
     init() throws {

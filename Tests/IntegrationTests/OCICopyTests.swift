@@ -3,7 +3,7 @@ import OCILayout
 import Testing
 
 /// `mbctl oci copy` against a real docker-registry, checked with skopeo and umoci as oracles.
-@Suite(.serialized) struct OCICopyTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct OCICopyTests {
     let work: String
 
     init() throws {
@@ -200,7 +200,7 @@ import Testing
                 logPath: "\(work)/copy\(index).log", environment: mbctlEnvironment())
         }
         for copy in copies {
-            copy.process.waitUntilExit()
+            try copy.waitForExit()
             #expect(copy.process.terminationStatus == 0, "\(copy.log)")
         }
         let opened = try ImageLayout.open(at: layout)

@@ -4,7 +4,7 @@ import Testing
 
 /// `mbctl oci copy SRC docker://…`: pushes to a real docker-registry, with skopeo as the oracle
 /// and the registry's access log as the witness of what went over the wire.
-@Suite(.serialized) struct PushTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct PushTests {
     let work: String
 
     init() throws {

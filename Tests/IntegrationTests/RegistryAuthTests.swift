@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// Basic auth over TLS and the Bearer token flow, against real registries.
-@Suite(.serialized) struct RegistryAuthTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct RegistryAuthTests {
     let work: String
 
     init() throws {
@@ -116,7 +116,7 @@ struct RedirectingRegistry {
 }
 
 /// Blob downloads redirected to another host, as S3- or CDN-backed registries do.
-@Suite struct RedirectTests {
+@Suite(.timeLimit(.minutes(10))) struct RedirectTests {
     @Test func credentialsDoNotFollowARedirectToAnotherHost() throws {
         let work = NSTemporaryDirectory() + "mbctl-redirect-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)

@@ -5,7 +5,7 @@ import Testing
 /// with systemd (``SystemdTestHost``) runs the machine as `systemd-nspawn@NAME.service`; after
 /// a reboot of the test host the enabled machine comes up by itself, and an upgrade that was
 /// cut short in the middle of its swap is finished by the unit's `ExecStartPre` before the boot.
-@Suite(.serialized) struct SystemdLifecycleTests {
+@Suite(.serialized, .timeLimit(.minutes(20))) struct SystemdLifecycleTests {
     static let image = """
     {"tag": "t", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/app/run.sh"]},
       "layers": [{"entries": [{"path": "app", "type": "dir"}, {"path": "app/version", "content": "v1"},

@@ -3,7 +3,7 @@ import OCILayout
 import Testing
 
 /// `mbctl oci download` compared entry by entry with `umoci unpack` of the same image.
-@Suite(.serialized) struct UnpackTests {
+@Suite(.serialized, .timeLimit(.minutes(10))) struct UnpackTests {
     let work: String
 
     init() throws {
@@ -225,7 +225,7 @@ import Testing
             }
             usleep(10_000)
         }
-        pull.process.waitUntilExit()
+        try pull.waitForExit()
         #expect(pull.process.terminationStatus == 0, "\(pull.log)")
         #expect(sawItEarly, "the layer was not applied while it downloaded")
         #expect(FileManager.default.fileExists(atPath: "\(target)/big.bin"))
@@ -251,7 +251,7 @@ import Testing
             usleep(10_000)
         }
         kill(pull.process.processIdentifier, SIGINT)
-        pull.process.waitUntilExit()
+        try pull.waitForExit()
         #expect(pull.process.terminationReason == .exit && pull.process.terminationStatus != 0, "\(pull.log)")
         #expect(staging().isEmpty, "\(staging())")
         #expect(!FileManager.default.fileExists(atPath: target))

@@ -1,6 +1,7 @@
 import OCILayout
 import Crypto
 import Foundation
+import TestSupport
 import Testing
 @testable import LayerUnpacker
 
@@ -13,11 +14,7 @@ import Testing
     func gzip(_ data: Data, in sandbox: Sandbox, name: String) throws -> Data {
         let input = "\(sandbox.path)/\(name).raw", output = "\(sandbox.path)/\(name).gz"
         try data.write(to: URL(fileURLWithPath: input))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import gzip,sys; open(sys.argv[2],'wb').write(gzip.compress(open(sys.argv[1],'rb').read()))", input, output]
-        try process.run()
-        process.waitUntilExit()
+        try runCommand(["python3", "-c", "import gzip,sys; open(sys.argv[2],'wb').write(gzip.compress(open(sys.argv[1],'rb').read()))", input, output])
         return try Data(contentsOf: URL(fileURLWithPath: output))
     }
 

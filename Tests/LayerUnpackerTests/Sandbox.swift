@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TestSupport
 @testable import LayerUnpacker
 
 /// A temporary directory holding a root to unpack into and, beside it, an `outside` directory
@@ -49,12 +50,7 @@ final class Sandbox {
         layerCount += 1
         let spec = "\(path)/layer\(layerCount).json", tar = "\(path)/layer\(layerCount).tar"
         try entriesJSON.write(toFile: spec, atomically: true, encoding: .utf8)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "\(Self.fixtures)/make-image.py", "--layer", spec, tar]
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CocoaError(.fileWriteUnknown) }
+        try runCommand(["python3", "\(Self.fixtures)/make-image.py", "--layer", spec, tar])
         let data = try Data(contentsOf: URL(fileURLWithPath: tar))
         let digest = "sha256:" + SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
         return LayerBlob(path: tar, compression: .none, digest: digest, diffID: digest)

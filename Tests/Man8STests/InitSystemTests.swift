@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import ConfinedFilesystem
 import Testing
 @testable import Man8S
@@ -18,15 +19,7 @@ import Testing
     func cleanUp() { try? FileManager.default.removeItem(atPath: directory) }
 
     func run(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: arguments[0])
-        process.arguments = Array(arguments.dropFirst())
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
+        try runCommand(arguments, check: false).stdout
     }
 
     @Test func installsBusyboxShellScriptsAndHook() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import OCILayout
 import Testing
 @testable import Man8S
@@ -49,14 +50,7 @@ import Testing
         let line = rendered.split(separator: "\n").first { $0.hasPrefix("MAN8S_APPLICATION_ARGS=") }
         let args = String(line?.dropFirst("MAN8S_APPLICATION_ARGS=".count) ?? "")
         // sh itself splits the quoted words back into the image's arguments.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", "for a in \(args); do printf '[%s]' \"$a\"; done"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        process.waitUntilExit()
-        let printed = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let printed = try runCommand(["/bin/sh", "-c", "for a in \(args); do printf '[%s]' \"$a\"; done"]).stdout
         #expect(printed == "[/app/run.sh][--greeting][hello world][it's][$HOME][a\"b][plain-arg_1.0][]")
     }
 
