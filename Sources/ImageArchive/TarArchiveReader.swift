@@ -1,5 +1,6 @@
 import CArchive
 import Foundation
+import OCILayout
 
 /// A tar archive file, plain or gzipped, read entry by entry with libarchive, the same tar
 /// parser the layers go through (and one fuzzed continuously upstream): image archives come
@@ -23,6 +24,7 @@ final class TarArchiveReader {
 
     let path: String
     private let archive: OpaquePointer
+    private var fd: Int32 = -1
 
     init(path: String) throws {
         guard let archive = archive_read_new() else {
@@ -36,12 +38,17 @@ final class TarArchiveReader {
               archive_read_support_filter_none(archive) == ARCHIVE_OK else {
             throw ArchiveError.invalidArchive(path: path, reason: "libarchive cannot read tar and gzip here: \(message())")
         }
-        guard archive_read_open_filename(archive, path, 1 << 20) == ARCHIVE_OK else {
+        // Opened here, so that a FIFO or a device is refused before libarchive reads (or waits).
+        fd = try RegularFileOpening.open(path, flags: O_RDONLY)
+        guard archive_read_open_fd(archive, fd, 1 << 20) == ARCHIVE_OK else {
             throw failure()
         }
     }
 
-    deinit { archive_read_free(archive) }
+    deinit {
+        archive_read_free(archive)
+        if fd >= 0 { close(fd) }
+    }
 
     /// The next entry, or nil at the end of the archive.
     func next() throws -> Entry? {

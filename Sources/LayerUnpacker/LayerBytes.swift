@@ -1,3 +1,4 @@
+import OCILayout
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,8 +16,11 @@ final class LayerFile: LayerBytes, @unchecked Sendable {
     private let fd: Int32
 
     init(path: String, layer: String) throws {
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw UnpackError.unreadable(layer: layer, reason: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        do {
+            fd = try RegularFileOpening.open(path, flags: O_RDONLY)
+        } catch {
+            throw UnpackError.unreadable(layer: layer, reason: "\(error)")
+        }
     }
 
     deinit { close(fd) }

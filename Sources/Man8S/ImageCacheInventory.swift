@@ -97,8 +97,8 @@ public struct ImageCacheInventory: Sendable {
         for name in MachineList(layout: layout).names() {
             guard let machine = try? MachineName(name) else { continue }
             let generations = try MachineGenerations.open(machine, in: directories, create: false)
-            let current = directories.environment(of: name).last { $0.key == "MAN8S_OCI_IMAGE_DIGEST" }?.value
-            var records: [(String?, Date?)] = [(current, generations?.current()?.createdAt)]
+            let current = try? generations?.current()
+            var records: [(String?, Date?)] = [(current?.digest, current?.createdAt)]
             for number in (try? generations?.previous()) ?? [] {
                 let record = generations?.record(of: number)
                 records.append((record?.digest, record?.createdAt))

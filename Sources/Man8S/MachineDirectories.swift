@@ -59,16 +59,42 @@ struct MachineDirectories {
             || (try naming(layout.nspawnFiles) { try nspawnFiles.status(of: Self.nspawnFileName(name)) }) != nil
     }
 
-    /// Machine `name`'s `man8env.env`, parsed; empty when it has none.
-    func environment(of name: String) -> [(key: String, value: String)] {
-        environmentText(of: name).map(EnvironmentFile.parse) ?? []
+    /// Machine `name`'s `man8env.env`, parsed (bounded, never through a link); empty when it has
+    /// none. The machine can write this file: what it says is shown as the machine's settings,
+    /// never taken as mbctl's facts (those are in ``record(of:)``).
+    func environment(of name: MachineName) -> [(key: String, value: String)] {
+        guard let directory = try? configs.openDirectory(name.bytes),
+              let bytes = try? directory.readFile(Self.environmentFileName, limit: Self.environmentFileLimit) else { return [] }
+        return EnvironmentFile.parse(String(decoding: bytes, as: UTF8.self))
     }
 
-    /// Machine `name`'s `man8env.env` as it is, bounded; nil when it has none.
-    func environmentText(of name: String) -> String? {
-        guard let directory = try? configs.openDirectory(Array(name.utf8)),
-              let bytes = try? directory.readFile(Self.environmentFileName, limit: Self.environmentFileLimit) else { return nil }
+    /// Machine `name`'s `man8env.env` whole, to carry its lines into a new generation; nil when
+    /// there is none. Anything but a regular file of at most 1 MiB is refused, naming the file:
+    /// an upgrade never follows a link there, waits on a FIFO or cuts the file mid-line.
+    func carriedEnvironment(of name: MachineName) throws -> String? {
+        let path = layout.environmentFile(of: name)
+        let bytes: [UInt8]?
+        do {
+            guard let directory = try? configs.openDirectory(name.bytes) else { return nil }
+            if let info = try directory.status(of: Self.environmentFileName), (info.st_mode & S_IFMT) != S_IFREG {
+                throw Man8SError.unusableEnvironmentFile(
+                    path: path, reason: "it is \(fileKind(info.st_mode)), not a regular file; mbctl neither follows nor reads it (put the machine's settings back as a regular file, or remove it)")
+            }
+            bytes = try directory.readFile(Self.environmentFileName, limit: Self.environmentFileLimit + 1)
+        } catch let error as SystemCallError {
+            throw Man8SError.unusableEnvironmentFile(path: path, reason: "cannot \(error.operation): \(String(cString: strerror(error.errno)))")
+        }
+        guard let bytes else { return nil }
+        guard bytes.count <= Self.environmentFileLimit else {
+            throw Man8SError.unusableEnvironmentFile(path: path, reason: "it is larger than 1 MiB, more than mbctl carries into a new generation; shorten it")
+        }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// What mbctl recorded of machine `name`'s current generation; nil for a machine made before
+    /// mbctl kept records (or by another tool). A damaged record is an error naming it.
+    func record(of name: MachineName) throws -> GenerationRecord? {
+        try MachineGenerations.open(name, in: self, create: false)?.current()
     }
 
     /// The names of staging directories: `.NAME.mbctl-` and eight hex digits.

@@ -1,9 +1,13 @@
 import ConfinedFilesystem
 import Foundation
 
-/// What mbctl knows of one generation of a machine: the image it was made from, its volumes,
-/// and the `man8env.env` mbctl wrote for it (without the user's lines, so that an upgrade can
-/// tell the user's lines from mbctl's).
+/// What mbctl knows of one generation of a machine: the image it was made from, its address and
+/// template, its volumes, and the `man8env.env` mbctl wrote for it (without the user's lines, so
+/// that an upgrade can tell the user's lines from mbctl's).
+///
+/// These records are mbctl's facts about a machine. They live in the private machines directory
+/// (`.generations/NAME/`, mode 0600), out of every machine's reach; `man8env.env` is written from
+/// them and never read back for a decision, since the machine itself can rewrite that file.
 struct GenerationRecord: Codable, Equatable {
     struct Volume: Codable, Equatable {
         var path: String
@@ -15,6 +19,10 @@ struct GenerationRecord: Codable, Equatable {
     var number: Int
     var image: String
     var digest: String?
+    /// The machine's yggdrasil address (nil in records of mbctl 0.1, which did not keep it).
+    var address: String?
+    /// The machine's template (nil in records of mbctl 0.1: `network_isolated`).
+    var template: String?
     var createdAt: Date
     var volumes: [Volume]
     /// The `man8env.env` mbctl wrote for this generation, without lines the user added.
@@ -22,11 +30,14 @@ struct GenerationRecord: Codable, Equatable {
     /// When it was kept for rollback (set when it stops being the current generation).
     var keptAt: Date?
 
-    init(number: Int, image: String, digest: String?, createdAt: Date, volumes: [VolumeMapping], written: String) {
+    init(_ machine: MachineDefinition, number: Int, written: String) {
         self.number = number
-        self.image = image
-        self.digest = digest
-        self.createdAt = createdAt
+        self.image = machine.image
+        self.digest = machine.imageDigest
+        self.address = machine.address.description
+        self.template = machine.template
+        let volumes = machine.volumes
+        self.createdAt = machine.createdAt
         self.volumes = volumes.map { volume in
             let kind: String
             switch volume.choice {
@@ -38,6 +49,9 @@ struct GenerationRecord: Codable, Equatable {
         }
         self.written = written
     }
+
+    /// The machine's address, when the record has one that reads as an address.
+    var yggdrasilAddress: YggdrasilAddress? { address.flatMap { try? YggdrasilAddress(parsing: $0) } }
 
     /// The volumes as mappings (those whose path no longer reads as a volume path are left out).
     var mappings: [VolumeMapping] {
@@ -57,10 +71,29 @@ struct GenerationRecord: Codable, Equatable {
         return Array(try encoder.encode(self))
     }
 
-    static func decode(_ bytes: [UInt8]) -> GenerationRecord? {
+    /// The record in `bytes`; a record that does not decode is damaged, an error naming `path`.
+    static func decode(_ bytes: [UInt8], path: String) throws -> GenerationRecord {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
-        return try? decoder.decode(GenerationRecord.self, from: Data(bytes))
+        do {
+            return try decoder.decode(GenerationRecord.self, from: Data(bytes))
+        } catch {
+            throw Man8SError.damagedRecord(path: path, reason: "it is not a generation record mbctl wrote (\(error))")
+        }
+    }
+
+    /// The record `name` of `directory` (at `path`); nil when there is none. Anything but a
+    /// regular file that decodes (a link, a FIFO, a damaged file) is an error naming `path`.
+    static func read(_ name: [UInt8], in directory: DirectoryHandle, path: String) throws -> GenerationRecord? {
+        let bytes: [UInt8]?
+        do {
+            bytes = try directory.readFile(name, limit: largestRecord + 1)
+        } catch let error as SystemCallError {
+            throw Man8SError.damagedRecord(path: path, reason: "cannot \(error.operation): \(String(cString: strerror(error.errno)))")
+        }
+        guard let bytes else { return nil }
+        guard bytes.count <= largestRecord else { throw Man8SError.damagedRecord(path: path, reason: "it is larger than 1 MiB") }
+        return try decode(bytes, path: path)
     }
 }
 
@@ -108,9 +141,9 @@ struct MachineGenerations {
         }
     }
 
-    /// The record of the current generation, if mbctl wrote one.
-    func current() -> GenerationRecord? {
-        (try? handle.readFile(Self.currentRecord, limit: GenerationRecord.largestRecord)).flatMap { $0.flatMap(GenerationRecord.decode) }
+    /// The record of the current generation; nil for a machine mbctl made before it kept records.
+    func current() throws -> GenerationRecord? {
+        try GenerationRecord.read(Self.currentRecord, in: handle, path: "\(path)/current.json")
     }
 
     /// The numbers of the generations kept, the one kept last first.
@@ -120,10 +153,10 @@ struct MachineGenerations {
         return numbers.sorted { (kept[$0] ?? .distantPast, $0) > (kept[$1] ?? .distantPast, $1) }
     }
 
-    /// The record of kept generation `number`.
+    /// The record of kept generation `number` (nil when it has none, or it is damaged).
     func record(of number: Int) -> GenerationRecord? {
         guard let directory = try? handle.openDirectory(Array(String(number).utf8)) else { return nil }
-        return (try? directory.readFile(Self.generationRecord, limit: GenerationRecord.largestRecord)).flatMap { $0.flatMap(GenerationRecord.decode) }
+        return try? GenerationRecord.read(Self.generationRecord, in: directory, path: "\(path)/\(number)/generation.json")
     }
 
     /// Removes the kept generations beyond the `keep` kept last.

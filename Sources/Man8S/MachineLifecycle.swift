@@ -7,7 +7,7 @@ public struct MachineLifecycle: Sendable {
     public var layout: HostLayout
     public var systemd = Systemd()
     /// This mbctl, for the unit's drop-in.
-    public var recoveryExecutable: String?
+    public var recovery: RecoveryCommand?
 
     public init(layout: HostLayout) {
         self.layout = layout
@@ -48,8 +48,8 @@ public struct MachineLifecycle: Sendable {
     private func prepare(_ name: MachineName) throws {
         try requireMachine(name)
         try MachineRecovery(layout: layout).recover(name)
-        if let recoveryExecutable {
-            try MachineUnitDropIn.write(name, executable: recoveryExecutable, layout: layout, rollback: nil)
+        if let recovery {
+            try MachineUnitDropIn.write(name, recovery: recovery, layout: layout, rollback: nil)
             // systemd reads drop-ins on a reload.
             try systemd.reload()
         }

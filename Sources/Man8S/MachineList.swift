@@ -18,6 +18,9 @@ public struct MachineList: Sendable {
         public var running: Bool
         /// Whether its unit starts when the host boots; nil where systemd does not run the host.
         public var enabled: Bool?
+        /// Why mbctl cannot say what the machine was made from: it has no record (made by an
+        /// older mbctl), or its record is damaged. Nil when image, digest and address are mbctl's.
+        public var unrecorded: String?
     }
 
     /// Names that have an nspawn file or a rootfs, sorted.
@@ -33,16 +36,22 @@ public struct MachineList: Sendable {
         let running = RunningMachines.scan()
         let systemd = Systemd()
         let directories = try? MachineDirectories.openExisting(layout)
-        return names().map { name in
-            // A running machine can rewrite its own man8env.env: read it bounded, never through a link.
-            let environment = directories?.environment(of: name) ?? []
-            func value(_ key: String) -> String? { environment.last { $0.key == key }?.value }
+        return names().compactMap { name in
+            guard let machine = try? MachineName(name) else { return nil }
+            // Image, digest and address are mbctl's records, never what the machine wrote into
+            // its own man8env.env.
+            var record: GenerationRecord?, unrecorded: String?
+            do {
+                record = try directories?.record(of: machine)
+                if record == nil { unrecorded = "no record (made by an older mbctl)" }
+            } catch {
+                unrecorded = "\(error)"
+            }
             let rootfs = "\(layout.machines)/\(name)", link = "\(layout.systemdMachines)/\(name)"
             return Entry(
-                name: name, image: value("MAN8S_OCI_IMAGE_URL"), digest: value("MAN8S_OCI_IMAGE_DIGEST"),
-                address: value("MAN8S_YGGDRASIL_ADDRESS"),
+                name: name, image: record?.image, digest: record?.digest, address: record?.address,
                 running: running.contains { $0.matches(name: name, directories: [rootfs, link]) },
-                enabled: (try? MachineName(name)).flatMap { systemd.state($0) }.map { $0.file == "enabled" })
+                enabled: systemd.state(machine).map { $0.file == "enabled" }, unrecorded: unrecorded)
         }
     }
 }

@@ -28,7 +28,7 @@ public struct MachinePull: Sendable {
     public var rootfsMethod: RootfsMethod?
     /// This mbctl, for the unit drop-in that finishes an interrupted upgrade before a boot
     /// (``MachineUnitDropIn``); nil writes none.
-    public var recoveryExecutable: String?
+    public var recovery: RecoveryCommand?
 
     public init(layout: HostLayout, images: ImageAccess) {
         self.layout = layout
@@ -72,7 +72,7 @@ public struct MachinePull: Sendable {
         defer { lease.release() }
         var warnings = directories.notices
         warnings += try directories.removeLeftovers(of: name).map { "removed \($0), left by an mbctl that was killed" }
-        try lock.claim(address) { claims in try checkFree(name, address: address, in: directories, claimedByOthers: claims) }
+        try lock.claim(address) { claims in try checkFree(name, address: address, prefix: prefix, in: directories, claimedByOthers: claims) }
 
         // The config first, so the volume questions come before the long download.
         let prepared = try await images.prepare(source, progress: progress)
@@ -123,11 +123,10 @@ public struct MachinePull: Sendable {
         rollback.created(MachineDirectories.environmentFileName, in: own.config.handle)
 
         try finishRootfs(staging)
-        if let recoveryExecutable {
-            try MachineUnitDropIn.write(name, executable: recoveryExecutable, layout: layout, rollback: rollback)
+        if let recovery {
+            try MachineUnitDropIn.write(name, recovery: recovery, layout: layout, rollback: rollback)
         }
-        let record = GenerationRecord(
-            number: 1, image: imageText, digest: definition.imageDigest, createdAt: definition.createdAt, volumes: volumes, written: environment)
+        let record = GenerationRecord(definition, number: 1, written: environment)
         try writeCurrentRecord(record, of: name, in: directories, rollback: rollback)
         try Task.checkCancellation()
 
@@ -274,10 +273,17 @@ public struct MachinePull: Sendable {
     }
 
     /// Refuses a name that is taken, or whose address another machine has or a pull in progress claims.
-    func checkFree(_ name: MachineName, address: YggdrasilAddress, in directories: MachineDirectories, claimedByOthers: [(name: String, address: String)]) throws {
+    func checkFree(
+        _ name: MachineName, address: YggdrasilAddress, prefix: IPv6Prefix, in directories: MachineDirectories,
+        claimedByOthers: [(name: String, address: String)]
+    ) throws {
         if try directories.exists(name) { throw Man8SError.machineExists(name.value) }
+        // Other machines' addresses as mbctl recorded them; one made before mbctl kept records
+        // has the address its name gives in this prefix. Never what a machine wrote itself.
         for other in MachineList(layout: layout).names() where other != name.value {
-            if directories.environment(of: other).contains(where: { $0.key == "MAN8S_YGGDRASIL_ADDRESS" && $0.value == address.description }) {
+            guard let otherName = try? MachineName(other) else { continue }
+            let recorded = (try? directories.record(of: otherName))??.yggdrasilAddress
+            if (recorded ?? YggdrasilAddress(machineName: other, prefix: prefix)) == address {
                 throw Man8SError.addressCollision(name: name.value, address: address.description, other: other)
             }
         }

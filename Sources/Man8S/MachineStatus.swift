@@ -48,21 +48,22 @@ public struct MachineStatus: Sendable {
         guard let directories = try MachineDirectories.openExisting(layout), try directories.exists(name) else {
             throw Man8SError.noSuchMachine(name.value)
         }
-        let environment = directories.environment(of: name.value)
-        func value(_ key: String) -> String? { environment.last { $0.key == key }?.value }
+        // What mbctl recorded; the machine's man8env.env only says which settings are the user's.
         let generations = try MachineGenerations.open(name, in: directories, create: false)
-        let record = generations?.current()
-        let current = Generation(number: record?.number ?? 1, image: value("MAN8S_OCI_IMAGE_URL"), digest: value("MAN8S_OCI_IMAGE_DIGEST"), createdAt: record?.createdAt)
+        let record = try generations?.current()
+        let current = Generation(number: record?.number ?? 1, image: record?.image, digest: record?.digest, createdAt: record?.createdAt)
         let previous = (try generations?.previous() ?? []).map { number in
             let kept = generations?.record(of: number)
             return Generation(number: number, image: kept?.image, digest: kept?.digest, createdAt: kept?.createdAt)
         }
         let written = Set(EnvironmentFile.parse(record?.written ?? "").map { "\($0.key)=\($0.value)" })
-        let userSettings = environment.filter { !written.contains("\($0.key)=\($0.value)") && (record != nil || !$0.key.hasPrefix(MachineDefinition.reservedPrefix)) }.map(\.key)
+        let userSettings = directories.environment(of: name).filter {
+            !written.contains("\($0.key)=\($0.value)") && (record != nil || !$0.key.hasPrefix(MachineDefinition.reservedPrefix))
+        }.map(\.key)
         let volumes = (record?.mappings ?? NspawnFile.boundVolumes(in: directories, of: name)).map { Volume(path: $0.containerPath.description, hostPath: $0.hostPath) }
         return Details(
-            name: name.value, address: value("MAN8S_YGGDRASIL_ADDRESS"), image: value("MAN8S_OCI_IMAGE_URL"), digest: value("MAN8S_OCI_IMAGE_DIGEST"),
-            template: value("MAN8S_CONTAINER_TEMPLATE"), createdAt: value("MAN8S_MBCTL_CREATED_AT"),
+            name: name.value, address: record?.address, image: record?.image, digest: record?.digest,
+            template: record.map { $0.template ?? "network_isolated" }, createdAt: record.map { ISO8601DateFormatter().string(from: $0.createdAt) },
             running: RunningMachines.isRunning(name, layout: layout), unit: systemd.state(name),
             current: current, previous: previous, volumes: volumes,
             rootfs: layout.rootfs(of: name), nspawnFile: layout.nspawnFile(of: name),

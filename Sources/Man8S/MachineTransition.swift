@@ -34,7 +34,7 @@ struct MachineTransition: Codable, Equatable {
             return false
         }
         guard let transition = try? JSONDecoder().decode(MachineTransition.self, from: Data(bytes)) else {
-            throw Man8SError.filesystem(path: "\(generations.path)/journal.json", operation: "read (it is damaged)", errno: EINVAL)
+            throw Man8SError.damagedRecord(path: "\(generations.path)/journal.json", reason: "it is not a journal mbctl wrote")
         }
         try transition.run(in: generations)
         return true
@@ -55,6 +55,7 @@ struct MachineTransition: Codable, Equatable {
         let directories = generations.directories, name = generations.name
         let rootfsName = MachineGenerations.rootfs, nspawnName = MachineDirectories.nspawnFileName(name)
         let environmentName = MachineDirectories.environmentFileName
+        let environmentPath = directories.layout.environmentFile(of: name)
         try naming(generations.path) {
             // 1. The current generation is kept as `outgoing`: copies of its files, then its rootfs.
             if try directories.machines.status(of: name.bytes) != nil {
@@ -65,8 +66,10 @@ struct MachineTransition: Codable, Equatable {
                     if let nspawn = try directories.nspawnFiles.readFile(nspawnName, limit: Self.largestFile) {
                         try keptDirectory.writeFile(nspawnName, contents: nspawn, mode: 0o644)
                     }
+                    // Only a regular file is kept: a link or FIFO planted there is nobody's settings.
                     if let configuration = try? directories.configs.openDirectory(name.bytes),
-                       let environment = try configuration.readFile(environmentName, limit: Self.largestFile) {
+                       let info = try configuration.status(of: environmentName), (info.st_mode & S_IFMT) == S_IFREG,
+                       let environment = try naming(environmentPath, { try configuration.readFile(environmentName, limit: Self.largestFile) }) {
                         try keptDirectory.writeFile(environmentName, contents: environment, mode: 0o644)
                     }
                     let record = try generations.current().map { record -> [UInt8] in
@@ -90,13 +93,15 @@ struct MachineTransition: Codable, Equatable {
                 }
                 // 3. Its files, each written whole where Man8S keeps it, then taken from here.
                 if let nspawn = try incomingDirectory.readFile(nspawnName, limit: Self.largestFile) {
-                    try directories.nspawnFiles.writeFile(nspawnName, contents: nspawn, mode: 0o644)
+                    try naming(directories.layout.nspawnFile(of: name)) { try directories.nspawnFiles.writeFile(nspawnName, contents: nspawn, mode: 0o644) }
                     try reached(.installedNspawnFile)
                     try incomingDirectory.remove(nspawnName)
                 }
                 if let environment = try incomingDirectory.readFile(environmentName, limit: Self.largestFile) {
-                    _ = try directories.configs.makeDirectoryIfMissing(name.bytes, mode: 0o700)
-                    try directories.configs.openDirectory(name.bytes).writeFile(environmentName, contents: environment, mode: 0o644)
+                    try naming(environmentPath) {
+                        _ = try directories.configs.makeDirectoryIfMissing(name.bytes, mode: 0o700)
+                        try directories.configs.openDirectory(name.bytes).writeFile(environmentName, contents: environment, mode: 0o644)
+                    }
                     try reached(.installedEnvironment)
                     try incomingDirectory.remove(environmentName)
                 }

@@ -7,8 +7,9 @@ import OCILayout
 /// `mbctl machines upgrade NAME [SRC]`: the machine made anew from the newest image, its
 /// configuration and data kept, the old generation kept for `machines rollback`.
 ///
-/// SRC defaults to the image the machine was made from (`MAN8S_OCI_IMAGE_URL`). When its
-/// manifest digest is the machine's (`MAN8S_OCI_IMAGE_DIGEST`) nothing changes. Otherwise the
+/// SRC defaults to the image the machine was made from, as mbctl recorded it (never as the
+/// machine's own `man8env.env` says: the machine can rewrite that file). When its manifest
+/// digest is the recorded one nothing changes. Otherwise the
 /// new rootfs is built in `machines/.generations/NAME/next/` with the same pipeline and safety
 /// as a pull, the init installed, `NAME.nspawn` and `man8env.env` written anew (every line the
 /// user added or changed in `man8env.env` kept), volumes new in the image seeded, and then a
@@ -17,7 +18,8 @@ import OCILayout
 /// directories.
 public struct MachineUpgrade: Sendable {
     public var pull: MachinePull
-    /// The host's yggdrasil prefix, for a machine whose man8env.env lost its address.
+    /// The host's yggdrasil prefix, for a machine mbctl has no record of the address of (made by
+    /// an older mbctl): its address is then derived from its name, as every Man8S address is.
     public var prefix: IPv6Prefix?
     /// Kept generations (`[machines] keep_generations`, default 1).
     public var keep = 1
@@ -65,15 +67,16 @@ public struct MachineUpgrade: Sendable {
         try MachineTransition.recover(generations)
         try generations.removeAbandonedPreparation()
 
-        let environment = directories.environment(of: name.value)
-        func value(_ key: String) -> String? { environment.last { $0.key == key }?.value }
-        guard let imageText = sourceText ?? value("MAN8S_OCI_IMAGE_URL") else {
-            throw Man8SError.invalidImage(reason: "\(layout.environmentFile(of: name)) names no image (MAN8S_OCI_IMAGE_URL); give the image to upgrade to")
-        }
+        // mbctl's own record decides; the machine's man8env.env is only carried over, as data.
+        let current = try generations.current()
+        guard let imageText = sourceText ?? current?.image else { throw Man8SError.unrecordedImage(name.value) }
+        let address = try current?.yggdrasilAddress ?? prefix.map { YggdrasilAddress(machineName: name.value, prefix: $0) }
+            ?? { throw Man8SError.noPrefix(reasons: ["mbctl has no record of \(name)'s address (it was made by an older mbctl), so it derives it from the name"]) }()
+        let environmentText = try directories.carriedEnvironment(of: name)
         let location = try ImageLocation(parsing: imageText)
         let prepared = try await pull.images.prepare(location, progress: progress)
         let digest = prepared.image.manifestDescriptor.digest
-        if value("MAN8S_OCI_IMAGE_DIGEST") == digest.description {
+        if current?.digest == digest.description {
             return .upToDate(digest)
         }
 
@@ -81,7 +84,6 @@ public struct MachineUpgrade: Sendable {
         if running && !restart { throw Man8SError.machineRunning(name.value) }
         if running { try systemd.requireManaged(name) }
 
-        let current = generations.current()
         let oldVolumes = current?.mappings ?? NspawnFile.boundVolumes(in: directories, of: name)
         let runtime = prepared.image.configuration.config ?? ImageConfiguration.RuntimeSettings()
         let imageVolumes = try MachinePull.volumePaths(of: runtime)
@@ -95,9 +97,15 @@ public struct MachineUpgrade: Sendable {
         let rollback = Rollback()
         let prepareResult: (definition: MachineDefinition, written: String)
         do {
+            var definition = MachineDefinition(
+                name: name, address: address, image: imageText, createdAt: Date(),
+                runtime: runtime, volumes: kept + newVolumes, layout: layout)
+            definition.template = current?.template ?? pull.template
+            definition.imageDigest = digest.description
             prepareResult = try await prepareNext(
-                prepared, imageText: imageText, name: name, number: number, volumes: kept + newVolumes, newVolumes: newVolumes,
-                in: directories, generations: generations, rollback: rollback, progress: progress, layerApplied: layerApplied)
+                prepared, definition: definition, number: number, newVolumes: newVolumes, environment: environmentText ?? "",
+                previouslyWritten: current?.written, in: directories, generations: generations, rollback: rollback,
+                progress: progress, layerApplied: layerApplied)
         } catch {
             rollback.undo()
             try? generations.handle.removeTree(MachineGenerations.incoming)
@@ -110,18 +118,18 @@ public struct MachineUpgrade: Sendable {
         try MachineTransition(incoming: "next", outgoing: currentNumber, keep: keep).begin(in: generations)
         if running { try await BlockingWork.run { try systemd.start(name) } }
         return .upgraded(Upgraded(
-            from: value("MAN8S_OCI_IMAGE_DIGEST"), to: digest, generation: number, newVolumes: newVolumes, droppedVolumes: dropped,
+            from: current?.digest, to: digest, generation: number, newVolumes: newVolumes, droppedVolumes: dropped,
             restarted: running, warnings: prepareResult.definition.droppedEnvironment))
     }
 
     /// Builds the incoming generation in `next/`: rootfs, init, nspawn file, man8env.env, record.
     private func prepareNext(
-        _ prepared: ImageAccess.PreparedImage, imageText: String, name: MachineName, number: Int,
-        volumes: [VolumeMapping], newVolumes: [VolumeMapping], in directories: MachineDirectories,
+        _ prepared: ImageAccess.PreparedImage, definition: MachineDefinition, number: Int, newVolumes: [VolumeMapping],
+        environment currentText: String, previouslyWritten: String?, in directories: MachineDirectories,
         generations: MachineGenerations, rollback: Rollback,
         progress: TransferEventHandler?, layerApplied: ImageAccess.LayerApplied?
     ) async throws -> (definition: MachineDefinition, written: String) {
-        let layout = pull.layout
+        let name = definition.name
         let nextPath = "\(generations.path)/next"
         let next = try naming(nextPath) {
             _ = try generations.handle.makeDirectoryIfMissing(MachineGenerations.incoming, mode: 0o700)
@@ -131,30 +139,17 @@ public struct MachineUpgrade: Sendable {
         _ = try await pull.makeRootfs(
             MachineGenerations.rootfs, in: next, path: rootfsPath, from: prepared, directories: directories,
             rollback: rollback, progress: progress, layerApplied: layerApplied)
-        let result = prepared.image
         try Task.checkCancellation()
 
-        // The machine keeps its address.
-        let kept = directories.environment(of: name.value).last { $0.key == "MAN8S_YGGDRASIL_ADDRESS" }.flatMap { try? YggdrasilAddress(parsing: $0.value) }
-        guard let address = kept ?? prefix.map({ YggdrasilAddress(machineName: name.value, prefix: $0) }) else {
-            throw Man8SError.noPrefix(reasons: ["\(layout.environmentFile(of: name)) has no MAN8S_YGGDRASIL_ADDRESS"])
-        }
-        var definition = MachineDefinition(
-            name: name, address: address, image: imageText, createdAt: Date(),
-            runtime: result.configuration.config ?? ImageConfiguration.RuntimeSettings(),
-            volumes: volumes, layout: layout)
-        definition.template = pull.template
-        definition.imageDigest = result.manifestDescriptor.digest.description
         let nspawn = try NspawnFile.render(definition)
         let written = try EnvironmentFile.render(definition, version: MbctlVersion.current)
-        let currentText = directories.environmentText(of: name.value) ?? ""
-        let environment = EnvironmentFile.merge(current: currentText, previouslyWritten: generations.current()?.written, newlyWritten: written)
+        let environment = EnvironmentFile.merge(current: currentText, previouslyWritten: previouslyWritten, newlyWritten: written)
 
         // New volumes only: what is in the configuration and data directories already is the user's.
         let (own, _) = try pull.openOwnDirectories(of: name, in: directories, rollback: rollback)
         _ = try pull.seed(newVolumes, from: try RootDirectory(path: rootfsPath), into: own, rollback: rollback)
         try pull.finishRootfs(rootfsPath)
-        let record = GenerationRecord(number: number, image: imageText, digest: definition.imageDigest, createdAt: definition.createdAt, volumes: volumes, written: written)
+        let record = GenerationRecord(definition, number: number, written: written)
         try naming(nextPath) {
             try next.writeFile(MachineDirectories.nspawnFileName(name), contents: Array(nspawn.utf8), mode: 0o644)
             try next.writeFile(MachineDirectories.environmentFileName, contents: Array(environment.utf8), mode: 0o644)
@@ -201,7 +196,7 @@ public struct MachineRollback: Sendable {
         if running && !restart { throw Man8SError.machineRunning(name.value) }
         if running { try systemd.requireManaged(name) }
         let record = generations.record(of: target)
-        let from = generations.current()?.number ?? 1
+        let from = try generations.current()?.number ?? 1
         if running { try systemd.stop(name) }
         try MachineTransition(incoming: String(target), outgoing: from, keep: max(1, try generations.previous().count)).begin(in: generations)
         if running { try systemd.start(name) }

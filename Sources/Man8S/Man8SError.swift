@@ -21,6 +21,12 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
     case noPreviousGeneration(String)
     case systemd(command: String, reason: String)
     case configuration(path: String, line: Int, reason: String)
+    /// A record mbctl keeps of a machine (`.generations/NAME/…`) cannot be used.
+    case damagedRecord(path: String, reason: String)
+    /// An upgrade without SRC of a machine mbctl has no record of the image of.
+    case unrecordedImage(String)
+    /// A machine's `man8env.env` is not a file mbctl can carry over.
+    case unusableEnvironmentFile(path: String, reason: String)
 
     public var description: String {
         switch self {
@@ -43,6 +49,9 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
         case .systemd(let command, let reason): return "\(command): \(reason)"
         case .yggdrasil(let source, let reason): return "cannot learn the yggdrasil prefix from \(source): \(reason)"
         case .configuration(let path, let line, let reason): return line > 0 ? "\(path), line \(line): \(reason)" : "\(path): \(reason)"
+        case .damagedRecord(let path, let reason): return "mbctl's record \(path) cannot be used: \(reason); restore it, or remove it and give the image (mbctl machines upgrade NAME SRC)"
+        case .unrecordedImage(let name): return "mbctl has no record of the image machine \(name) was made from (it was made by an older mbctl); give it: mbctl machines upgrade \(name) SRC"
+        case .unusableEnvironmentFile(let path, let reason): return "\(path): \(reason)"
         case .notRunning(let name): return "machine \(name) is not running (no systemd-nspawn runs it); start it with systemd-nspawn -M \(name) -D /var/lib/machines/\(name)"
         }
     }

@@ -11,10 +11,9 @@ final class OpenFile {
     let fd: Int32
     let path: String
 
+    /// Opens the regular file at `path`; anything else (a FIFO, a device) is refused at once.
     init(path: String, flags: Int32, mode: mode_t = 0o644) throws {
-        let fd = open(path, flags | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw OCILayoutError.io(path: path, operation: "open", errno: errno) }
-        self.fd = fd
+        self.fd = try RegularFileOpening.open(path, flags: flags, mode: mode)
         self.path = path
     }
 

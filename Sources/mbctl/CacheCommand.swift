@@ -27,14 +27,14 @@ struct CacheCommand: ParsableCommand {
             }
             let dates = DateFormatter()
             dates.dateFormat = "yyyy-MM-dd HH:mm"
-            print(["IMAGE", "DIGEST", "STORED", "UNPACKED", "TREE", "MACHINES", "LAST USED"].joined(separator: "\t"))
+            printRow(["IMAGE", "DIGEST", "STORED", "UNPACKED", "TREE", "MACHINES", "LAST USED"])
             for entry in entries {
-                print([
+                printRow([
                     entry.references.first ?? "-", String(entry.digest.prefix(19)),
                     entry.storedSize.map(TransferReporter.bytes) ?? "-", entry.unpackedSize.map(TransferReporter.bytes) ?? "-",
                     entry.tree ? "yes" : "no", entry.machines.isEmpty ? "-" : entry.machines.joined(separator: ","),
                     entry.lastUsed.map(dates.string) ?? "-",
-                ].joined(separator: "\t"))
+                ])
             }
         }
     }
@@ -48,7 +48,7 @@ struct CacheCommand: ParsableCommand {
 
         func run() throws {
             let result = try ImageCacheInventory(layout: try host.layout).prune()
-            print("removed \(result.cache.images) images, \(result.cache.blobs) blobs (\(TransferReporter.bytes(result.cache.bytes))) and \(result.trees) trees; kept \(result.kept) images machines use")
+            say("removed \(result.cache.images) images, \(result.cache.blobs) blobs (\(TransferReporter.bytes(result.cache.bytes))) and \(result.trees) trees; kept \(result.kept) images machines use")
         }
     }
 
@@ -60,7 +60,7 @@ struct CacheCommand: ParsableCommand {
         func run() throws {
             let cache = ImageCache(path: try host.layout.cache)
             let removed = try cache.clear()
-            print("emptied \(cache.path) (\(removed) entries)")
+            say("emptied \(cache.path) (\(removed) entries)")
         }
     }
 }

@@ -22,6 +22,14 @@ struct HostOptions: ParsableArguments {
     func layout(from configuration: ConfigurationFile) -> HostLayout {
         HostSettings(root: root, config: config).layout(from: configuration)
     }
+
+    /// How the machine's unit runs this mbctl before a boot, with this configuration file; nil
+    /// under `--root`, whose machines systemd does not run.
+    var recovery: RecoveryCommand? {
+        guard root == nil, let executable = MbctlExecutable.path else { return nil }
+        let file = config.map { $0.hasPrefix("/") ? $0 : FileManager.default.currentDirectoryPath + "/" + $0 }
+        return RecoveryCommand(executable: executable, configurationFile: file)
+    }
 }
 
 /// What the commands that build a machine's files (pull, upgrade) take beside ``HostOptions``.

@@ -4,7 +4,7 @@ import Foundation
 import Synchronization
 
 /// Runs `work` so that Ctrl-C (SIGINT) or SIGTERM cancels it, letting it undo what it made,
-/// instead of killing the process half-way.
+/// instead of killing the process half-way; a second signal ends the process at once.
 enum Interruption {
     static func cancellable<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
         // A parent may have left these blocked (Foundation's Process does); we want to hear them.
@@ -20,8 +20,14 @@ enum Interruption {
         let sources = [SIGINT, SIGTERM].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
-                FileHandle.standardError.write(Data("\ninterrupted: undoing what was made…\n".utf8))
-                received.store(number, ordering: .relaxed)
+                // A second signal while the first one's undo runs: leave at once. What is left
+                // (a staging directory, a half-built generation) is removed by the next mbctl
+                // for that machine or cache, and the kernel drops every lock with the process.
+                guard received.exchange(number, ordering: .relaxed) == 0 else {
+                    FileHandle.standardError.write(Data("interrupted again: stopping now; the next mbctl for it removes what is left\n".utf8))
+                    _exit(128 + number)
+                }
+                FileHandle.standardError.write(Data("\ninterrupted: undoing what was made… (interrupt again to stop at once)\n".utf8))
                 task.cancel()
             }
             source.resume()

@@ -61,7 +61,7 @@ extension MachinesCommand {
             var pull = MachinePull(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration, root: host.root))
             pull.template = configuration.template
             pull.rootfsMethod = configuration.rootfsMethod
-            pull.recoveryExecutable = host.root == nil ? MbctlExecutable.path : nil
+            pull.recovery = host.recovery
             var upgrade = MachineUpgrade(pull: pull)
             upgrade.prefix = try (prefix ?? configuration.prefix).map(IPv6Prefix.init(parsing:))
             upgrade.keep = configuration.keepGenerations
@@ -77,12 +77,12 @@ extension MachinesCommand {
             reporter.finish()
             switch outcome {
             case .upToDate(let digest):
-                print("\(name) is up to date (\(digest))")
+                say("\(name) is up to date (\(digest))")
             case .upgraded(let upgraded):
-                for warning in upgraded.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
-                for volume in upgraded.newVolumes { print("new volume \(volume.containerPath) seeded into \(volume.hostPath)") }
-                for volume in upgraded.droppedVolumes { print("the image no longer has volume \(volume.containerPath); \(volume.hostPath) stays") }
-                print("upgraded \(name) to \(upgraded.to) (generation \(upgraded.generation))" + (upgraded.restarted ? ", restarted" : "")
+                for warning in upgraded.warnings { warn("warning: \(warning)") }
+                for volume in upgraded.newVolumes { say("new volume \(volume.containerPath) seeded into \(volume.hostPath)") }
+                for volume in upgraded.droppedVolumes { say("the image no longer has volume \(volume.containerPath); \(volume.hostPath) stays") }
+                say("upgraded \(name) to \(upgraded.to) (generation \(upgraded.generation))" + (upgraded.restarted ? ", restarted" : "")
                       + "; mbctl machines rollback \(name) goes back")
             }
         }
@@ -111,7 +111,7 @@ extension MachinesCommand {
             var rollback = MachineRollback(layout: try host.layout)
             rollback.restart = restart
             let outcome = try rollback.rollback(try MachineName(name))
-            print("rolled \(name) back from generation \(outcome.from) to \(outcome.to)"
+            say("rolled \(name) back from generation \(outcome.from) to \(outcome.to)"
                   + (outcome.image.map { " (\($0)" + (outcome.digest.map { ", \($0))" } ?? ")") } ?? "")
                   + (outcome.restarted ? ", restarted" : ""))
         }
@@ -130,18 +130,8 @@ extension MachinesCommand {
 
         func run() throws {
             if try MachineRecovery(layout: try host.layout).recover(try MachineName(name)) {
-                print("finished the interrupted change of \(name)")
+                say("finished the interrupted change of \(name)")
             }
         }
-    }
-}
-
-/// Where this mbctl is, for the unit drop-in that runs `mbctl machines recover` before a boot.
-enum MbctlExecutable {
-    static var path: String? {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        guard length > 0 else { return nil }
-        return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

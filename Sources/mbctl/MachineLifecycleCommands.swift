@@ -15,7 +15,7 @@ struct UnitOptions: ParsableArguments {
             throw ValidationError("this command drives this host's systemd, which --root cannot move; leave --root out")
         }
         var lifecycle = MachineLifecycle(layout: try host.layout)
-        lifecycle.recoveryExecutable = MbctlExecutable.path
+        lifecycle.recovery = host.recovery
         return (lifecycle, try MachineName(name))
     }
 }
@@ -31,7 +31,7 @@ extension MachinesCommand {
         func run() throws {
             let (lifecycle, name) = try unit.lifecycle()
             try lifecycle.start(name)
-            print("started \(name)")
+            say("started \(name)")
         }
     }
 
@@ -43,7 +43,7 @@ extension MachinesCommand {
         func run() throws {
             let (lifecycle, name) = try unit.lifecycle()
             try lifecycle.stop(name)
-            print("stopped \(name)")
+            say("stopped \(name)")
         }
     }
 
@@ -55,7 +55,7 @@ extension MachinesCommand {
         func run() throws {
             let (lifecycle, name) = try unit.lifecycle()
             try lifecycle.restart(name)
-            print("restarted \(name)")
+            say("restarted \(name)")
         }
     }
 
@@ -69,7 +69,7 @@ extension MachinesCommand {
         func run() throws {
             let (lifecycle, name) = try unit.lifecycle()
             try lifecycle.enable(name)
-            print("enabled \(name): it starts when the host boots")
+            say("enabled \(name): it starts when the host boots")
         }
     }
 
@@ -81,7 +81,7 @@ extension MachinesCommand {
         func run() throws {
             let (lifecycle, name) = try unit.lifecycle()
             try lifecycle.disable(name)
-            print("disabled \(name)")
+            say("disabled \(name)")
         }
     }
 
@@ -117,11 +117,11 @@ extension MachinesCommand {
                 state = unit.active + (unit.active == "active" && !unit.since.isEmpty ? " since \(unit.since)" : "")
                 state += unit.file == "enabled" ? ", enabled at boot" : ", not enabled at boot"
             }
-            print("\(details.name): \(state)")
-            print("  address     \(details.address ?? "-")")
-            print("  image       \(details.image ?? "-")")
-            print("  digest      \(details.digest ?? "-")")
-            print("  generation  \(details.current.number)" + (details.previous.isEmpty ? "" : "; kept for rollback: " + details.previous.map { "\($0.number) (\($0.image ?? "?"))" }.joined(separator: ", ")))
+            say("\(details.name): \(state)")
+            say("  address     \(details.address ?? "-")")
+            say("  image       \(details.image ?? "-")")
+            say("  digest      \(details.digest ?? "-")")
+            say("  generation  \(details.current.number)" + (details.previous.isEmpty ? "" : "; kept for rollback: " + details.previous.map { "\($0.number) (\($0.image ?? "?"))" }.joined(separator: ", ")))
         }
     }
 
@@ -142,21 +142,21 @@ extension MachinesCommand {
                 try printJSON(details)
                 return
             }
-            print("name          \(details.name)")
-            print("running       \(details.running ? "yes" : "no")" + (details.unit.map { " (unit \($0.active), \($0.file))" } ?? ""))
-            print("address       \(details.address ?? "-")")
-            print("image         \(details.image ?? "-")")
-            print("digest        \(details.digest ?? "-")")
-            print("template      \(details.template ?? "-")")
-            print("created       \(details.createdAt ?? "-")")
-            print("generation    \(details.current.number)")
-            for kept in details.previous { print("kept          \(kept.number): \(kept.image ?? "?") \(kept.digest ?? "")") }
-            for volume in details.volumes { print("volume        \(volume.path) <- \(volume.hostPath)") }
-            print("rootfs        \(details.rootfs)")
-            print("nspawn file   \(details.nspawnFile)")
-            print("configuration \(details.configDirectory)")
-            print("data          \(details.dataDirectory)")
-            if !details.userSettings.isEmpty { print("your settings \(details.userSettings.joined(separator: " "))") }
+            say("name          \(details.name)")
+            say("running       \(details.running ? "yes" : "no")" + (details.unit.map { " (unit \($0.active), \($0.file))" } ?? ""))
+            say("address       \(details.address ?? "-")")
+            say("image         \(details.image ?? "-")")
+            say("digest        \(details.digest ?? "-")")
+            say("template      \(details.template ?? "-")")
+            say("created       \(details.createdAt ?? "-")")
+            say("generation    \(details.current.number)")
+            for kept in details.previous { say("kept          \(kept.number): \(kept.image ?? "?") \(kept.digest ?? "")") }
+            for volume in details.volumes { say("volume        \(volume.path) <- \(volume.hostPath)") }
+            say("rootfs        \(details.rootfs)")
+            say("nspawn file   \(details.nspawnFile)")
+            say("configuration \(details.configDirectory)")
+            say("data          \(details.dataDirectory)")
+            if !details.userSettings.isEmpty { say("your settings \(details.userSettings.joined(separator: " "))") }
         }
     }
 }

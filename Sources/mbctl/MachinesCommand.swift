@@ -75,7 +75,7 @@ struct MachinesCommand: AsyncParsableCommand {
             var pull = MachinePull(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration, root: host.root))
             pull.template = template ?? configuration.template
             pull.rootfsMethod = configuration.rootfsMethod
-            pull.recoveryExecutable = host.root == nil ? MbctlExecutable.path : nil
+            pull.recovery = host.recovery
             let reporter = TransferReporter(quiet: quiet)
             let ask: MachinePull.VolumeQuestion? = isatty(STDIN_FILENO) == 1 ? VolumePrompt.ask : nil
             let started = Date()
@@ -88,10 +88,10 @@ struct MachinesCommand: AsyncParsableCommand {
                 }
             }
             reporter.finish()
-            for warning in outcome.warnings { FileHandle.standardError.write(Data("warning: \(warning)\n".utf8)) }
-            for directory in outcome.reused { print("reused existing \(directory)") }
-            if let previous = outcome.previousEnvironmentFile { print("kept the previous man8env.env as \(previous)") }
-            print("machine \(name) made from \(source) (\(outcome.imageDigest)) \(outcome.method.phrase), address \(outcome.address), in \(String(format: "%.1f", Date().timeIntervalSince(started)))s")
+            for warning in outcome.warnings { warn("warning: \(warning)") }
+            for directory in outcome.reused { say("reused existing \(directory)") }
+            if let previous = outcome.previousEnvironmentFile { say("kept the previous man8env.env as \(previous)") }
+            say("machine \(name) made from \(source) (\(outcome.imageDigest)) \(outcome.method.phrase), address \(outcome.address), in \(String(format: "%.1f", Date().timeIntervalSince(started)))s")
         }
     }
 
@@ -109,10 +109,12 @@ struct MachinesCommand: AsyncParsableCommand {
                 try printJSON(entries)
                 return
             }
-            print(["NAME", "RUNNING", "ENABLED", "ADDRESS", "IMAGE", "DIGEST"].joined(separator: "\t"))
+            printRow(["NAME", "RUNNING", "ENABLED", "ADDRESS", "IMAGE", "DIGEST"])
             for entry in entries {
-                print([entry.name, entry.running ? "yes" : "no", entry.enabled.map { $0 ? "yes" : "no" } ?? "-", entry.address ?? "-", entry.image ?? "-", entry.digest.map { String($0.prefix(19)) } ?? "-"].joined(separator: "\t"))
+                let image = entry.unrecorded == nil ? entry.image ?? "-" : "?"
+                printRow([entry.name, entry.running ? "yes" : "no", entry.enabled.map { $0 ? "yes" : "no" } ?? "-", entry.address ?? "-", image, entry.digest.map { String($0.prefix(19)) } ?? "-"])
             }
+            for entry in entries { if let reason = entry.unrecorded { warn("\(entry.name): \(reason)") } }
         }
     }
 
@@ -132,7 +134,7 @@ struct MachinesCommand: AsyncParsableCommand {
 
         func run() throws {
             let outcome = try MachineRemoval(layout: try host.layout).remove(try MachineName(name), force: force)
-            print("removed machine \(name)" + (outcome.kept.isEmpty ? "" : "; kept \(outcome.kept.joined(separator: " and "))"))
+            say("removed machine \(name)" + (outcome.kept.isEmpty ? "" : "; kept \(outcome.kept.joined(separator: " and "))"))
         }
     }
 }
@@ -168,7 +170,7 @@ extension MachinesCommand {
 enum VolumePrompt {
     @Sendable static func ask(_ path: String) -> VolumeChoice? {
         while true {
-            FileHandle.standardError.write(Data("The image has a volume \(path). Where does it go?\n  1) config  2) data  3) custom  4) skip\n> ".utf8))
+            FileHandle.standardError.write(Data("The image has a volume \(path.escaped). Where does it go?\n  1) config  2) data  3) custom  4) skip\n> ".utf8))
             guard let answer = readLine()?.trimmingCharacters(in: .whitespaces) else { return nil }
             if answer == "3" || answer == "custom" {
                 FileHandle.standardError.write(Data("Host directory (absolute, must not exist yet): ".utf8))

@@ -16,6 +16,33 @@ struct MbctlCommand: AsyncParsableCommand {
         version: MbctlVersion.current,
         subcommands: [MachinesCommand.self, OCICommand.self, AddressCommand.self, CacheCommand.self, VersionCommand.self]
     )
+
+    /// Runs the command; an error from running it is printed with its control characters
+    /// escaped, since its message may carry what a machine, an image or a registry wrote.
+    static func main() async {
+        let command: ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            if var asynchronous = command as? AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                var synchronous = command
+                try synchronous.run()
+            }
+        } catch let error as ExitCode {
+            exit(withError: error)
+        } catch let error as CleanExit {
+            exit(withError: error)
+        } catch let error as ValidationError {
+            exit(withError: error)
+        } catch {
+            exit(withError: EscapedError(underlying: error))
+        }
+    }
 }
 
 struct VersionCommand: ParsableCommand {

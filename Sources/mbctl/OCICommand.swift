@@ -86,7 +86,7 @@ struct OCICommand: AsyncParsableCommand {
             if let pushed = result.pushed {
                 blobs = "; blobs: \(pushed.uploaded) uploaded (\(TransferReporter.bytes(pushed.bytesUploaded))), \(pushed.mounted) mounted, \(pushed.alreadyThere) already there"
             }
-            print("copied \(source) to \(result.destination) (\(result.root.digest), \(platforms)\(result.layerCount) layers\(blobs)) in \(seconds)s")
+            say("copied \(source) to \(result.destination) (\(result.root.digest), \(platforms)\(result.layerCount) layers\(blobs)) in \(seconds)s")
         }
     }
 
@@ -145,7 +145,7 @@ struct OCICommand: AsyncParsableCommand {
             if stats.ownershipSkipped + stats.devicesSkipped + stats.xattrsSkipped > 0 {
                 summary += "; rootless: \(stats.ownershipSkipped) owners not set, \(stats.devicesSkipped) devices and \(stats.xattrsSkipped) xattrs skipped"
             }
-            print(summary)
+            say(summary)
         }
     }
 
@@ -209,17 +209,17 @@ struct OCICommand: AsyncParsableCommand {
                 try printJSON(inspection)
                 return
             }
-            print("Name:         \(inspection.name)")
-            print("Digest:       \(inspection.digest)")
-            print("Created:      \(inspection.created ?? "-")")
-            print("Platform:     \([inspection.os, inspection.architecture, inspection.variant].compactMap { $0 }.joined(separator: "/"))")
-            print("Entrypoint:   \(inspection.entrypoint.isEmpty ? "-" : inspection.entrypoint.joined(separator: " "))")
-            print("Cmd:          \(inspection.cmd.isEmpty ? "-" : inspection.cmd.joined(separator: " "))")
-            print("WorkingDir:   \(inspection.workingDir ?? "-")")
-            for variable in inspection.env { print("Env:          \(variable)") }
-            for volume in inspection.volumes { print("Volume:       \(volume)") }
-            for (key, value) in inspection.labels.sorted(by: { $0.key < $1.key }) { print("Label:        \(key)=\(value)") }
-            for layer in inspection.layers { print("Layer:        \(layer.digest) \(TransferReporter.bytes(layer.size)) \(layer.mediaType)") }
+            say("Name:         \(inspection.name)")
+            say("Digest:       \(inspection.digest)")
+            say("Created:      \(inspection.created ?? "-")")
+            say("Platform:     \([inspection.os, inspection.architecture, inspection.variant].compactMap { $0 }.joined(separator: "/"))")
+            say("Entrypoint:   \(inspection.entrypoint.isEmpty ? "-" : inspection.entrypoint.joined(separator: " "))")
+            say("Cmd:          \(inspection.cmd.isEmpty ? "-" : inspection.cmd.joined(separator: " "))")
+            say("WorkingDir:   \(inspection.workingDir ?? "-")")
+            for variable in inspection.env { say("Env:          \(variable)") }
+            for volume in inspection.volumes { say("Volume:       \(volume)") }
+            for (key, value) in inspection.labels.sorted(by: { $0.key < $1.key }) { say("Label:        \(key)=\(value)") }
+            for layer in inspection.layers { say("Layer:        \(layer.digest) \(TransferReporter.bytes(layer.size)) \(layer.mediaType)") }
         }
     }
 }

@@ -1,0 +1,91 @@
+import ConfinedFilesystem
+import Foundation
+
+/// How the unit's drop-in runs mbctl: this executable, with the configuration file the machine
+/// was made with, so that the boot-time repair finds the machine where the operator keeps it.
+public struct RecoveryCommand: Sendable, Equatable {
+    public var executable: String
+    /// `--config FILE`, when the machine was made with one other than the default.
+    public var configurationFile: String?
+
+    public init(executable: String, configurationFile: String?) {
+        self.executable = executable
+        self.configurationFile = configurationFile
+    }
+
+    /// The command line for `machines recover NAME`, quoted for a unit file.
+    func commandLine(_ name: MachineName) throws -> String {
+        var words = [executable, "machines", "recover", name.value]
+        if let configurationFile { words += ["--config", configurationFile] }
+        return try words.map(Self.quoted).joined(separator: " ")
+    }
+
+    /// `word` as one argument of a unit file's command line: as it is when it holds nothing
+    /// special, else in double quotes, with `\` and `"` escaped and systemd's `%` specifiers and
+    /// `$` variables kept literal.
+    static func quoted(_ word: String) throws -> String {
+        let plain = word.unicodeScalars.allSatisfy { scalar in
+            scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "_@+=:,./-".unicodeScalars.contains(scalar))
+        }
+        if plain && !word.isEmpty { return word }
+        guard !word.contains(where: { $0.isNewline || $0 == "\0" }), word.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+            throw Man8SError.unrepresentable(what: "\"\(word)\" into a systemd unit", reason: "it holds a control character")
+        }
+        var quoted = "\""
+        for character in word {
+            switch character {
+            case "\\": quoted += "\\\\"
+            case "\"": quoted += "\\\""
+            case "%": quoted += "%%"
+            case "$": quoted += "$$"
+            default: quoted.append(character)
+            }
+        }
+        return quoted + "\""
+    }
+}
+
+/// `/etc/systemd/system/systemd-nspawn@NAME.service.d/50-mbctl.conf`: has the machine's unit
+/// run `mbctl machines recover NAME` before it boots, so that an upgrade or rollback cut short
+/// (a crash, a power loss) is finished before the machine starts. A recovery that fails (the
+/// machine or its rootfs is not where the configuration says, a swap that cannot be finished)
+/// keeps the unit from starting: booting then would boot half a machine, or none.
+public enum MachineUnitDropIn {
+    static let fileName = Array("50-mbctl.conf".utf8)
+
+    static func directoryName(_ name: MachineName) -> [UInt8] { Array("systemd-nspawn@\(name).service.d".utf8) }
+
+    static func contents(_ name: MachineName, recovery: RecoveryCommand) throws -> String {
+        """
+        # Written by mbctl: finishes an upgrade or rollback of \(name) that was cut short, before it boots.
+        [Service]
+        ExecStartPre=\(try recovery.commandLine(name))
+
+        """
+    }
+
+    /// Writes the drop-in for `name`, recording what it made in `rollback` when given.
+    static func write(_ name: MachineName, recovery: RecoveryCommand, layout: HostLayout, rollback: Rollback?) throws {
+        let text = try contents(name, recovery: recovery)
+        let units = try HostDirectory.open(layout.systemdUnits, mode: 0o755).handle
+        let path = "\(layout.systemdUnits)/systemd-nspawn@\(name).service.d"
+        let directory: DirectoryHandle
+        if let rollback {
+            directory = try rollback.makeDirectory(directoryName(name), in: units, mode: 0o755, path: path).0
+        } else {
+            directory = try naming(path) {
+                _ = try units.makeDirectoryIfMissing(directoryName(name), mode: 0o755)
+                return try units.openDirectory(directoryName(name))
+            }
+        }
+        try naming("\(path)/50-mbctl.conf") { try directory.writeFile(fileName, contents: Array(text.utf8), mode: 0o644) }
+        rollback?.created(fileName, in: directory)
+    }
+
+    /// Removes the drop-in of `name` (when it is there).
+    static func remove(_ name: MachineName, layout: HostLayout) throws {
+        guard let units = try? DirectoryHandle.open(layout.systemdUnits), let directory = try? units.openDirectory(directoryName(name)) else { return }
+        try naming("\(layout.systemdUnits)/systemd-nspawn@\(name).service.d/50-mbctl.conf") { try directory.remove(fileName) }
+        _ = withCPath(directoryName(name)) { unlinkat(units.fd, $0, AT_REMOVEDIR) }
+    }
+}
