@@ -26,7 +26,10 @@ public enum NspawnFile {
             "",
             "[Files]",
             "PrivateUsersOwnership=map",
-            "Bind=\(try bindPath(machine.layout.environmentFile(of: machine.name))):/man8env.env:idmap",
+            // Read-only: the machine's init only reads it, and a machine that could rewrite it
+            // could plant settings (its application's arguments, say) that survive its upgrades,
+            // since the lines a person added are carried into every new generation.
+            "BindReadOnly=\(try bindPath(machine.layout.environmentFile(of: machine.name))):/man8env.env:idmap",
         ]
         for volume in machine.volumes {
             lines.append("Bind=\(try bindPath(volume.hostPath)):\(try bindPath(volume.containerPath.description)):idmap")

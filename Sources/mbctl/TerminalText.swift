@@ -14,11 +14,19 @@ enum TerminalText {
             case 0x09: result += "\\t"
             case 0x1B: result += "\\e"
             case 0x00..<0x20, 0x7F: result += "\\x" + hex(scalar.value, width: 2)
-            case 0x80..<0xA0, 0x202A...0x202E, 0x2066...0x2069, 0x200E, 0x200F, 0x061C: result += "\\u{" + hex(scalar.value, width: 4) + "}"
+            case _ where isControl(scalar): result += "\\u{" + hex(scalar.value, width: 4) + "}"
             default: result.unicodeScalars.append(scalar)
             }
         }
         return result
+    }
+
+    /// C0 and C1 control characters, DEL, and the Unicode marks that reorder text on screen.
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x00..<0x20, 0x7F..<0xA0, 0x202A...0x202E, 0x2066...0x2069, 0x200E, 0x200F, 0x061C: return true
+        default: return false
+        }
     }
 
     private static func hex(_ value: UInt32, width: Int) -> String {

@@ -16,7 +16,7 @@ import Testing
         {"path": "app", "type": "dir"}, {"path": "app/data", "type": "dir"}, {"path": "app/data/seed.txt", "content": "seed from the image"},
         {"path": "srv", "type": "dir"}, {"path": "srv/state", "type": "symlink", "target": "/var/lib/state"},
         {"path": "var/lib/state", "type": "dir"}, {"path": "var/lib/state/seed-state.txt", "content": "state seed"},
-        {"path": "app/run.sh", "mode": 493, "content": "#!/bin/sh\\nout=/app/data/record\\n{\\n  for a in \\"$@\\"; do printf 'arg[%s]' \\"$a\\"; done; echo\\n  echo \\"cwd=$(pwd)\\"\\n  echo \\"GREETING=$GREETING\\"\\n  echo \\"EQUATION=$EQUATION\\"\\n  echo \\"NAME=$MAN8S_CONTAINER_NAME\\"\\n  /bin/busybox ip -4 addr show\\n  /bin/busybox ip -6 addr show\\n  /bin/busybox ls /app/data\\n} > $out.tmp\\necho from-the-app > /srv/state/by-app\\n/bin/busybox mv $out.tmp $out\\nexec /bin/busybox sleep 600\\n"}]}]}]}
+        {"path": "app/run.sh", "mode": 493, "content": "#!/bin/sh\\nout=/app/data/record\\n{\\n  for a in \\"$@\\"; do printf 'arg[%s]' \\"$a\\"; done; echo\\n  echo \\"cwd=$(pwd)\\"\\n  echo \\"GREETING=$GREETING\\"\\n  echo \\"EQUATION=$EQUATION\\"\\n  echo \\"NAME=$MAN8S_CONTAINER_NAME\\"\\n  /bin/busybox ip -4 addr show\\n  /bin/busybox ip -6 addr show\\n  /bin/busybox ls /app/data\\n  { echo MAN8S_OCI_IMAGE_URL=docker://attacker.example/x; } 2>/dev/null >> /man8env.env && echo env=writable || echo env=read-only\\n} > $out.tmp\\necho from-the-app > /srv/state/by-app\\n/bin/busybox mv $out.tmp $out\\nexec /bin/busybox sleep 600\\n"}]}]}]}
     """
 
     @Test func pullsBootsAndReachesAMachine() throws {
@@ -50,6 +50,9 @@ import Testing
         #expect(recorded.contains("GREETING=hello there\n"))
         #expect(recorded.contains("EQUATION=a=b=c\n"))
         #expect(recorded.contains("NAME=\(name)\n"))
+        // The machine's root cannot rewrite its man8env.env (bound read-only).
+        #expect(recorded.contains("env=read-only\n"), "\(recorded)")
+        #expect(try !String(contentsOfFile: "\(root)/var/lib/man8machine_configs/\(name)/man8env.env", encoding: .utf8).contains("attacker"))
         // The DHCP lease and the fixed yggdrasil address.
         #expect(recorded.contains("inet 10.199.0."), "\(recorded)")
         #expect(recorded.contains("inet6 \(address)/128"), "\(recorded)")

@@ -76,6 +76,34 @@ import Testing
         #expect(try MachineTransition.recover(reopened) == false)
     }
 
+    /// The boot-time repair runs with the configuration the machine was made with: with it, it
+    /// finishes the swap; with another one (where no such machine is) it fails, so that the unit
+    /// does not boot a rootfs that is not there, instead of succeeding having done nothing.
+    @Test func recoveryFindsTheMachineOnlyWhereItsConfigurationSays() throws {
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let generations = try prepare()
+        #expect(throws: MachineTransition.Stopped.self) {
+            try MachineTransition(incoming: "next", outgoing: 1, keep: 1).begin(in: generations, stoppingAt: .keptCurrentRootfs)
+        }
+        let elsewhere = HostLayout().rooted(at: root + "/elsewhere")
+        #expect(throws: Man8SError.noSuchMachine("web")) { try MachineRecovery(layout: elsewhere).recover(name) }
+        #expect(!FileManager.default.fileExists(atPath: layout.rootfs(of: name)))
+        #expect(try MachineRecovery(layout: layout).recover(name))
+        expectSecondGenerationWhole(generations)
+    }
+
+    @Test func theUnitDropInRunsRecoveryWithTheMachinesConfigurationAndFailsTheBootWhenItFails() throws {
+        let plain = try MachineUnitDropIn.contents(name, recovery: RecoveryCommand(executable: "/usr/bin/mbctl", configurationFile: nil))
+        #expect(plain.contains("\nExecStartPre=/usr/bin/mbctl machines recover web\n"))
+        let configured = try MachineUnitDropIn.contents(
+            name, recovery: RecoveryCommand(executable: "/usr/local/bin/mbctl", configurationFile: "/srv/my hosts/%h $HOME \"x\".toml"))
+        #expect(configured.contains(#"ExecStartPre=/usr/local/bin/mbctl machines recover web --config "/srv/my hosts/%%h $$HOME \"x\".toml""#), "\(configured)")
+        #expect(!configured.contains("ExecStartPre=-"))
+        #expect(throws: Man8SError.self) {
+            try MachineUnitDropIn.contents(name, recovery: RecoveryCommand(executable: "/usr/bin/mbctl", configurationFile: "/etc/a\nExecStartPre=/bin/evil"))
+        }
+    }
+
     @Test func beforeTheJournalNothingMoved() throws {
         defer { try? FileManager.default.removeItem(atPath: root) }
         let generations = try prepare()
