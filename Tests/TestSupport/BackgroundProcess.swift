@@ -3,25 +3,17 @@ import Foundation
 /// A long-running process (a registry, a token server, an mbctl under test) that is stopped
 /// when the test ends.
 public final class BackgroundProcess {
-    public let process = Process()
+    public let process: SpawnedProcess
     public let logPath: String
 
     /// Where test processes leave their pid, so that `scripts/test` can stop any that a crashed
     /// test left behind.
     public static let pidDirectory = "/tmp/mbctl-test-pids"
 
+    /// Starts `arguments` (the first looked up in `PATH`), its output appended to `logPath`.
     public init(_ arguments: [String], logPath: String, environment: [String: String]? = nil) throws {
         self.logPath = logPath
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        log.seekToEndOfFile()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        process = try SpawnedProcess(arguments, environment: environment, outputPath: logPath, errorPath: logPath)
         try? FileManager.default.createDirectory(atPath: Self.pidDirectory, withIntermediateDirectories: true)
         _ = FileManager.default.createFile(atPath: "\(Self.pidDirectory)/\(process.processIdentifier)", contents: nil)
     }
@@ -33,15 +25,12 @@ public final class BackgroundProcess {
         while process.isRunning && Date() < deadline { usleep(20_000) }
         guard !process.isRunning else {
             stop(abruptly: true)
-            throw TestCommandError.timedOut((process.arguments ?? []).joined(separator: " "), seconds: seconds)
+            throw TestCommandError.timedOut("process \(process.processIdentifier) (\(logPath))", seconds: seconds)
         }
         process.waitUntilExit()
     }
 
     /// SIGTERM (SIGKILL after 5 s, or at once with `abruptly`), and wait for the exit.
-    ///
-    /// Children of Foundation's Process inherit the blocked signal mask of the thread that
-    /// spawned them, so a child that does not reset it never sees SIGTERM: hence the SIGKILL.
     public func stop(abruptly: Bool = false) {
         guard process.isRunning else { return }
         kill(process.processIdentifier, abruptly ? SIGKILL : SIGTERM)

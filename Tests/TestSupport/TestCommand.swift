@@ -42,21 +42,15 @@ public func runCommand(
     _ arguments: [String], environment: [String: String]? = nil, check: Bool = true, deadline: Int = defaultCommandDeadline
 ) throws -> CommandResult {
     let scratch = NSTemporaryDirectory() + "mbctl-cmd-\(UUID().uuidString)"
-    _ = FileManager.default.createFile(atPath: scratch + ".out", contents: nil)
-    _ = FileManager.default.createFile(atPath: scratch + ".err", contents: nil)
     defer {
         try? FileManager.default.removeItem(atPath: scratch + ".out")
         try? FileManager.default.removeItem(atPath: scratch + ".err")
     }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-    process.arguments = ["--kill-after=10", String(deadline)] + arguments
-    if let environment { process.environment = environment }
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + ".out"))
-    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: scratch + ".err"))
     let started = Date()
-    try process.run()
+    let process = try SpawnedProcess(
+        ["/usr/bin/timeout", "--kill-after=10", String(deadline)] + arguments, environment: environment,
+        outputPath: scratch + ".out", errorPath: scratch + ".err")
+    // timeout(1) bounds the wait: it ends the command at the deadline, and itself soon after.
     process.waitUntilExit()
     let result = CommandResult(
         status: process.terminationStatus,
