@@ -1,6 +1,6 @@
 import Foundation
 
-/// The machine's `man8env.env` (man8s-system.md, section 5): `KEY=VALUE` lines, no quoting,
+/// The machine's `man8env.env` (docs/host-contract.md, section 5): `KEY=VALUE` lines, no quoting,
 /// read by the machine's init, which splits each line at the first `=`.
 public enum EnvironmentFile {
     /// Reads `KEY=VALUE` lines as init does (split at the first `=`; blank and `#` lines skipped).

@@ -1,4 +1,4 @@
-/// Where a Man8S host keeps machines (man8s-system.md, section 1). Every path can be moved, and
+/// Where a Man8S host keeps machines (docs/host-contract.md, section 1). Every path can be moved, and
 /// ``rooted(at:)`` puts all of them under one directory, for tests and for trying mbctl without
 /// touching the host.
 public struct HostLayout: Sendable, Equatable {

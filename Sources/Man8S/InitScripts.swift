@@ -1,4 +1,4 @@
-/// The sources of the Man8S busybox init (man8s-system.md, section 6), kept in the binary so that
+/// The sources of the Man8S busybox init (docs/host-contract.md, section 6), kept in the binary so that
 /// installing mbctl is copying one file. File names and order are those of existing machines.
 ///
 /// Fixed defects of the Python mbctl's scripts: every tool is run through busybox explicitly

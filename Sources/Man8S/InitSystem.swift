@@ -3,7 +3,7 @@ import Glibc
 #endif
 import ConfinedFilesystem
 
-/// Installs the Man8S busybox init into a machine's rootfs (man8s-system.md, section 6), through
+/// Installs the Man8S busybox init into a machine's rootfs (docs/host-contract.md, section 6), through
 /// ``RootFilesystem`` so that nothing the image's symlinks say can send a write to the host.
 public struct InitSystem: Sendable {
     /// The host's static busybox.

@@ -5,7 +5,7 @@ import LayerUnpacker
 import OCILayout
 import RegistryClient
 
-/// `mbctl machines pull SRC NAME`: a Man8S machine from an image (man8s-system.md, section 3).
+/// `mbctl machines pull SRC NAME`: a Man8S machine from an image (docs/host-contract.md, section 3).
 ///
 /// All or nothing: the rootfs is built in a hidden staging directory beside where it goes, every
 /// file is written under a temporary name and renamed, and a failure or cancellation (Ctrl-C)

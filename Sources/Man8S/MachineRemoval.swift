@@ -27,7 +27,7 @@ public struct MachineRemoval: Sendable {
         let rootfs = try naming(layout.rootfs(of: name)) { try directories.machines.status(of: name.bytes) }
         guard link != nil || nspawn != nil || rootfs != nil else { throw Man8SError.noSuchMachine(name.value) }
         if RunningMachines.isRunning(name, layout: layout) {
-            guard force else { throw Man8SError.machineRunning(name.value) }
+            guard force else { throw Man8SError.machineRunning(name.value, flag: "--force") }
             try stop(name)
         }
 

@@ -13,10 +13,10 @@ public struct MachineShell: Sendable {
     public func leader(of name: MachineName) throws -> Int32 {
         let directories = [layout.rootfs(of: name), layout.systemdLink(of: name)]
         guard let nspawn = RunningMachines.scan().first(where: { $0.matches(name: name.value, directories: directories) }) else {
-            throw Man8SError.notRunning(name.value)
+            throw Man8SError.notRunning(name.value, directory: layout.systemdLink(of: name))
         }
         let children = Self.children(of: nspawn.pid)
-        guard let leader = children.min() else { throw Man8SError.notRunning(name.value) }
+        guard let leader = children.min() else { throw Man8SError.notRunning(name.value, directory: layout.systemdLink(of: name)) }
         return leader
     }
 

@@ -81,7 +81,7 @@ public struct MachineUpgrade: Sendable {
         }
 
         let running = RunningMachines.isRunning(name, layout: layout)
-        if running && !restart { throw Man8SError.machineRunning(name.value) }
+        if running && !restart { throw Man8SError.machineRunning(name.value, flag: "--restart") }
         if running { try systemd.requireManaged(name) }
 
         let oldVolumes = current?.mappings ?? NspawnFile.boundVolumes(in: directories, of: name)
@@ -193,7 +193,7 @@ public struct MachineRollback: Sendable {
         try generations.removeAbandonedPreparation()
         guard let target = try generations.previous().first else { throw Man8SError.noPreviousGeneration(name.value) }
         let running = RunningMachines.isRunning(name, layout: layout)
-        if running && !restart { throw Man8SError.machineRunning(name.value) }
+        if running && !restart { throw Man8SError.machineRunning(name.value, flag: "--restart") }
         if running { try systemd.requireManaged(name) }
         let record = generations.record(of: target)
         let from = try generations.current()?.number ?? 1

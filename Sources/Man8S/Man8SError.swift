@@ -13,9 +13,11 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
     case machineExists(String)
     case noSuchMachine(String)
     case addressCollision(name: String, address: String, other: String)
-    case machineRunning(String)
+    /// A running machine, which the command leaves alone unless given `flag`.
+    case machineRunning(String, flag: String)
     case machineBusy(String, process: Int32?, doing: String?)
-    case notRunning(String)
+    /// No systemd-nspawn runs machine NAME, whose rootfs is `directory`.
+    case notRunning(String, directory: String)
     case noPrefix(reasons: [String])
     case yggdrasil(source: String, reason: String)
     case noPreviousGeneration(String)
@@ -28,6 +30,11 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
     /// A machine's `man8env.env` is not a file mbctl can carry over.
     case unusableEnvironmentFile(path: String, reason: String)
 
+    /// `text` cut to 200 characters for a message: a name from an image may be of any length.
+    static func shortened(_ text: String) -> String {
+        text.count <= 200 ? text : text.prefix(200) + "… (\(text.count) characters)"
+    }
+
     public var description: String {
         switch self {
         case .invalidPrefix(let text, let reason): return "invalid yggdrasil prefix \"\(text)\": \(reason)"
@@ -36,12 +43,12 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
         case .invalidImage(let reason): return "invalid image: \(reason)"
         case .invalidMachineName(let name, let reason): return "invalid machine name \"\(name)\": \(reason)"
         case .unrepresentable(let what, let reason): return "cannot write \(what): \(reason)"
-        case .invalidVolume(let text, let reason): return "invalid volume \"\(text)\": \(reason)"
+        case .invalidVolume(let text, let reason): return "invalid volume \"\(Self.shortened(text))\": \(reason)"
         case .volumeUnanswered(let path): return "the image has a volume \(path) and no terminal to ask where it goes; pass --volume \(path)=config|data|skip|/host/path"
         case .machineExists(let name): return "machine \(name) already exists; remove it first (mbctl machines remove \(name)) or choose another name"
         case .noSuchMachine(let name): return "no such machine: \(name)"
         case .addressCollision(let name, let address, let other): return "machine \(name) would get yggdrasil address \(address), which machine \(other) already has; choose another name"
-        case .machineRunning(let name): return "machine \(name) is running; stop it first, or pass --force"
+        case .machineRunning(let name, let flag): return "machine \(name) is running; stop it first, or pass \(flag)"
         case .machineBusy(let name, let process, let doing):
             return "machine \(name) is being \(doing ?? "changed") by " + (process.map { "process \($0)" } ?? "another mbctl process") + "; try again when it is done"
         case .noPrefix(let reasons): return "no yggdrasil prefix: pass --prefix (e.g. 300:2e98:a4b0:1789::/64) or run yggdrasil (" + reasons.joined(separator: "; ") + ")"
@@ -52,7 +59,7 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
         case .damagedRecord(let path, let reason): return "mbctl's record \(path) cannot be used: \(reason); restore it, or remove it and give the image (mbctl machines upgrade NAME SRC)"
         case .unrecordedImage(let name): return "mbctl has no record of the image machine \(name) was made from (it was made by an older mbctl); give it: mbctl machines upgrade \(name) SRC"
         case .unusableEnvironmentFile(let path, let reason): return "\(path): \(reason)"
-        case .notRunning(let name): return "machine \(name) is not running (no systemd-nspawn runs it); start it with systemd-nspawn -M \(name) -D /var/lib/machines/\(name)"
+        case .notRunning(let name, let directory): return "machine \(name) is not running (no systemd-nspawn runs it); start it with systemd-nspawn -M \(name) -D \(directory)"
         }
     }
 }

@@ -1,4 +1,4 @@
-/// The machine's `/etc/systemd/nspawn/NAME.nspawn` (man8s-system.md, section 4): how
+/// The machine's `/etc/systemd/nspawn/NAME.nspawn` (docs/host-contract.md, section 4): how
 /// systemd-nspawn boots it with the busybox init, on the bridge, with its volumes bound in.
 public enum NspawnFile {
     public static func render(_ machine: MachineDefinition) throws -> String {

@@ -11,6 +11,9 @@ struct RunningMachines {
         scan().contains { $0.matches(name: name.value, directories: [layout.rootfs(of: name), layout.systemdLink(of: name)]) }
     }
 
+    /// Where systemd-nspawn looks for `-M NAME` when it is given no directory.
+    static let searchDirectory = "/var/lib/machines"
+
     static func scan() -> [RunningMachines] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.compactMap { entry in
@@ -22,22 +25,43 @@ struct RunningMachines {
         }
     }
 
-    /// Whether this nspawn runs machine `name`: `-M NAME`, `--machine=NAME`, or `-D` on its rootfs.
+    /// Whether this nspawn runs machine `name`: `-D` on its rootfs (or its systemd link), or, with
+    /// no directory given, `-M NAME` (`--machine=NAME`), which nspawn finds in /var/lib/machines:
+    /// so a machine of the same name under another `--root` is not this one.
     func matches(name: String, directories: [String]) -> Bool {
+        if let directory = directory {
+            return directories.contains(directory)
+        }
+        guard directories.contains("\(Self.searchDirectory)/\(name)") else { return false }
         var index = 1
         while index < arguments.count {
             let argument = arguments[index]
             let next = index + 1 < arguments.count ? arguments[index + 1] : ""
             switch argument {
             case "-M", "--machine": if next == name { return true }
-            case "-D", "--directory": if directories.contains(next) { return true }
-            default:
-                if argument == "--machine=\(name)" || argument == "-M\(name)" { return true }
-                if argument.hasPrefix("--directory="), directories.contains(String(argument.dropFirst("--directory=".count))) { return true }
-                if argument.hasPrefix("-D"), directories.contains(String(argument.dropFirst(2))) { return true }
+            default: if argument == "--machine=\(name)" || argument == "-M\(name)" { return true }
             }
             index += 1
         }
         return false
+    }
+
+    /// The directory given with `-D`, `--directory` (last one wins, as in nspawn).
+    var directory: String? {
+        var found: String?
+        var index = 1
+        while index < arguments.count {
+            let argument = arguments[index]
+            if argument == "-D" || argument == "--directory", index + 1 < arguments.count {
+                found = arguments[index + 1]
+                index += 1
+            } else if argument.hasPrefix("--directory=") {
+                found = String(argument.dropFirst("--directory=".count))
+            } else if argument.hasPrefix("-D"), argument.count > 2 {
+                found = String(argument.dropFirst(2))
+            }
+            index += 1
+        }
+        return found
     }
 }

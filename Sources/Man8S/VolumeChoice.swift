@@ -1,6 +1,6 @@
 import Foundation
 
-/// Where an image volume goes on the host (man8s-system.md, section 3, step 2).
+/// Where an image volume goes on the host (docs/host-contract.md, section 3, step 2).
 public enum VolumeChoice: Sendable, Equatable {
     /// Below the machine's configuration directory.
     case config

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 
-/// The fixed yggdrasil IPv6 address of a machine (man8s-system.md, section 2): the host's
+/// The fixed yggdrasil IPv6 address of a machine (docs/host-contract.md, section 2): the host's
 /// yggdrasil prefix, with the host bits taken from the SHA-256 of the machine's name.
 ///
 /// Machines reach each other at these addresses, so the algorithm must never change: machines

@@ -31,6 +31,12 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
 
         var remainder = Substring(text)
         var digest: Digest?
+        if let at = remainder.firstIndex(of: "@"), at < (remainder.firstIndex(of: "/") ?? remainder.endIndex), remainder[..<at].contains(":") {
+            // user:password@host/name: said so, and the password is not printed back.
+            throw RegistryError.invalidReference(
+                "…@" + remainder[remainder.index(after: at)...],
+                reason: "credentials do not go into an image reference; pass them with --creds or keep them in an auth file")
+        }
         if let at = remainder.firstIndex(of: "@") {
             do {
                 digest = try Digest(parsing: String(remainder[remainder.index(after: at)...]))

@@ -53,6 +53,9 @@ struct HostSettings {
     var bridge: String? = nil
 
     func configuration() throws -> ConfigurationFile {
+        if let root, !root.hasPrefix("/") {
+            throw ValidationError("--root \(root) is a relative path; give the absolute path of the directory to put every host path under")
+        }
         if let config { return try ConfigurationFile(path: config, required: true) }
         return try ConfigurationFile(path: (root ?? "") + ConfigurationFile.defaultPath, required: false)
     }

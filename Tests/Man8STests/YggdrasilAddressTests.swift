@@ -3,7 +3,7 @@ import Testing
 @testable import Man8S
 
 @Suite struct YggdrasilAddressTests {
-    /// The vectors of man8s-system.md, section 2.
+    /// The vectors of docs/host-contract.md, section 2.
     @Test(arguments: [
         ("TestBWContainer3", "300:2e98:a4b0:1789:1d44:bc13:a177:c4d"),
         ("Man8Registry", "300:2e98:a4b0:1789:506:6d46:6c9:5800"),

@@ -23,6 +23,16 @@ import Testing
         #expect(try ImageReference(parsing: input).description == expected)
     }
 
+    @Test func credentialsInAReferenceAreRefusedWithoutPrintingThePassword() {
+        do {
+            _ = try ImageReference(parsing: "user:s3cret@registry.example:5000/app:1")
+            Issue.record("a reference with credentials was accepted")
+        } catch {
+            let message = "\(error)"
+            #expect(message.contains("credentials do not go into an image reference") && !message.contains("s3cret"), "\(message)")
+        }
+    }
+
     @Test func digestWinsOverTag() throws {
         let digest = "sha256:" + String(repeating: "ab", count: 32)
         let byDigest = try ImageReference(parsing: "busybox@\(digest)")
