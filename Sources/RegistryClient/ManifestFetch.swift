@@ -11,12 +11,13 @@ extension RegistryClient {
     /// The bytes are verified against the digest asked for, or against the registry's own
     /// `Docker-Content-Digest` when pulling by tag. Schema 1 manifests are refused by name.
     public func fetchManifest(
-        _ reference: ImageReference, digest: Digest? = nil, asMirror: Bool = false, insecure: Bool = false, progress: TransferEventHandler? = nil
+        _ reference: ImageReference, digest: Digest? = nil, asMirror: Bool = false, insecure: Bool = false,
+        retrying: Bool = true, progress: TransferEventHandler? = nil
     ) async throws -> ManifestDocument {
         let session = try await session(for: reference, asMirror: asMirror, insecure: insecure)
         let target = digest?.description ?? reference.manifestReference
         let path = "/\(reference.repository)/manifests/\(target)"
-        let response = try await withRetries(url: "\(reference.registry)/v2\(path)", progress: progress) {
+        let response = try await withRetries(url: "\(reference.registry)/v2\(path)", progress: progress, retrying: retrying) {
             let response = try await session.send(
                 path: path, scope: Self.pullScope(reference), headers: [("Accept", Self.manifestAccept)],
                 bufferLimit: DocumentLimits.manifest)

@@ -69,7 +69,7 @@ public final class RegistryClient: Sendable {
     /// Runs `operation` until it succeeds, fails for good, or ``RetryPolicy/maxAttempts`` is
     /// reached, reporting each retry to `progress`.
     func withRetries<T: Sendable>(
-        url: String, progress: TransferEventHandler?,
+        url: String, progress: TransferEventHandler?, retrying: Bool = true,
         _ operation: () async throws -> T
     ) async throws -> T {
         let policy = configuration.retry
@@ -79,6 +79,7 @@ public final class RegistryClient: Sendable {
             do {
                 return try await operation()
             } catch let error as RegistryError where error.isRetryable {
+                guard retrying else { throw error }
                 guard attempt < policy.maxAttempts else {
                     throw RegistryError.retriesExhausted(url: url, attempts: attempt, lastError: error)
                 }

@@ -26,16 +26,20 @@ public final class RegistryImageSource: ImageSource, @unchecked Sendable {
 
     public func rootManifest(progress: TransferEventHandler?) async throws -> ManifestDocument {
         var errors: [(endpoint: String, error: RegistryError)] = []
-        for endpoint in endpoints {
+        for (index, endpoint) in endpoints.enumerated() {
             do {
-                let document = try await client.fetchManifest(endpoint.reference, asMirror: endpoint.isMirror, insecure: endpoint.insecure, progress: progress)
+                // A mirror that fails is not retried while another endpoint is left to try: the
+                // next one answers sooner than a mirror that is down comes back.
+                let document = try await client.fetchManifest(
+                    endpoint.reference, asMirror: endpoint.isMirror, insecure: endpoint.insecure,
+                    retrying: index == endpoints.count - 1, progress: progress)
                 chosen = endpoint
                 if endpoint.reference != reference {
                     progress?(.source(image: reference.description, from: endpoint.reference.description, mirror: endpoint.isMirror))
                 }
                 return document
             } catch let error as RegistryError {
-                errors.append((endpoint.reference.description, error))
+                errors.append((endpoint.reference.description + (endpoint.isMirror ? ", a mirror registries.conf names" : ""), error))
                 guard endpoints.count > 1 else { throw error }
             }
         }
