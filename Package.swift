@@ -12,7 +12,6 @@ import PackageDescription
 
 let package = Package(
     name: "mbctl",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "mbctl", targets: ["mbctl"]),
         .executable(name: "mbctl-manual", targets: ["mbctl-manual"]),

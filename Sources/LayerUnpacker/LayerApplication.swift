@@ -154,7 +154,8 @@ final class LayerApplication {
         guard !target.isEmpty, target != [0x2E], target != [0x2E, 0x2E] else {
             throw EntryError(reason: "invalid whiteout name")
         }
-        guard let parent = try? root.openDirectory(directory) else { return }
+        // Only "it is not there" is nothing to remove (umoci's rule): any other failure stops the layer.
+        guard let parent = try Self.existingDirectory(directory, in: root) else { return }
         cachedParent = nil
         try parent.removeTree(target)
     }
@@ -164,10 +165,20 @@ final class LayerApplication {
     ///
     /// Each directory is cleared once per layer: afterwards it holds only what this layer put
     /// there, so another marker in it (or in a directory below it) has nothing left to remove.
+
+    /// Directory `path` of the root, or nil when it does not exist (or a lower layer left a file
+    /// on the way to it, so nothing can be below it).
+    static func existingDirectory(_ path: EntryPath, in root: RootDirectory) throws -> DirectoryHandle? {
+        do {
+            return try root.openDirectory(path)
+        } catch let error as SystemCallError where error.errno == ENOENT || error.errno == ENOTDIR {
+            return nil
+        }
+    }
     /// That keeps a layer of many markers linear instead of rescanning a large directory for each.
     private func clearOpaque(_ directory: EntryPath) throws {
         guard clearedDirectories.insert(PathKey(directory)).inserted else { return }
-        guard let handle = try? root.openDirectory(directory) else { return }
+        guard let handle = try Self.existingDirectory(directory, in: root) else { return }
         cachedParent = nil
         for name in try handle.entries() {
             let child = directory.appending(name)

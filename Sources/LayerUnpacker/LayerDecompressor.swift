@@ -98,8 +98,9 @@ final class LayerDecompressor: @unchecked Sendable {
         }
         guard let outer = archive_read_new() else { throw UnpackError.unreadable(layer: name, reason: "libarchive could not start") }
         defer { archive_read_free(outer) }
-        archive_read_support_filter_zstd(outer)
-        archive_read_support_format_raw(outer)
+        guard archive_read_support_filter_zstd(outer) == ARCHIVE_OK, archive_read_support_format_raw(outer) == ARCHIVE_OK else {
+            throw readError(outer)
+        }
         let context = Unmanaged.passUnretained(self).toOpaque()
         guard archive_read_open(outer, context, nil, readBlobFile, nil) == ARCHIVE_OK else { throw readError(outer) }
         var entry: OpaquePointer?

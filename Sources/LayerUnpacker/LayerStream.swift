@@ -30,7 +30,7 @@ final class LayerStream {
         decompressor.start()
         guard let inner = archive_read_new() else { throw UnpackError.unreadable(layer: name, reason: "libarchive could not start") }
         self.inner = inner
-        archive_read_support_format_tar(inner)
+        guard archive_read_support_format_tar(inner) == ARCHIVE_OK else { throw readError(inner) }
         let context = Unmanaged.passUnretained(self).toOpaque()
         guard archive_read_open(inner, context, nil, readTarStream, nil) == ARCHIVE_OK else { throw readError(inner) }
     }

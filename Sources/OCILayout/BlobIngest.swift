@@ -132,7 +132,7 @@ public final class BlobIngest {
         }
         try file.sync()
         try DurableFile.rename(partialPath, to: store.path(of: descriptor.digest))
-        DurableFile.syncDirectory(store.blobsDirectory)
+        try DurableFile.syncDirectory(store.blobsDirectory)
         // Leave no empty .ingest/ behind in a layout that is handed to other tools.
         rmdir(store.ingestDirectory)
         self.file = nil

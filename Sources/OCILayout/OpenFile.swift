@@ -99,11 +99,11 @@ enum DurableFile {
     }
 
     /// Makes a rename inside `directory` survive a crash.
-    static func syncDirectory(_ directory: String) {
+    static func syncDirectory(_ directory: String) throws {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { return }
-        fsync(fd)
-        close(fd)
+        guard fd >= 0 else { throw OCILayoutError.io(path: directory, operation: "open", errno: errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw OCILayoutError.io(path: directory, operation: "fsync", errno: errno) }
     }
 
     /// Writes `data` to `path` through a temporary file in the same directory and a rename, so a
@@ -120,7 +120,7 @@ enum DurableFile {
             unlink(temporary)
             throw error
         }
-        syncDirectory(directory)
+        try syncDirectory(directory)
     }
 
     static func exists(_ path: String) -> Bool {

@@ -75,6 +75,14 @@ struct CurlOptionError: Error {
     var reason: String { "libcurl refused option \(option.rawValue): \(String(cString: curl_easy_strerror(code)))" }
 }
 
+/// `list` with `header` appended (`curl_slist_append`); libcurl out of memory is a setup error.
+func appendHeader(_ header: String, to list: UnsafeMutablePointer<curl_slist>?) throws -> UnsafeMutablePointer<curl_slist>? {
+    guard let appended = curl_slist_append(list, header) else {
+        throw CurlOptionError(option: CURLOPT_HTTPHEADER, code: CURLE_OUT_OF_MEMORY)
+    }
+    return appended
+}
+
 /// `curl_global_init`, done once per process before the first handle.
 enum CurlRuntime {
     static let isReady: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK

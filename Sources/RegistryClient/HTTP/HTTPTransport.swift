@@ -151,13 +151,13 @@ private final class CurlTransfer: @unchecked Sendable {
             }
             if request.method == .post, !request.headers.contains(where: { $0.name.lowercased() == "content-type" }) {
                 // libcurl would send a form's type; an upload start has no type at all.
-                headerList = curl_slist_append(headerList, "Content-Type:")
+                headerList = try appendHeader("Content-Type:", to: headerList)
             }
             for header in request.headers {
-                headerList = curl_slist_append(headerList, "\(header.name): \(header.value)")
+                headerList = try appendHeader("\(header.name): \(header.value)", to: headerList)
             }
             // Without this libcurl sends "Expect: 100-continue" and "Accept: */*"; keep requests plain.
-            headerList = curl_slist_append(headerList, "Expect:")
+            headerList = try appendHeader("Expect:", to: headerList)
             try handle.set(CURLOPT_HTTPHEADER, headers: headerList)
             code = try errorBuffer.withUnsafeMutableBufferPointer { buffer in
                 try handle.set(CURLOPT_ERRORBUFFER, pointer: UnsafeMutableRawPointer(buffer.baseAddress))
