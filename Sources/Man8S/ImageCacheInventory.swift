@@ -97,7 +97,8 @@ public struct ImageCacheInventory: Sendable {
         for name in MachineList(layout: layout).names() {
             guard let machine = try? MachineName(name) else { continue }
             let generations = try MachineGenerations.open(machine, in: directories, create: false)
-            let current = try? generations?.current()
+            // A damaged record stops the inventory (naming it): prune must not guess what is in use.
+            let current = try generations?.current()
             var records: [(String?, Date?)] = [(current?.digest, current?.createdAt)]
             for number in (try? generations?.previous()) ?? [] {
                 let record = generations?.record(of: number)
