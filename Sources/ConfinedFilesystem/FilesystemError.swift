@@ -51,17 +51,3 @@ extension FilesystemError {
         }
     }
 }
-
-/// What a file of `mode` is, for messages: "a symlink", "a FIFO", "a directory"...
-public func fileKind(_ mode: mode_t) -> String {
-    switch mode & S_IFMT {
-    case S_IFREG: return "a regular file"
-    case S_IFDIR: return "a directory"
-    case S_IFLNK: return "a symlink"
-    case S_IFIFO: return "a FIFO"
-    case S_IFSOCK: return "a socket"
-    case S_IFCHR: return "a character device"
-    case S_IFBLK: return "a block device"
-    default: return "an unknown kind of file"
-    }
-}

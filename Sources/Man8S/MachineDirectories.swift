@@ -1,5 +1,6 @@
 import ConfinedFilesystem
 import Foundation
+import OCILayout
 
 /// The host's Man8S directories (``HostLayout``), opened once: every later step reaches a
 /// machine's files through these handles and the machine's name, never by joining strings, so
@@ -75,7 +76,9 @@ struct MachineDirectories {
         let path = layout.environmentFile(of: name)
         let bytes: [UInt8]?
         do {
-            guard let directory = try? configs.openDirectory(name.bytes) else { return nil }
+            guard try configs.status(of: name.bytes) != nil else { return nil }
+            // A configuration directory replaced by a link or a file is an error, never "no settings".
+            let directory = try FilesystemError.about(layout.configDirectory(of: name)) { try configs.openDirectory(name.bytes) }
             if let info = try directory.status(of: Self.environmentFileName), (info.st_mode & S_IFMT) != S_IFREG {
                 throw Man8SError.unusableEnvironmentFile(
                     path: path, reason: "it is \(fileKind(info.st_mode)), not a regular file; mbctl neither follows nor reads it (put the machine's settings back as a regular file, or remove it)")

@@ -28,7 +28,7 @@ public struct RecoveryCommand: Sendable, Equatable {
             scalar.isASCII && (CharacterSet.alphanumerics.contains(scalar) || "_@+=:,./-".unicodeScalars.contains(scalar))
         }
         if plain && !word.isEmpty { return word }
-        guard !word.contains(where: { $0.isNewline || $0 == "\0" }), word.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+        guard word.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
             throw Man8SError.unrepresentable(what: "\"\(word)\" into a systemd unit", reason: "it holds a control character")
         }
         var quoted = "\""

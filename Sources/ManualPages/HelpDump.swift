@@ -30,8 +30,8 @@ struct HelpDump: Decodable {
             var kind: String
             var name: String
 
-            /// `--root`, `-h`.
-            var spelled: String { kind == "long" ? "--\(name)" : kind == "short" ? "-\(name)" : "-\(name)" }
+            /// `--root`, `-h` (and `-name` for a long name with a single dash).
+            var spelled: String { (kind == "long" ? "--" : "-") + name }
         }
 
         var kind: Kind

@@ -14,8 +14,8 @@ public enum OCILayoutError: Error, Equatable, Sendable {
     case ambiguousImage(layout: String, available: [String])
     case notALayout(path: String, reason: String)
     case io(path: String, operation: String, errno: Int32)
-    /// `path` is a FIFO, device, socket or directory where a file is read.
-    case notARegularFile(path: String, kind: String)
+    /// `path` is `kind` (a FIFO, a device…) where mbctl reads `expected` (a regular file).
+    case wrongKindOfFile(path: String, kind: String, expected: String)
     case schema1Manifest(image: String)
     case unsupportedManifest(image: String, mediaType: String)
     case noMatchingPlatform(image: String, wanted: String, available: [String])
@@ -53,8 +53,8 @@ extension OCILayoutError: CustomStringConvertible {
             return "\(image) has no image for \(wanted); it has: \(available.isEmpty ? "none" : available.joined(separator: ", ")) (choose with --platform)"
         case .io(let path, let operation, let code):
             return "\(operation) \(path): \(String(cString: strerror(code)))"
-        case .notARegularFile(let path, let kind):
-            return "\(path) is \(kind), not a regular file; mbctl reads images only from regular files"
+        case .wrongKindOfFile(let path, let kind, let expected):
+            return "\(path) is \(kind), not \(expected)" + (expected == fileKind(S_IFREG) ? "; mbctl reads images only from regular files" : "")
         }
     }
 }

@@ -17,7 +17,9 @@ public enum RegularFileOpening {
             var info = stat()
             guard fstat(fd, &info) == 0 else { throw OCILayoutError.io(path: path, operation: "stat", errno: errno) }
             let wanted = flags & O_DIRECTORY != 0 ? S_IFDIR : S_IFREG
-            guard (info.st_mode & S_IFMT) == wanted else { throw OCILayoutError.notARegularFile(path: path, kind: kind(of: info.st_mode)) }
+            guard (info.st_mode & S_IFMT) == wanted else {
+                throw OCILayoutError.wrongKindOfFile(path: path, kind: fileKind(info.st_mode), expected: fileKind(wanted))
+            }
             if flags & O_NONBLOCK == 0 {
                 let current = fcntl(fd, F_GETFL)
                 guard current >= 0, fcntl(fd, F_SETFL, current & ~O_NONBLOCK) == 0 else {
@@ -30,15 +32,18 @@ public enum RegularFileOpening {
             throw error
         }
     }
+}
 
-    static func kind(of mode: mode_t) -> String {
-        switch mode & S_IFMT {
-        case S_IFDIR: return "a directory"
-        case S_IFIFO: return "a FIFO"
-        case S_IFSOCK: return "a socket"
-        case S_IFCHR: return "a character device"
-        case S_IFBLK: return "a block device"
-        default: return "not a regular file"
-        }
+/// What a file of `mode` is, for messages: "a symlink", "a FIFO", "a directory"...
+public func fileKind(_ mode: mode_t) -> String {
+    switch mode & S_IFMT {
+    case S_IFREG: return "a regular file"
+    case S_IFDIR: return "a directory"
+    case S_IFLNK: return "a symlink"
+    case S_IFIFO: return "a FIFO"
+    case S_IFSOCK: return "a socket"
+    case S_IFCHR: return "a character device"
+    case S_IFBLK: return "a block device"
+    default: return "an unknown kind of file"
     }
 }

@@ -31,7 +31,7 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
 
         var remainder = Substring(text)
         var digest: Digest?
-        if let at = remainder.firstIndex(of: "@"), at < (remainder.firstIndex(of: "/") ?? remainder.endIndex), remainder[..<at].contains(":") {
+        if let at = remainder.firstIndex(of: "@"), let slash = remainder.firstIndex(of: "/"), at < slash {
             // user:password@host/name: said so, and the password is not printed back.
             throw RegistryError.invalidReference(
                 "…@" + remainder[remainder.index(after: at)...],

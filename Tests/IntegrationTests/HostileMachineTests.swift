@@ -203,6 +203,22 @@ import Testing
         #expect(try String(contentsOfFile: victim, encoding: .utf8) == "the host's file\n")
     }
 
+    @Test func aConfigurationDirectoryReplacedByALinkIsAnErrorNotAnEmptyEnvFile() throws {
+        defer { cleanUp() }
+        let v1 = try layout("app1", marker: "app v1")
+        let v2 = try layout("app2", marker: "app v2")
+        #expect(try mbctl(["machines", "pull", v1, "web", "--prefix", Self.prefix]).succeeded)
+        let configuration = "\(root)/var/lib/man8machine_configs/web"
+        try FileManager.default.moveItem(atPath: configuration, toPath: "\(work)/moved")
+        try FileManager.default.createDirectory(atPath: "\(work)/elsewhere", withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: configuration, withDestinationPath: "\(work)/elsewhere")
+        let upgraded = try mbctl(["machines", "upgrade", "web", v2])
+        #expect(!upgraded.succeeded && upgraded.stderr.contains(configuration), "\(upgraded.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(root)/var/lib/man8machines/.generations/web/journal.json"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(work)/elsewhere").isEmpty)
+        #expect(marker(of: "web") == "app v1")
+    }
+
     @Test func anOversizedEnvFileIsRefusedNotCut() throws {
         defer { cleanUp() }
         let v1 = try layout("app1", marker: "app v1")

@@ -31,6 +31,9 @@ import Testing
             let message = "\(error)"
             #expect(message.contains("credentials do not go into an image reference") && !message.contains("s3cret"), "\(message)")
         }
+        // A tag and a digest without a registry host are no credentials.
+        let digest = "sha256:" + String(repeating: "a", count: 64)
+        #expect((try? ImageReference(parsing: "busybox:1.36@\(digest)"))?.digest?.description == digest)
     }
 
     @Test func digestWinsOverTag() throws {

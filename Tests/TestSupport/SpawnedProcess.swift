@@ -12,22 +12,28 @@ public final class SpawnedProcess: @unchecked Sendable {
     /// Starts `arguments[0]` (looked up in `PATH`), its standard input from /dev/null and its
     /// output into `outputPath` and `errorPath` (appended), with `environment` (else this one's).
     public init(_ arguments: [String], environment: [String: String]?, outputPath: String, errorPath: String) throws {
+        let command = arguments.joined(separator: " ")
+        func check(_ result: Int32, _ call: String) throws {
+            guard result == 0 else {
+                throw TestCommandError.failed(command, CommandResult(status: result, stdout: "", stderr: "\(call): \(String(cString: strerror(result)))"))
+            }
+        }
         var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
+        try check(posix_spawn_file_actions_init(&actions), "posix_spawn_file_actions_init")
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_APPEND, 0o644)
+        try check(posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0), "open /dev/null")
+        try check(posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_APPEND, 0o644), "open \(outputPath)")
+        try check(posix_spawn_file_actions_addopen(&actions, 2, errorPath, O_WRONLY | O_CREAT | O_APPEND, 0o644), "open \(errorPath)")
         var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        try check(posix_spawnattr_init(&attributes), "posix_spawnattr_init")
         defer { posix_spawnattr_destroy(&attributes) }
         var none = sigset_t(), defaults = sigset_t()
         sigemptyset(&none)
         sigemptyset(&defaults)
         for number in [SIGINT, SIGTERM, SIGPIPE, SIGHUP, SIGQUIT] { sigaddset(&defaults, number) }
-        posix_spawnattr_setsigmask(&attributes, &none)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        try check(posix_spawnattr_setsigmask(&attributes, &none), "posix_spawnattr_setsigmask")
+        try check(posix_spawnattr_setsigdefault(&attributes, &defaults), "posix_spawnattr_setsigdefault")
+        try check(posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)), "posix_spawnattr_setflags")
 
         let variables = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }
         let argv = arguments.map { strdup($0) } + [nil]
@@ -38,10 +44,7 @@ public final class SpawnedProcess: @unchecked Sendable {
         }
         var pid = pid_t()
         // PATH lookup in this process's PATH when the child's environment has none.
-        let result = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp)
-        guard result == 0 else {
-            throw TestCommandError.failed(arguments.joined(separator: " "), CommandResult(status: result, stdout: "", stderr: String(cString: strerror(result))))
-        }
+        try check(posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp), "posix_spawnp \(arguments[0])")
         processIdentifier = pid
     }
 
