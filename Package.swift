@@ -3,6 +3,8 @@
 // mbctl: the Man8S command-line tool. See README.md and DEVELOPERS.md.
 //
 // Dependencies point one way:
+//   SystemErrors (the one filesystem error), BlockingWork (threads off the concurrency pool)
+//     <- every library
 //   OCILayout  <- RegistryClient, ImageArchive (libarchive)
 //   OCILayout, ConfinedFilesystem <- LayerUnpacker (libarchive)
 //   ImageAccess (getting images: location, source, store, layers) uses those;
@@ -44,46 +46,52 @@ let package = Package(
             pkgConfig: "libisal",
             providers: [.apt(["libisal-dev"])]
         ),
+        // The errors every module shares: a failed system call on a path (one type, whichever
+        // module made the call), a refused path, a file of the wrong kind, a kept cause.
+        .target(name: "SystemErrors"),
+        // Blocking work (file I/O, lock waits) on threads of its own, never on the few threads
+        // Swift concurrency runs tasks on; cancellable through a flag.
+        .target(name: "BlockingWork"),
         // openat2(2), copy_file_range(2) and makedev(3), which Swift cannot call directly.
         .target(name: "CLinuxSystem"),
         // File operations that stay inside a directory tree: in-root resolution for rootfses,
         // beneath-only paths for host directories, removal and copies through descriptors.
-        .target(name: "ConfinedFilesystem", dependencies: ["CLinuxSystem"]),
+        .target(name: "ConfinedFilesystem", dependencies: ["SystemErrors", "CLinuxSystem"]),
 
         .target(
             name: "LayerUnpacker",
-            dependencies: ["OCILayout", "ConfinedFilesystem", "CArchive", "CISAL", "CLinuxSystem", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["OCILayout", "ConfinedFilesystem", "SystemErrors", "BlockingWork", "CArchive", "CISAL", "CLinuxSystem", .product(name: "Crypto", package: "swift-crypto")]
         ),
         .target(
             name: "OCILayout",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["SystemErrors", "BlockingWork", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Image archives (oci-archive, docker-archive): read and written with libarchive, the
         // tar parser the layers go through too.
-        .target(name: "ImageArchive", dependencies: ["OCILayout", "CArchive"]),
+        .target(name: "ImageArchive", dependencies: ["OCILayout", "SystemErrors", "BlockingWork", "CArchive"]),
         // TOML texts (the configuration file, registries.conf) read with TOMLKit, guarded against
         // what its bundled toml++ cannot parse safely.
         .target(name: "TOMLDocument", dependencies: [.product(name: "TOMLKit", package: "TOMLKit")]),
         .target(
             name: "RegistryClient",
-            dependencies: ["OCILayout", "CCurlShim", "TOMLDocument", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: ["OCILayout", "SystemErrors", "CCurlShim", "TOMLDocument", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Getting an image, one way for every command: location, source, store, layers to apply.
         .target(
             name: "ImageAccess",
-            dependencies: ["OCILayout", "ImageArchive", "RegistryClient", "ConfinedFilesystem", "LayerUnpacker"]
+            dependencies: ["OCILayout", "ImageArchive", "RegistryClient", "ConfinedFilesystem", "LayerUnpacker", "SystemErrors", "BlockingWork"]
         ),
         .target(
             name: "Man8S",
             dependencies: [
                 "ImageAccess", "OCILayout", "RegistryClient", "ConfinedFilesystem", "LayerUnpacker", "TOMLDocument",
-                .product(name: "Crypto", package: "swift-crypto"), .product(name: "TOMLKit", package: "TOMLKit"),
+                "SystemErrors", "BlockingWork", .product(name: "Crypto", package: "swift-crypto"), .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         .executableTarget(
             name: "mbctl",
             dependencies: [
-                "Man8S", "ImageAccess", "OCILayout", "RegistryClient", "LayerUnpacker",
+                "Man8S", "ImageAccess", "OCILayout", "RegistryClient", "LayerUnpacker", "SystemErrors", "BlockingWork",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -99,15 +107,15 @@ let package = Package(
 
         // What tests share: commands and background processes run with a deadline, loopback ports.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout", "TestSupport"]),
+        .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout", "TestSupport", "SystemErrors"]),
         .testTarget(name: "TOMLDocumentTests", dependencies: ["TOMLDocument"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient", "OCILayout", "TestSupport"]),
-        .testTarget(name: "Man8STests", dependencies: ["Man8S", "ConfinedFilesystem", "LayerUnpacker", "TestSupport"]),
-        .testTarget(name: "ConfinedFilesystemTests", dependencies: ["ConfinedFilesystem", "TestSupport"]),
-        .testTarget(name: "ImageArchiveTests", dependencies: ["ImageArchive", "TestSupport"]),
+        .testTarget(name: "Man8STests", dependencies: ["Man8S", "ConfinedFilesystem", "LayerUnpacker", "TestSupport", "SystemErrors"]),
+        .testTarget(name: "ConfinedFilesystemTests", dependencies: ["ConfinedFilesystem", "TestSupport", "SystemErrors"]),
+        .testTarget(name: "ImageArchiveTests", dependencies: ["ImageArchive", "TestSupport", "SystemErrors"]),
         .testTarget(name: "ImageAccessTests", dependencies: ["ImageAccess", "RegistryClient"]),
-        .testTarget(name: "LayerUnpackerTests", dependencies: ["LayerUnpacker", "ConfinedFilesystem", "OCILayout", "TestSupport"]),
+        .testTarget(name: "LayerUnpackerTests", dependencies: ["LayerUnpacker", "ConfinedFilesystem", "OCILayout", "TestSupport", "SystemErrors"]),
         // Tests that drive real tools: a docker-registry on 127.0.0.1, skopeo and umoci as
         // oracles and fixture makers. Fixtures are found next to the sources (Tests/Fixtures).
         .testTarget(name: "IntegrationTests", dependencies: ["Man8S", "RegistryClient", "OCILayout", "TestSupport"]),

@@ -2,6 +2,7 @@ import CLinuxSystem
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemErrors
 
 /// btrfs subvolumes and reflinks, for cheap copies of image trees: a snapshot of a subvolume
 /// shares every extent until one side writes, and a reflink does the same for one file.

@@ -2,6 +2,7 @@ import CLinuxSystem
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemErrors
 
 /// An open directory: the anchor of `*at` calls on its entries.
 ///
@@ -25,9 +26,9 @@ public final class DirectoryHandle: @unchecked Sendable {
         guard fd >= 0 else {
             let code = errno
             if code == ELOOP || (code == ENOTDIR && !allowingSymlink && isSymlink(path)) {
-                throw FilesystemError.refused(path: path, reason: "is a symlink; mbctl does not follow it here")
+                throw RefusedPath(path: path, reason: "is a symlink; mbctl does not follow it here")
             }
-            throw FilesystemError.system(path: path, operation: "open directory", errno: code)
+            throw FilesystemError(path: path, operation: "open directory", errno: code)
         }
         return DirectoryHandle(fd: fd)
     }
@@ -167,7 +168,7 @@ public final class DirectoryHandle: @unchecked Sendable {
         defer { close(file) }
         var info = stat()
         guard fstat(file, &info) == 0 else { throw SystemCallError(operation: "stat", errno: errno) }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw SystemCallError(operation: "read (not a regular file)", errno: EINVAL) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw UnexpectedFileKind(path: nil, mode: info.st_mode, expected: S_IFREG) }
         return try FileDescriptor.read(file, limit: limit)
     }
 

@@ -2,6 +2,7 @@ import CLinuxSystem
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemErrors
 
 /// An exclusive lock on a file of a directory, held until ``release()`` (or the end of the
 /// object, or of the process, however it ends: the kernel drops an open-file-description lock
@@ -30,28 +31,46 @@ public final class FileLock: @unchecked Sendable {
 
     deinit { release() }
 
-    /// Takes the lock on file `name` of `directory` (made, mode 0600, when missing). Waits for
-    /// it when `wait`, else returns nil at once when someone else holds it.
-    public static func acquire(_ name: [UInt8], in directory: DirectoryHandle, wait: Bool, shared: Bool = false) throws -> FileLock? {
+    /// Takes the lock on file `name` of `directory` (made, mode 0600, when missing), waiting
+    /// for it as long as someone else holds it. Blocks: call it off the concurrency pool.
+    public static func acquire(_ name: [UInt8], in directory: DirectoryHandle, shared: Bool = false) throws -> FileLock {
         while true {
-            let fd = try open(name, in: directory, flags: O_RDWR | O_CREAT)
-            guard mbctl_lock_file(fd, wait ? 1 : 0, shared ? 1 : 0) == 0 else {
-                let code = errno
-                close(fd)
-                if code == EAGAIN || code == EACCES { return nil }
-                throw SystemCallError(operation: "lock", errno: code)
-            }
-            var locked = stat()
-            guard fstat(fd, &locked) == 0 else {
-                let code = errno
-                close(fd)
-                throw SystemCallError(operation: "stat lock file", errno: code)
-            }
-            if let current = try directory.status(of: name), current.st_dev == locked.st_dev, current.st_ino == locked.st_ino {
-                return FileLock(fd: fd, directory: directory, name: name, shared: shared)
-            }
-            close(fd)  // Removed by the holder that released it: take the new file.
+            if let lock = try take(name, in: directory, wait: true, shared: shared) { return lock }
         }
+    }
+
+    /// Takes the lock on file `name` of `directory` when nobody else holds it; nil at once when
+    /// someone does.
+    public static func attempt(_ name: [UInt8], in directory: DirectoryHandle, shared: Bool = false) throws -> FileLock? {
+        while true {
+            do {
+                if let lock = try take(name, in: directory, wait: false, shared: shared) { return lock }
+            } catch let error as SystemCallError where error.errno == EAGAIN || error.errno == EACCES {
+                return nil
+            }
+        }
+    }
+
+    /// The lock, or nil when the file locked was removed by a holder releasing it meanwhile
+    /// (the caller takes the new file).
+    private static func take(_ name: [UInt8], in directory: DirectoryHandle, wait: Bool, shared: Bool) throws -> FileLock? {
+        let fd = try open(name, in: directory, flags: O_RDWR | O_CREAT)
+        guard mbctl_lock_file(fd, wait ? 1 : 0, shared ? 1 : 0) == 0 else {
+            let code = errno
+            close(fd)
+            throw SystemCallError(operation: "lock", errno: code)
+        }
+        var locked = stat()
+        guard fstat(fd, &locked) == 0 else {
+            let code = errno
+            close(fd)
+            throw SystemCallError(operation: "stat lock file", errno: code)
+        }
+        if let current = try directory.status(of: name), current.st_dev == locked.st_dev, current.st_ino == locked.st_ino {
+            return FileLock(fd: fd, directory: directory, name: name, shared: shared)
+        }
+        close(fd)
+        return nil
     }
 
     /// Whether someone holds the lock on file `name` of `directory` now (false when there is no

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemErrors
 
 /// The directories mbctl keeps on the host (machines, configuration, data, the image cache),
 /// opened, and made when missing, so that nobody else can slip a symlink or a directory of
@@ -36,7 +37,7 @@ public enum HostDirectory {
     /// when it is not there, unless `create` is false: then a missing directory is an error
     /// (`ENOENT`).
     public static func open(_ path: String, mode: mode_t, privacy: Privacy = .shared, create: Bool = true) throws -> Opened {
-        guard path.hasPrefix("/") else { throw FilesystemError.refused(path: path, reason: "not an absolute path") }
+        guard path.hasPrefix("/") else { throw RefusedPath(path: path, reason: "not an absolute path") }
         let components = path.split(separator: "/").map { Array($0.utf8) }
         var current = try DirectoryHandle.open("/")
         var walked = ""
@@ -51,14 +52,14 @@ public enum HostDirectory {
             let fd = withCPath(component) { openat(current.fd, $0, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (strict ? O_NOFOLLOW : 0)) }
             guard fd >= 0 else {
                 if strict && (errno == ELOOP || errno == ENOTDIR) {
-                    throw FilesystemError.refused(path: walked, reason: "is a symlink or not a directory; mbctl will not use it here (remove it, or choose another path)")
+                    throw RefusedPath(path: walked, reason: "is a symlink or not a directory; mbctl will not use it here (remove it, or choose another path)")
                 }
-                throw FilesystemError.system(path: walked, operation: "open directory", errno: errno)
+                throw FilesystemError(path: walked, operation: "open directory", errno: errno)
             }
             current = DirectoryHandle(fd: fd)
             if made {
                 // mkdir applies the umask; the mode asked for is what it must be.
-                guard fchmod(fd, isLast ? mode : 0o755) == 0 else { throw FilesystemError.system(path: walked, operation: "chmod", errno: errno) }
+                guard fchmod(fd, isLast ? mode : 0o755) == 0 else { throw FilesystemError(path: walked, operation: "chmod", errno: errno) }
             }
             if strict { try checkPrivate(current, walked) }
             if isLast { created = made }
@@ -67,7 +68,7 @@ public enum HostDirectory {
         if privacy == .ownedByUserNarrowed, !created {
             let info = try naming(path) { try current.status() }
             if info.st_mode & 0o7777 & ~mode != 0 {
-                guard fchmod(current.fd, mode) == 0 else { throw FilesystemError.system(path: path, operation: "chmod", errno: errno) }
+                guard fchmod(current.fd, mode) == 0 else { throw FilesystemError(path: path, operation: "chmod", errno: errno) }
                 narrowed = true
             }
         }
@@ -77,10 +78,10 @@ public enum HostDirectory {
     private static func checkPrivate(_ directory: DirectoryHandle, _ path: String) throws {
         let info = try naming(path) { try directory.status() }
         guard info.st_uid == geteuid() else {
-            throw FilesystemError.refused(path: path, reason: "belongs to user \(info.st_uid), not to \(geteuid()) who runs mbctl; remove it or choose another path")
+            throw RefusedPath(path: path, reason: "belongs to user \(info.st_uid), not to \(geteuid()) who runs mbctl; remove it or choose another path")
         }
         guard info.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
-            throw FilesystemError.refused(path: path, reason: "is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))); make it 0700 or choose another path")
+            throw RefusedPath(path: path, reason: "is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))); make it 0700 or choose another path")
         }
     }
 }

@@ -2,6 +2,7 @@ import CLinuxSystem
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemErrors
 
 /// A directory that holds a root filesystem from an image, and path resolution inside it.
 ///
@@ -18,7 +19,7 @@ public final class RootDirectory: @unchecked Sendable {
     /// must not be one.
     public init(path: String) throws {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
-        guard fd >= 0 else { throw FilesystemError.system(path: path, operation: "open", errno: errno) }
+        guard fd >= 0 else { throw FilesystemError(path: path, operation: "open", errno: errno) }
         self.path = path
         self.fd = fd
     }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemErrors
 
 /// File operations on a root filesystem that came from an image, for whoever finishes a rootfs
 /// after unpacking (Man8S installs its init into it). The image is untrusted: its `/sbin` may be
@@ -50,7 +51,7 @@ public struct RootFilesystem: Sendable {
     /// Copies the host file `source` (read normally: it is the host's) to `path` in the root.
     public func copyHostFile(_ source: String, to path: String, mode: mode_t) throws {
         let fd = open(source, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw FilesystemError.system(path: source, operation: "read", errno: errno) }
+        guard fd >= 0 else { throw FilesystemError(path: source, operation: "read", errno: errno) }
         defer { close(fd) }
         let contents = try naming(source) { try FileDescriptor.read(fd, limit: Self.largestHostFile) }
         try writeFile(path, contents: contents, mode: mode)
@@ -94,7 +95,7 @@ public struct RootFilesystem: Sendable {
     public func rename(_ from: String, to: String) throws -> Bool {
         let source = EntryPath(from), destination = EntryPath(to)
         guard source.parent == destination.parent else {
-            throw FilesystemError.refused(path: inRoot(from), reason: "can only rename within one directory")
+            throw RefusedPath(path: inRoot(from), reason: "can only rename within one directory")
         }
         let root = try RootDirectory(path: self.path)
         guard let parent = try? root.openDirectory(source.parent) else { return false }

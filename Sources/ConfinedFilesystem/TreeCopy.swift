@@ -2,6 +2,7 @@ import CLinuxSystem
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemErrors
 
 /// Copies the contents of a directory of an image's rootfs into a directory of the host: the
 /// seed data of a machine's volume (``Mode/seed``), or a whole image tree into a machine's new
@@ -163,8 +164,9 @@ public struct TreeCopy {
         guard input >= 0 else { throw SystemCallError(operation: "open \(path.display) in the image", errno: errno) }
         defer { close(input) }
         var opened = stat()
-        guard fstat(input, &opened) == 0, (opened.st_mode & S_IFMT) == S_IFREG else {
-            throw SystemCallError(operation: "read \(path.display) in the image (no longer a regular file)", errno: EINVAL)
+        guard fstat(input, &opened) == 0 else { throw SystemCallError(operation: "stat \(path.display) in the image", errno: errno) }
+        guard (opened.st_mode & S_IFMT) == S_IFREG else {
+            throw UnexpectedFileKind(path: nil, mode: opened.st_mode, expected: S_IFREG, advice: "\(path.display) in the image changed while it was copied")
         }
         let output = withCPath(name) { openat(destination.fd, $0, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600) }
         guard output >= 0 else { throw SystemCallError(operation: "create \(path.display)", errno: errno) }

@@ -3,6 +3,7 @@ import Foundation
 import ImageArchive
 import OCILayout
 import RegistryClient
+import BlockingWork
 
 extension ImageAccess {
     /// What a copy produced.

@@ -2,6 +2,8 @@ import ConfinedFilesystem
 import Foundation
 import LayerUnpacker
 import OCILayout
+import SystemErrors
+import BlockingWork
 
 extension ImageAccess {
     public struct UnpackResult: Sendable {
@@ -28,7 +30,7 @@ extension ImageAccess {
         let stagingName = Array(".\((target as NSString).lastPathComponent).mbctl-\(UUID().uuidString.prefix(8))".utf8)
         let staging = "\(parentPath)/\(String(decoding: stagingName, as: UTF8.self))"
         guard try parent.makeDirectoryIfMissing(stagingName, mode: 0o755) else {
-            throw ImageAccessError.filesystem(path: staging, operation: "create", errno: EEXIST)
+            throw FilesystemError(path: staging, operation: "create", errno: EEXIST)
         }
         do {
             let image = try await prepare(location, progress: progress)
@@ -37,7 +39,7 @@ extension ImageAccess {
             do {
                 try parent.rename(stagingName, to: Array((target as NSString).lastPathComponent.utf8))
             } catch let error as SystemCallError {
-                throw ImageAccessError.filesystem(path: target, operation: "rename into place", errno: error.errno)
+                throw FilesystemError(path: target, operation: "rename into place", errno: error.errno)
             }
             return result
         } catch {
@@ -113,7 +115,7 @@ extension ImageAccess {
         }
         let parent = (target as NSString).deletingLastPathComponent
         guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ImageAccessError.filesystem(path: parent, operation: "use as parent directory", errno: ENOENT)
+            throw FilesystemError(path: parent, operation: "use as parent directory", errno: ENOENT)
         }
     }
 

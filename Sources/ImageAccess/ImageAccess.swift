@@ -3,6 +3,7 @@ import ImageArchive
 import LayerUnpacker
 import OCILayout
 import RegistryClient
+import BlockingWork
 
 /// Getting an image, the same way for every command: from where it is (an ``ImageLocation``)
 /// through its source and the store its blobs go to, to the layers to apply.

@@ -1,6 +1,8 @@
 import ConfinedFilesystem
 import Foundation
 import OCILayout
+import SystemErrors
+import BlockingWork
 
 /// Held while a command uses the cache (shared with other commands); ``ImageCache/prune(keeping:)``
 /// and ``ImageCache/clear()`` need it alone, so they never take blobs from under a pull.
@@ -21,9 +23,8 @@ extension ImageCache {
         let path = absolutePath
         let lock = try await BlockingWork.run {
             let directory = try DirectoryHandle.open(path)
-            return try FilesystemError.about("\(path)/.mbctl-lock") { try FileLock.acquire(Self.lockName, in: directory, wait: true, shared: true) }
+            return try naming("\(path)/.mbctl-lock") { try FileLock.acquire(Self.lockName, in: directory, shared: true) }
         }
-        guard let lock else { throw FilesystemError.system(path: "\(path)/.mbctl-lock", operation: "lock", errno: EAGAIN) }
         return CacheLease(lock: lock)
     }
 
@@ -36,8 +37,8 @@ extension ImageCache {
 
     /// The cache alone, or an error when another mbctl uses it now.
     func alone(_ directory: DirectoryHandle) throws -> FileLock {
-        guard let lock = try FilesystemError.about("\(absolutePath)/.mbctl-lock", { try FileLock.acquire(Self.lockName, in: directory, wait: false) }) else {
-            throw FilesystemError.refused(path: absolutePath, reason: "another mbctl uses the cache now; try again when it is done")
+        guard let lock = try naming("\(absolutePath)/.mbctl-lock", { try FileLock.attempt(Self.lockName, in: directory) }) else {
+            throw RefusedPath(path: absolutePath, reason: "another mbctl uses the cache now; try again when it is done")
         }
         return lock
     }
@@ -101,15 +102,15 @@ extension ImageCache {
         }
         let blobsPath = "\(absolutePath)/blobs/sha256"
         if let blobs = try? DirectoryHandle.open(blobsPath, allowingSymlink: false) {
-            for name in try FilesystemError.about(blobsPath, { try blobs.entries() }) {
+            for name in try naming(blobsPath, { try blobs.entries() }) {
                 guard let digest = try? Digest(parsing: "sha256:" + String(decoding: name, as: UTF8.self)), !needed.contains(digest) else { continue }
                 let size = (try? blobs.status(of: name)).flatMap { $0 }.map { Int64($0.st_size) } ?? 0
-                try FilesystemError.about("\(blobsPath)/\(digest.encoded)") { try blobs.removeTree(name) }
+                try naming("\(blobsPath)/\(digest.encoded)") { try blobs.removeTree(name) }
                 result.blobs += 1
                 result.bytes += size
             }
         }
-        try FilesystemError.about("\(absolutePath)/.ingest") { try directory.removeTree(Array(".ingest".utf8)) }
+        try naming("\(absolutePath)/.ingest") { try directory.removeTree(Array(".ingest".utf8)) }
         return result
     }
 

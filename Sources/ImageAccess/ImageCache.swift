@@ -1,6 +1,7 @@
 import ConfinedFilesystem
 import Foundation
 import OCILayout
+import SystemErrors
 
 /// The image cache (`/var/tmp/man8s`): an OCI image layout of every image pulled or imported.
 ///
@@ -28,14 +29,14 @@ public struct ImageCache: Sendable {
         let directory: DirectoryHandle
         do {
             directory = try HostDirectory.open(absolutePath, mode: 0o700, privacy: .ownedByUser, create: false).handle
-        } catch FilesystemError.system(_, _, ENOENT) {
+        } catch let error as FilesystemError where error.errno == ENOENT {
             return 0
         }
         let lock = try alone(directory)
         defer { lock.release() }
-        let entries = try FilesystemError.about(absolutePath) { try directory.entries() }.filter { $0 != Self.lockName }
+        let entries = try naming(absolutePath) { try directory.entries() }.filter { $0 != Self.lockName }
         for entry in entries {
-            try FilesystemError.about("\(absolutePath)/\(String(decoding: entry, as: UTF8.self))") { try directory.removeTree(entry) }
+            try naming("\(absolutePath)/\(String(decoding: entry, as: UTF8.self))") { try directory.removeTree(entry) }
         }
         return entries.count
     }

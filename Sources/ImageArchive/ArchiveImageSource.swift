@@ -1,5 +1,7 @@
 import Foundation
 import OCILayout
+import SystemErrors
+import BlockingWork
 
 /// An image in an archive file: `oci-archive:FILE[:TAG]` (a tar of an OCI image layout) or
 /// `docker-archive:FILE[:REFERENCE]` (what `docker save` writes, legacy or Docker 25's OCI
@@ -27,7 +29,7 @@ public struct ArchiveImageSource: ImageSource {
     /// Long: stops with `CancellationError` once `cancellation` is raised.
     public static func open(path: String, kind: Kind, name: String?, cache: ContentStore, cancellation: CancellationFlag? = nil) throws -> ArchiveImageSource {
         var status = stat()
-        guard stat(path, &status) == 0 else { throw OCILayoutError.io(path: path, operation: "open", errno: errno) }
+        guard stat(path, &status) == 0 else { throw FilesystemError(path: path, operation: "open", errno: errno) }
         let contents = try ArchiveImport.ingest(path, into: cache, cancellation: cancellation)
         let display = (kind == .oci ? "oci-archive:" : "docker-archive:") + path
         let root: ManifestDocument

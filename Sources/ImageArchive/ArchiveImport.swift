@@ -1,5 +1,7 @@
 import Foundation
 import OCILayout
+import SystemErrors
+import BlockingWork
 
 /// What an image archive holds, after the one pass that put its blobs into a content store.
 struct ArchiveContents {
@@ -94,7 +96,7 @@ enum ArchiveImport {
         } catch let error as OCILayoutError {
             switch error {
             case .digestMismatch, .sizeMismatch:
-                throw ArchiveError.invalidArchiveEntry(path: archive, entry: entry, reason: error.description)
+                throw ArchiveError.damagedEntry(path: archive, entry: entry, cause: ErrorCause(error))
             default:
                 throw error
             }

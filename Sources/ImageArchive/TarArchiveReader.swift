@@ -121,19 +121,3 @@ final class TarArchiveReader {
         return .invalidArchive(path: path, reason: "it is damaged or not a tar archive (\(text))")
     }
 }
-
-/// Errors of reading and writing image archives, naming the archive and, where there is one,
-/// the entry at fault.
-public enum ArchiveError: Error, Equatable, Sendable, CustomStringConvertible {
-    case invalidArchive(path: String, reason: String)
-    case invalidArchiveEntry(path: String, entry: String, reason: String)
-    case cannotWrite(path: String, reason: String)
-
-    public var description: String {
-        switch self {
-        case .invalidArchive(let path, let reason): return "archive \(path): \(reason)"
-        case .invalidArchiveEntry(let path, let entry, let reason): return "archive \(path), entry \"\(entry)\": \(reason)"
-        case .cannotWrite(let path, let reason): return "cannot write archive \(path): \(reason)"
-        }
-    }
-}

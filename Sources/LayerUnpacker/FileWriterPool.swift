@@ -3,6 +3,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemErrors
 
 /// A regular file whose bytes were read from the tar, waiting to be created by a worker.
 struct FileJob: @unchecked Sendable {
@@ -122,7 +123,7 @@ final class FileWriterPool: @unchecked Sendable {
                     try FileDescriptor.writeAll(fd, job.data, at: 0)
                 }
             } catch let failed as SystemCallError {
-                error = UnpackError.system(layer: layer, entry: String(job.path.display.dropFirst()), operation: failed.operation, errno: failed.errno)
+                error = UnpackError.entryFailed(layer: layer, entry: String(job.path.display.dropFirst()), cause: failed)
             } catch let other {
                 error = other
             }

@@ -4,6 +4,7 @@ import CLinuxSystem
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemErrors
 
 /// Applies the entries of one layer to the root (OCI image-spec layer.md, "Applying Changesets").
 ///
@@ -51,7 +52,7 @@ final class LayerApplication {
         do {
             try apply(entry, path: path, stream: stream)
         } catch let error as SystemCallError {
-            throw UnpackError.system(layer: layer, entry: String(decoding: rawName, as: UTF8.self), operation: error.operation, errno: error.errno)
+            throw UnpackError.entryFailed(layer: layer, entry: String(decoding: rawName, as: UTF8.self), cause: error)
         } catch let error as EntryError {
             throw UnpackError.invalidEntry(layer: layer, entry: String(decoding: rawName, as: UTF8.self), reason: error.reason)
         }
@@ -321,13 +322,19 @@ final class LayerApplication {
             let fd = withCPath(path.relativeBytes) {
                 mbctl_openat2(root.fd, $0, UInt64(O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), 0, MBCTL_RESOLVE_IN_ROOT | MBCTL_RESOLVE_NO_MAGICLINKS)
             }
-            // Gone (a later whiteout) or no longer a directory (a later entry replaced it): skip.
-            guard fd >= 0 else { continue }
+            // Gone (a later whiteout) or no longer a directory (a later entry replaced it by a file
+            // or a symlink): skip. Any other failure is one.
+            guard fd >= 0 else {
+                guard errno == ENOENT || errno == ENOTDIR || errno == ELOOP else {
+                    throw UnpackError.entryFailed(layer: layer, entry: path.display, cause: SystemCallError(operation: "open directory", errno: errno))
+                }
+                continue
+            }
             defer { close(fd) }
             do {
                 try RegularFile.applyAttributes(metadata, to: fd, rootless: rootless, counters: &skipped)
             } catch let error as SystemCallError {
-                throw UnpackError.system(layer: layer, entry: path.display, operation: error.operation, errno: error.errno)
+                throw UnpackError.entryFailed(layer: layer, entry: path.display, cause: error)
             }
         }
         statistics.ownershipSkipped += skipped.ownership

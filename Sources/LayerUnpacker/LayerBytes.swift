@@ -1,4 +1,5 @@
 import OCILayout
+import SystemErrors
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,7 +20,7 @@ final class LayerFile: LayerBytes, @unchecked Sendable {
         do {
             fd = try RegularFileOpening.open(path, flags: O_RDONLY)
         } catch {
-            throw UnpackError.unreadable(layer: layer, reason: "\(error)")
+            throw UnpackError.unopenable(layer: layer, cause: ErrorCause(error))
         }
     }
 

@@ -4,6 +4,8 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemErrors
+import BlockingWork
 
 /// One layer to apply: where its blob's bytes are, how it is compressed, and the digests it must have.
 public struct LayerBlob: Sendable {
@@ -74,12 +76,7 @@ public struct LayerUnpacker: Sendable {
             if let previous { uselocale(previous) }
             if let utf8 { freelocale(utf8) }
         }
-        let root: RootDirectory
-        do {
-            root = try RootDirectory(path: rootPath)
-        } catch FilesystemError.system(_, _, let code) {
-            throw UnpackError.root(path: rootPath, reason: String(cString: strerror(code)))
-        }
+        let root = try RootDirectory(path: rootPath)
         let bytes: any LayerBytes
         switch layer.source {
         case .file(let path): bytes = try LayerFile(path: path, layer: layer.digest)

@@ -3,6 +3,7 @@ import ConfinedFilesystem
 import Glibc
 import CLinuxSystem
 #endif
+import SystemErrors
 
 /// What rootless unpacking could not do, counted.
 struct SkipCounters {

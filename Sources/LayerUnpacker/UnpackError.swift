@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import SystemErrors
 
 /// Errors of layer application. Each names the layer and, where there is one, the entry at fault.
 public enum UnpackError: Error, Equatable, Sendable {
@@ -8,6 +6,8 @@ public enum UnpackError: Error, Equatable, Sendable {
     case compressionMismatch(layer: String, expected: String, found: String)
     /// libarchive could not read the layer (truncated, corrupt, not a tar).
     case unreadable(layer: String, reason: String)
+    /// The layer's file could not be opened as one (missing, a FIFO…): `cause` says why.
+    case unopenable(layer: String, cause: ErrorCause)
     /// The compressed bytes do not hash to the layer digest.
     case digestMismatch(layer: String, expected: String, actual: String)
     /// The uncompressed tar does not hash to the config's `diff_id` for it.
@@ -15,9 +15,7 @@ public enum UnpackError: Error, Equatable, Sendable {
     /// An entry that cannot be applied, with why.
     case invalidEntry(layer: String, entry: String, reason: String)
     /// A system call failed while applying an entry.
-    case system(layer: String, entry: String, operation: String, errno: Int32)
-    /// The target root cannot be used.
-    case root(path: String, reason: String)
+    case entryFailed(layer: String, entry: String, cause: SystemCallError)
 }
 
 extension UnpackError: CustomStringConvertible {
@@ -33,10 +31,10 @@ extension UnpackError: CustomStringConvertible {
             return "layer \(layer) does not match the image config's diff_id: expected \(expected), got \(actual)"
         case .invalidEntry(let layer, let entry, let reason):
             return "layer \(layer), entry \"\(entry)\": \(reason)"
-        case .system(let layer, let entry, let operation, let code):
-            return "layer \(layer), entry \"\(entry)\": \(operation): \(String(cString: strerror(code)))"
-        case .root(let path, let reason):
-            return "cannot unpack into \(path): \(reason)"
+        case .unopenable(let layer, let cause):
+            return "cannot read layer \(layer): \(cause)"
+        case .entryFailed(let layer, let entry, let cause):
+            return "layer \(layer), entry \"\(entry)\": \(cause)"
         }
     }
 }

@@ -2,6 +2,7 @@ import ConfinedFilesystem
 import Foundation
 import ImageAccess
 import OCILayout
+import SystemErrors
 
 /// `mbctl cache list` and `cache prune`: the images of the cache and the image trees beside the
 /// machines, with the machines that use them.

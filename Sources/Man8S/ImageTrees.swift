@@ -3,6 +3,8 @@ import Foundation
 import ImageAccess
 import LayerUnpacker
 import OCILayout
+import SystemErrors
+import BlockingWork
 
 /// How a machine's rootfs is made.
 public enum RootfsMethod: String, Sendable, Codable, CaseIterable {
@@ -79,9 +81,7 @@ struct ImageTrees {
             return try directories.machines.openDirectory(MachineLock.directoryName)
         }
         let lockPath = "\(directories.layout.machines)/.locks/image-sha256-\(digest.encoded).lock"
-        guard let lock = try await BlockingWork.run({ try FilesystemError.about(lockPath) { try FileLock.acquire(Array("image-sha256-\(digest.encoded).lock".utf8), in: lockDirectory, wait: true) } }) else {
-            throw Man8SError.filesystem(path: lockPath, operation: "lock", errno: EAGAIN)
-        }
+        let lock = try await BlockingWork.run { try naming(lockPath) { try FileLock.acquire(Array("image-sha256-\(digest.encoded).lock".utf8), in: lockDirectory) } }
         defer { lock.release() }
         if try naming(path, { try top.status(of: name) }) != nil {
             return (try naming("\(path)/sha256-\(digest.encoded)") { try top.openDirectory(name) }, nil)

@@ -1,6 +1,7 @@
 import ConfinedFilesystem
 import Foundation
 import OCILayout
+import SystemErrors
 
 /// The host's Man8S directories (``HostLayout``), opened once: every later step reaches a
 /// machine's files through these handles and the machine's name, never by joining strings, so
@@ -29,7 +30,7 @@ struct MachineDirectories {
     static func openExisting(_ layout: HostLayout) throws -> MachineDirectories? {
         do {
             return try open(layout, create: false)
-        } catch FilesystemError.system(_, _, ENOENT) {
+        } catch let error as FilesystemError where error.errno == ENOENT {
             return nil
         }
     }
@@ -74,22 +75,17 @@ struct MachineDirectories {
     /// an upgrade never follows a link there, waits on a FIFO or cuts the file mid-line.
     func carriedEnvironment(of name: MachineName) throws -> String? {
         let path = layout.environmentFile(of: name)
-        let bytes: [UInt8]?
-        do {
-            guard try configs.status(of: name.bytes) != nil else { return nil }
-            // A configuration directory replaced by a link or a file is an error, never "no settings".
-            let directory = try FilesystemError.about(layout.configDirectory(of: name)) { try configs.openDirectory(name.bytes) }
-            if let info = try directory.status(of: Self.environmentFileName), (info.st_mode & S_IFMT) != S_IFREG {
-                throw Man8SError.unusableEnvironmentFile(
-                    path: path, reason: "it is \(fileKind(info.st_mode)), not a regular file; mbctl neither follows nor reads it (put the machine's settings back as a regular file, or remove it)")
-            }
-            bytes = try directory.readFile(Self.environmentFileName, limit: Self.environmentFileLimit + 1)
-        } catch let error as SystemCallError {
-            throw Man8SError.unusableEnvironmentFile(path: path, reason: "cannot \(error.operation): \(String(cString: strerror(error.errno)))")
+        guard try naming(layout.configs, { try configs.status(of: name.bytes) }) != nil else { return nil }
+        // A configuration directory replaced by a link or a file is an error, never "no settings".
+        let directory = try naming(layout.configDirectory(of: name)) { try configs.openDirectory(name.bytes) }
+        if let info = try naming(path, { try directory.status(of: Self.environmentFileName) }), (info.st_mode & S_IFMT) != S_IFREG {
+            throw UnexpectedFileKind(
+                path: path, mode: info.st_mode, expected: S_IFREG,
+                advice: "mbctl neither follows nor reads it (put the machine's settings back as a regular file, or remove it)")
         }
-        guard let bytes else { return nil }
+        guard let bytes = try naming(path, { try directory.readFile(Self.environmentFileName, limit: Self.environmentFileLimit + 1) }) else { return nil }
         guard bytes.count <= Self.environmentFileLimit else {
-            throw Man8SError.unusableEnvironmentFile(path: path, reason: "it is larger than 1 MiB, more than mbctl carries into a new generation; shorten it")
+            throw Man8SError.unusableEnvironmentFile(path: path, reason: "larger than 1 MiB, more than mbctl carries into a new generation; shorten it")
         }
         return String(decoding: bytes, as: UTF8.self)
     }
@@ -135,6 +131,6 @@ func naming<T>(_ path: String, _ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as SystemCallError {
-        throw Man8SError.filesystem(path: path, operation: error.operation, errno: error.errno)
+        throw FilesystemError(path: path, operation: error.operation, errno: error.errno)
     }
 }

@@ -1,5 +1,6 @@
 import ConfinedFilesystem
 import Foundation
+import SystemErrors
 
 /// What mbctl knows of one generation of a machine: the image it was made from, its address and
 /// template, its volumes, and the `man8env.env` mbctl wrote for it (without the user's lines, so

@@ -1,5 +1,7 @@
+import BlockingWork
 import ConfinedFilesystem
 import Foundation
+import SystemErrors
 
 /// The lock that lets one mbctl process at a time make, change or remove machine NAME.
 ///
@@ -37,18 +39,34 @@ final class MachineLock {
         case start = "started"
     }
 
-    /// Takes machine `name`'s lock, or fails at once naming the process that holds it (waits
-    /// for it instead when `wait`).
-    static func acquire(_ name: MachineName, for purpose: Purpose, in directories: MachineDirectories, wait: Bool = false) throws -> MachineLock {
+    /// Takes machine `name`'s lock, or fails at once naming the process that holds it.
+    static func acquire(_ name: MachineName, for purpose: Purpose, in directories: MachineDirectories) throws -> MachineLock {
+        let (directory, path) = try lockDirectory(in: directories)
+        guard let lock = try naming("\(path)/\(name).lock", { try FileLock.attempt(fileName(name), in: directory) }) else {
+            let note = Note(try? directory.readFile(fileName(name), limit: 512))
+            throw Man8SError.machineBusy(name.value, process: note.fields["pid"].flatMap { Int32($0) }, doing: note.fields["doing"])
+        }
+        return try held(lock, of: name, for: purpose, in: directory, path: path)
+    }
+
+    /// Takes machine `name`'s lock, waiting while another mbctl holds it. Blocks: for commands
+    /// that run no task (`machines recover`, lifecycle commands).
+    static func waitFor(_ name: MachineName, for purpose: Purpose, in directories: MachineDirectories) throws -> MachineLock {
+        let (directory, path) = try lockDirectory(in: directories)
+        let lock = try naming("\(path)/\(name).lock") { try FileLock.acquire(fileName(name), in: directory) }
+        return try held(lock, of: name, for: purpose, in: directory, path: path)
+    }
+
+    private static func lockDirectory(in directories: MachineDirectories) throws -> (DirectoryHandle, String) {
         let path = "\(directories.layout.machines)/.locks"
         let directory = try naming(path) {
             _ = try directories.machines.makeDirectoryIfMissing(directoryName, mode: 0o700)
             return try directories.machines.openDirectory(directoryName)
         }
-        guard let lock = try naming("\(path)/\(name).lock", { try FileLock.acquire(fileName(name), in: directory, wait: wait) }) else {
-            let note = Note(try? directory.readFile(fileName(name), limit: 512))
-            throw Man8SError.machineBusy(name.value, process: note.fields["pid"].flatMap { Int32($0) }, doing: note.fields["doing"])
-        }
+        return (directory, path)
+    }
+
+    private static func held(_ lock: FileLock, of name: MachineName, for purpose: Purpose, in directory: DirectoryHandle, path: String) throws -> MachineLock {
         let held = MachineLock(name: name, lock: lock, directory: directory, directoryPath: path, purpose: purpose)
         try held.writeNote(address: nil)
         return held
@@ -75,11 +93,10 @@ final class MachineLock {
 
     /// Under the host lock: runs `check` (which throws if the name or address is taken), with the
     /// addresses other pulls in progress claim, then claims `address` for this machine.
-    func claim(_ address: YggdrasilAddress, after check: (_ claimedByOthers: [(name: String, address: String)]) throws -> Void) throws {
+    func claim(_ address: YggdrasilAddress, after check: (_ claimedByOthers: [(name: String, address: String)]) throws -> Void) async throws {
         let path = "\(directoryPath)/host.lock"
-        guard let host = try naming(path, { try FileLock.acquire(Self.hostLockName, in: directory, wait: true) }) else {
-            throw Man8SError.filesystem(path: path, operation: "lock", errno: EAGAIN)
-        }
+        let directory = self.directory
+        let host = try await BlockingWork.run { try naming(path) { try FileLock.acquire(Self.hostLockName, in: directory) } }
         defer { host.release() }
         try check(try claimsOfOthers())
         try writeNote(address: address)

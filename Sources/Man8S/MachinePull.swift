@@ -4,6 +4,8 @@ import ImageAccess
 import LayerUnpacker
 import OCILayout
 import RegistryClient
+import SystemErrors
+import BlockingWork
 
 /// `mbctl machines pull SRC NAME`: a Man8S machine from an image (docs/host-contract.md, section 3).
 ///
@@ -72,7 +74,7 @@ public struct MachinePull: Sendable {
         defer { lease.release() }
         var warnings = directories.notices
         warnings += try directories.removeLeftovers(of: name).map { "removed \($0), left by an mbctl that was killed" }
-        try lock.claim(address) { claims in try checkFree(name, address: address, prefix: prefix, in: directories, claimedByOthers: claims) }
+        try await lock.claim(address) { claims in try checkFree(name, address: address, prefix: prefix, in: directories, claimedByOthers: claims) }
 
         // The config first, so the volume questions come before the long download.
         let prepared = try await images.prepare(source, progress: progress)
@@ -299,7 +301,7 @@ public struct MachinePull: Sendable {
             do {
                 paths.insert(try VolumePath(key))
             } catch let error as Man8SError {
-                throw Man8SError.invalidImage(reason: "\(error)")
+                throw Man8SError.invalidImageVolume(cause: ErrorCause(error))
             }
         }
         return paths.sorted()

@@ -1,5 +1,6 @@
 import ConfinedFilesystem
 import Foundation
+import SystemErrors
 
 /// `mbctl machines recover NAME`: finishes an upgrade or rollback of NAME that a killed mbctl
 /// left half-done (see ``MachineTransition``). The machine's unit runs it before every boot
@@ -11,7 +12,8 @@ public struct MachineRecovery: Sendable {
         self.layout = layout
     }
 
-    /// True when there was something to finish. Waits for an mbctl that works on the machine.
+    /// True when there was something to finish. Waits for an mbctl that works on the machine
+    /// (blocking: call it from a command that runs no task).
     /// A machine that is not there is an error: the unit's `ExecStartPre` then keeps systemd from
     /// booting a rootfs that is missing (a wrong configuration, a swap that cannot be finished).
     @discardableResult
@@ -19,12 +21,12 @@ public struct MachineRecovery: Sendable {
         guard let directories = try MachineDirectories.openExisting(layout), try directories.exists(name) else {
             throw Man8SError.noSuchMachine(name.value)
         }
-        let lock = try MachineLock.acquire(name, for: .upgrade, in: directories, wait: true)
+        let lock = try MachineLock.waitFor(name, for: .upgrade, in: directories)
         defer { lock.release() }
         guard let generations = try MachineGenerations.open(name, in: directories, create: false) else { return false }
         let finished = try MachineTransition.recover(generations)
         guard try directories.machines.status(of: name.bytes) != nil else {
-            throw Man8SError.filesystem(path: layout.rootfs(of: name), operation: "find the root filesystem of", errno: ENOENT)
+            throw FilesystemError(path: layout.rootfs(of: name), operation: "find the root filesystem of", errno: ENOENT)
         }
         return finished
     }

@@ -1,5 +1,6 @@
 import ConfinedFilesystem
 import Foundation
+import SystemErrors
 
 /// `mbctl machines remove NAME`: deletes the rootfs, the `/var/lib/machines` link and the nspawn
 /// file. Never the configuration or data: with them the machine can be made again.
@@ -36,7 +37,7 @@ public struct MachineRemoval: Sendable {
         // another tool that has the same name there.
         if let link {
             guard (link.st_mode & S_IFMT) == S_IFLNK else {
-                throw Man8SError.filesystem(path: layout.systemdLink(of: name), operation: "remove (not a symlink mbctl made)", errno: EEXIST)
+                throw FilesystemError(path: layout.systemdLink(of: name), operation: "remove (not a symlink mbctl made)", errno: EEXIST)
             }
             try naming(layout.systemdLink(of: name)) { try directories.systemdMachines.remove(name.bytes) }
             removed.append(layout.systemdLink(of: name))

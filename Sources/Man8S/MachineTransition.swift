@@ -1,5 +1,6 @@
 import ConfinedFilesystem
 import Foundation
+import SystemErrors
 
 /// Going from a machine's current generation to another (see ``MachineGenerations``): the
 /// current one is kept as generation `outgoing`, and the one prepared in `incoming` (`next`, or

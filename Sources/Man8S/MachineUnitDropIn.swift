@@ -1,5 +1,6 @@
 import ConfinedFilesystem
 import Foundation
+import SystemErrors
 
 /// How the unit's drop-in runs mbctl: this executable, with the configuration file the machine
 /// was made with, so that the boot-time repair finds the machine where the operator keeps it.

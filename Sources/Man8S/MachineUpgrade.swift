@@ -3,6 +3,8 @@ import Foundation
 import ImageAccess
 import LayerUnpacker
 import OCILayout
+import SystemErrors
+import BlockingWork
 
 /// `mbctl machines upgrade NAME [SRC]`: the machine made anew from the newest image, its
 /// configuration and data kept, the old generation kept for `machines rollback`.

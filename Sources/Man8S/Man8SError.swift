@@ -1,11 +1,13 @@
 import Foundation
+import SystemErrors
 
 /// Errors of the Man8S layer: machines, their files and addresses. Each names what is at fault.
 public enum Man8SError: Error, Equatable, CustomStringConvertible {
     case invalidPrefix(String, reason: String)
     case targetNotEmpty(String)
-    case filesystem(path: String, operation: String, errno: Int32)
     case invalidImage(reason: String)
+    /// One of the image's volumes cannot be used: `cause` says which and why.
+    case invalidImageVolume(cause: ErrorCause)
     case invalidMachineName(String, reason: String)
     case unrepresentable(what: String, reason: String)
     case invalidVolume(String, reason: String)
@@ -39,8 +41,8 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
         switch self {
         case .invalidPrefix(let text, let reason): return "invalid yggdrasil prefix \"\(text)\": \(reason)"
         case .targetNotEmpty(let path): return "\(path) exists and is not an empty directory; choose another path or empty it"
-        case .filesystem(let path, let operation, let code): return "cannot \(operation) \(path): \(String(cString: strerror(code)))"
         case .invalidImage(let reason): return "invalid image: \(reason)"
+        case .invalidImageVolume(let cause): return "invalid image: \(cause)"
         case .invalidMachineName(let name, let reason): return "invalid machine name \"\(name)\": \(reason)"
         case .unrepresentable(let what, let reason): return "cannot write \(what): \(reason)"
         case .invalidVolume(let text, let reason): return "invalid volume \"\(Self.shortened(text))\": \(reason)"
@@ -58,7 +60,7 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
         case .configuration(let path, let line, let reason): return line > 0 ? "\(path), line \(line): \(reason)" : "\(path): \(reason)"
         case .damagedRecord(let path, let reason): return "mbctl's record \(path) cannot be used: \(reason); restore it, or remove it and give the image (mbctl machines upgrade NAME SRC)"
         case .unrecordedImage(let name): return "mbctl has no record of the image machine \(name) was made from (it was made by an older mbctl); give it: mbctl machines upgrade \(name) SRC"
-        case .unusableEnvironmentFile(let path, let reason): return "\(path): \(reason)"
+        case .unusableEnvironmentFile(let path, let reason): return "\(path) cannot be carried into the new generation: \(reason)"
         case .notRunning(let name, let directory): return "machine \(name) is not running (no systemd-nspawn runs it); start it with systemd-nspawn -M \(name) -D \(directory)"
         }
     }

@@ -1,5 +1,6 @@
 import ConfinedFilesystem
 import Foundation
+import SystemErrors
 
 /// What one `machines pull` created on the host, so that a failure (or Ctrl-C) can take exactly
 /// that away again and nothing else: a machine appears whole or not at all, and what existed
@@ -55,7 +56,7 @@ final class Rollback: @unchecked Sendable {
         let info = try naming(path) { try directory.status() }
         let old = info.st_mode & 0o7777
         guard old & ~mode != 0 else { return }
-        guard fchmod(directory.fd, mode) == 0 else { throw Man8SError.filesystem(path: path, operation: "chmod", errno: errno) }
+        guard fchmod(directory.fd, mode) == 0 else { throw FilesystemError(path: path, operation: "chmod", errno: errno) }
         append(.restoreMode(directory, old))
     }
 

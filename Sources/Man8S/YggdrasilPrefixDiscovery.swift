@@ -1,4 +1,5 @@
 import Foundation
+import SystemErrors
 
 /// Finds the host's yggdrasil subnet (the `subnet` of `getself`), which machines' addresses are
 /// taken from: from the admin socket named by `AdminListen` in yggdrasil's config (default
@@ -51,7 +52,7 @@ public struct YggdrasilPrefixDiscovery: Sendable {
         }
         let path = String(endpoint.dropFirst("unix://".count))
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Man8SError.filesystem(path: path, operation: "open a socket for", errno: errno) }
+        guard fd >= 0 else { throw FilesystemError(path: path, operation: "open a socket for", errno: errno) }
         defer { close(fd) }
         var timeout = timeval(tv_sec: 3, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -59,7 +60,7 @@ public struct YggdrasilPrefixDiscovery: Sendable {
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
-            throw Man8SError.filesystem(path: path, operation: "connect to", errno: ENAMETOOLONG)
+            throw FilesystemError(path: path, operation: "connect to", errno: ENAMETOOLONG)
         }
         withUnsafeMutableBytes(of: &address.sun_path) { raw in
             raw.copyBytes(from: bytes)
@@ -67,9 +68,9 @@ public struct YggdrasilPrefixDiscovery: Sendable {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard connected == 0 else { throw Man8SError.filesystem(path: path, operation: "connect to", errno: errno) }
+        guard connected == 0 else { throw FilesystemError(path: path, operation: "connect to", errno: errno) }
         let request = Array("{\"request\":\"getself\",\"keepalive\":false}".utf8)
-        guard write(fd, request, request.count) == request.count else { throw Man8SError.filesystem(path: path, operation: "write to", errno: errno) }
+        guard write(fd, request, request.count) == request.count else { throw FilesystemError(path: path, operation: "write to", errno: errno) }
         var answer = Data()
         var buffer = [UInt8](repeating: 0, count: 65536)
         while answer.count < 1 << 20 {

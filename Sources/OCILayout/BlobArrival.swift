@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemErrors
 
 /// The bytes of one blob as they arrive in a ``ContentStore``, for a reader that wants them
 /// before the blob is complete: the unpacker applies a layer while it still downloads.
@@ -115,7 +116,7 @@ public final class BlobArrival: @unchecked Sendable {
             let got = pread(file, base, wanted, off_t(offset))
             if got > 0 { return got }
             if got < 0 && errno != EINTR {
-                throw OCILayoutError.io(path: "blob \(digest)", operation: "read", errno: errno)
+                throw FilesystemError(path: "blob \(digest)", operation: "read", errno: errno)
             }
             // Fewer bytes than announced: the file was emptied for a restart meanwhile. Wait again.
         }

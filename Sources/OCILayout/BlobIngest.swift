@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SystemErrors
 
 /// One blob being written into a ``ContentStore``: appended in pieces, verified, then renamed
 /// into `blobs/` in one step.
@@ -70,7 +71,7 @@ public final class BlobIngest {
         while true {
             do {
                 return try OpenFile(path: partialPath, flags: O_RDWR | O_CREAT | O_NOFOLLOW | O_APPEND, mode: 0o644)
-            } catch OCILayoutError.io(_, _, let code) where code == ENOENT && attempts < 5 {
+            } catch let error as FilesystemError where error.errno == ENOENT && attempts < 5 {
                 attempts += 1
                 try DurableFile.makeDirectory(store.ingestDirectory)
             }

@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SystemErrors
 
 /// The content-addressed blobs of an OCI image layout (`blobs/sha256/<hex>`).
 ///
@@ -45,7 +46,7 @@ public struct ContentStore: Sendable {
         let file: OpenFile
         do {
             file = try OpenFile(path: blobPath, flags: O_RDONLY | O_NOFOLLOW)
-        } catch OCILayoutError.io(_, _, let code) where code == ENOENT {
+        } catch let error as FilesystemError where error.errno == ENOENT {
             throw OCILayoutError.blobNotFound(descriptor.digest, layout: root)
         }
         let data = try file.read(upTo: Int(descriptor.size) + 1)
@@ -97,7 +98,7 @@ public struct ContentStore: Sendable {
         let source: OpenFile
         do {
             source = try OpenFile(path: sourcePath, flags: O_RDONLY | O_NOFOLLOW)
-        } catch OCILayoutError.io(_, _, let code) where code == ENOENT || code == ELOOP {
+        } catch let error as FilesystemError where error.errno == ENOENT || error.errno == ELOOP {
             throw OCILayoutError.blobNotFound(descriptor.digest, layout: other.root)
         }
         try ingestWhole(descriptor) { ingest in

@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SystemErrors
 
 /// An OCI image layout directory (image-spec image-layout.md): `oci-layout`, `index.json` and
 /// the blobs of a ``ContentStore``.
@@ -65,7 +66,7 @@ public struct ImageLayout: Sendable {
         do {
             let file = try OpenFile(path: indexPath, flags: O_RDONLY | O_NOFOLLOW)
             data = try file.read(upTo: Int(DocumentLimits.manifest) + 1)
-        } catch OCILayoutError.io(_, _, let code) where code == ENOENT {
+        } catch let error as FilesystemError where error.errno == ENOENT {
             throw OCILayoutError.notALayout(path: path, reason: "index.json is missing")
         }
         guard Int64(data.count) <= DocumentLimits.manifest else {

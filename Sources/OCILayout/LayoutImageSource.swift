@@ -1,4 +1,5 @@
 import Foundation
+import BlockingWork
 
 /// An image in an OCI image layout directory, as `oci:DIR[:TAG]` names it.
 public struct LayoutImageSource: ImageSource {

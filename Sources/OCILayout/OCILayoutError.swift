@@ -13,9 +13,6 @@ public enum OCILayoutError: Error, Equatable, Sendable {
     case tagNotFound(String, layout: String, available: [String])
     case ambiguousImage(layout: String, available: [String])
     case notALayout(path: String, reason: String)
-    case io(path: String, operation: String, errno: Int32)
-    /// `path` is `kind` (a FIFO, a device…) where mbctl reads `expected` (a regular file).
-    case wrongKindOfFile(path: String, kind: String, expected: String)
     case schema1Manifest(image: String)
     case unsupportedManifest(image: String, mediaType: String)
     case noMatchingPlatform(image: String, wanted: String, available: [String])
@@ -51,16 +48,6 @@ extension OCILayoutError: CustomStringConvertible {
             return "\(image) has a manifest of unsupported type \"\(mediaType)\""
         case .noMatchingPlatform(let image, let wanted, let available):
             return "\(image) has no image for \(wanted); it has: \(available.isEmpty ? "none" : available.joined(separator: ", ")) (choose with --platform)"
-        case .io(let path, let operation, let code):
-            return "\(operation) \(path): \(String(cString: strerror(code)))"
-        case .wrongKindOfFile(let path, let kind, let expected):
-            return "\(path) is \(kind), not \(expected)" + (expected == fileKind(S_IFREG) ? "; mbctl reads images only from regular files" : "")
         }
     }
 }
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif

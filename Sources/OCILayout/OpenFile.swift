@@ -4,6 +4,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import SystemErrors
 
 /// An open file descriptor that closes itself, with the few POSIX calls the store needs
 /// (Foundation's FileHandle can neither lock nor report errno).
@@ -22,7 +23,7 @@ final class OpenFile {
     /// Takes an exclusive `flock`, waiting for any other holder (another mbctl process).
     func lockExclusive() throws {
         while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw OCILayoutError.io(path: path, operation: "lock", errno: errno) }
+            guard errno == EINTR else { throw FilesystemError(path: path, operation: "lock", errno: errno) }
         }
     }
 
@@ -33,7 +34,7 @@ final class OpenFile {
             let written = write(fd, base + offset, bytes.count - offset)
             if written < 0 {
                 if errno == EINTR { continue }
-                throw OCILayoutError.io(path: path, operation: "write", errno: errno)
+                throw FilesystemError(path: path, operation: "write", errno: errno)
             }
             offset += written
         }
@@ -49,7 +50,7 @@ final class OpenFile {
                 let got = Glibc.read(fd, base + filled, count - filled)
                 if got < 0 {
                     if errno == EINTR { continue }
-                    throw OCILayoutError.io(path: path, operation: "read", errno: errno)
+                    throw FilesystemError(path: path, operation: "read", errno: errno)
                 }
                 if got == 0 { break }
                 filled += got
@@ -61,16 +62,16 @@ final class OpenFile {
 
     func status() throws -> stat {
         var info = stat()
-        guard fstat(fd, &info) == 0 else { throw OCILayoutError.io(path: path, operation: "stat", errno: errno) }
+        guard fstat(fd, &info) == 0 else { throw FilesystemError(path: path, operation: "stat", errno: errno) }
         return info
     }
 
     func truncate(to length: Int64) throws {
-        guard ftruncate(fd, off_t(length)) == 0 else { throw OCILayoutError.io(path: path, operation: "truncate", errno: errno) }
+        guard ftruncate(fd, off_t(length)) == 0 else { throw FilesystemError(path: path, operation: "truncate", errno: errno) }
     }
 
     func sync() throws {
-        guard fsync(fd) == 0 else { throw OCILayoutError.io(path: path, operation: "fsync", errno: errno) }
+        guard fsync(fd) == 0 else { throw FilesystemError(path: path, operation: "fsync", errno: errno) }
     }
 }
 
@@ -83,27 +84,27 @@ enum DurableFile {
         if code == EEXIST {
             var info = stat()
             if stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { return }
-            throw OCILayoutError.io(path: path, operation: "create directory", errno: ENOTDIR)
+            throw FilesystemError(path: path, operation: "create directory", errno: ENOTDIR)
         }
-        guard code == ENOENT else { throw OCILayoutError.io(path: path, operation: "create directory", errno: code) }
+        guard code == ENOENT else { throw FilesystemError(path: path, operation: "create directory", errno: code) }
         let parent = (path as NSString).deletingLastPathComponent
-        guard !parent.isEmpty, parent != path else { throw OCILayoutError.io(path: path, operation: "create directory", errno: code) }
+        guard !parent.isEmpty, parent != path else { throw FilesystemError(path: path, operation: "create directory", errno: code) }
         try makeDirectory(parent, mode: mode)
         if mkdir(path, mode) != 0 && errno != EEXIST {
-            throw OCILayoutError.io(path: path, operation: "create directory", errno: errno)
+            throw FilesystemError(path: path, operation: "create directory", errno: errno)
         }
     }
 
     static func rename(_ from: String, to: String) throws {
-        guard Glibc.rename(from, to) == 0 else { throw OCILayoutError.io(path: to, operation: "rename into place", errno: errno) }
+        guard Glibc.rename(from, to) == 0 else { throw FilesystemError(path: to, operation: "rename into place", errno: errno) }
     }
 
     /// Makes a rename inside `directory` survive a crash.
     static func syncDirectory(_ directory: String) throws {
         let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw OCILayoutError.io(path: directory, operation: "open", errno: errno) }
+        guard fd >= 0 else { throw FilesystemError(path: directory, operation: "open", errno: errno) }
         defer { close(fd) }
-        guard fsync(fd) == 0 else { throw OCILayoutError.io(path: directory, operation: "fsync", errno: errno) }
+        guard fsync(fd) == 0 else { throw FilesystemError(path: directory, operation: "fsync", errno: errno) }
     }
 
     /// Writes `data` to `path` through a temporary file in the same directory and a rename, so a

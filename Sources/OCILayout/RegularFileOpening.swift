@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemErrors
 
 /// Opening a file that someone else may have put there (an archive, a layout's blobs, a layer):
 /// only a regular file is opened, and opening never waits. A FIFO would block `open` until a
@@ -12,18 +13,19 @@ public enum RegularFileOpening {
     /// with `O_DIRECTORY` in `flags`, of the directory.
     public static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws -> Int32 {
         let fd = Glibc.open(path, flags | O_NONBLOCK | O_CLOEXEC, mode)
-        guard fd >= 0 else { throw OCILayoutError.io(path: path, operation: "open", errno: errno) }
+        guard fd >= 0 else { throw FilesystemError(path: path, operation: "open", errno: errno) }
         do {
             var info = stat()
-            guard fstat(fd, &info) == 0 else { throw OCILayoutError.io(path: path, operation: "stat", errno: errno) }
+            guard fstat(fd, &info) == 0 else { throw FilesystemError(path: path, operation: "stat", errno: errno) }
             let wanted = flags & O_DIRECTORY != 0 ? S_IFDIR : S_IFREG
             guard (info.st_mode & S_IFMT) == wanted else {
-                throw OCILayoutError.wrongKindOfFile(path: path, kind: fileKind(info.st_mode), expected: fileKind(wanted))
+                throw UnexpectedFileKind(
+                    path: path, mode: info.st_mode, expected: wanted, advice: wanted == S_IFREG ? "mbctl reads images only from regular files" : nil)
             }
             if flags & O_NONBLOCK == 0 {
                 let current = fcntl(fd, F_GETFL)
                 guard current >= 0, fcntl(fd, F_SETFL, current & ~O_NONBLOCK) == 0 else {
-                    throw OCILayoutError.io(path: path, operation: "make blocking", errno: errno)
+                    throw FilesystemError(path: path, operation: "make blocking", errno: errno)
                 }
             }
             return fd
@@ -31,19 +33,5 @@ public enum RegularFileOpening {
             close(fd)
             throw error
         }
-    }
-}
-
-/// What a file of `mode` is, for messages: "a symlink", "a FIFO", "a directory"...
-public func fileKind(_ mode: mode_t) -> String {
-    switch mode & S_IFMT {
-    case S_IFREG: return "a regular file"
-    case S_IFDIR: return "a directory"
-    case S_IFLNK: return "a symlink"
-    case S_IFIFO: return "a FIFO"
-    case S_IFSOCK: return "a socket"
-    case S_IFCHR: return "a character device"
-    case S_IFBLK: return "a block device"
-    default: return "an unknown kind of file"
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import OCILayout
+import BlockingWork
 
 extension RegistryClient {
     /// Downloads the blob `descriptor` names into `store`, unless it is there already.

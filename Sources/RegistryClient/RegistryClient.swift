@@ -1,6 +1,7 @@
 import Foundation
 import OCILayout
 import Synchronization
+import BlockingWork
 
 /// Reads images from registries that speak the Docker Registry HTTP API v2 / OCI distribution
 /// spec, over libcurl.

@@ -1,6 +1,7 @@
 import ConfinedFilesystem
 import Foundation
 import Testing
+import SystemErrors
 
 /// Host directories below world-writable ones cannot be planted by another user.
 @Suite struct HostDirectoryTests {
@@ -93,17 +94,17 @@ import Testing
         let directory = try DirectoryHandle.open(try work.directory("locks"))
         let name = Array("web.lock".utf8)
         #expect(try FileLock.isHeld(name, in: directory) == false)
-        let first = try #require(try FileLock.acquire(name, in: directory, wait: false))
+        let first = try #require(try FileLock.attempt(name, in: directory))
         try first.write(note: "pid=1 doing=made")
-        #expect(try FileLock.acquire(name, in: directory, wait: false) == nil)
+        #expect(try FileLock.attempt(name, in: directory) == nil)
         #expect(try FileLock.isHeld(name, in: directory))
         // Testing does not take it: the holder keeps it.
-        #expect(try FileLock.acquire(name, in: directory, wait: false) == nil)
+        #expect(try FileLock.attempt(name, in: directory) == nil)
         first.release()
         #expect(try FileLock.isHeld(name, in: directory) == false)
         // Released locks leave no file behind.
         #expect(try directory.status(of: name) == nil)
-        #expect(try FileLock.acquire(name, in: directory, wait: false) != nil)
+        #expect(try FileLock.attempt(name, in: directory) != nil)
     }
 
     @Test func aLockFileThatIsASymlinkIsRefused() throws {
@@ -111,6 +112,6 @@ import Testing
         let directory = try DirectoryHandle.open(try work.directory("locks"))
         try work.file("target", "")
         try work.symlink("locks/web.lock", "\(work.path)/target")
-        #expect(throws: SystemCallError.self) { try FileLock.acquire(Array("web.lock".utf8), in: directory, wait: false) }
+        #expect(throws: SystemCallError.self) { try FileLock.attempt(Array("web.lock".utf8), in: directory) }
     }
 }

@@ -1,5 +1,6 @@
 import ConfinedFilesystem
 import Foundation
+import SystemErrors
 import Testing
 @testable import Man8S
 
@@ -51,7 +52,7 @@ import Testing
         #expect(symlink("\(work)/storage/other/data", "\(work)/storage/web/srv") == 0)
         let web = try DirectoryHandle.open("\(work)/storage/web")
         let rollback = Rollback()
-        #expect(throws: Man8SError.self) {
+        #expect(throws: FilesystemError.self) {
             try rollback.makeDirectories(EntryPath("srv/cron.d"), beneath: web, mode: 0o755, basePath: "\(work)/storage/web")
         }
         rollback.undo()
