@@ -39,7 +39,7 @@ extension MachinesCommand {
         @Flag(help: "Stop a running machine for the swap and start it again.")
         var restart = false
 
-        @Option(help: ArgumentHelp("The host's yggdrasil subnet, for a machine whose man8env.env lost its address.", valueName: "prefix/len"))
+        @Option(help: ArgumentHelp("The host's yggdrasil subnet, for a machine mbctl keeps no address of (made by an older mbctl).", valueName: "prefix/len"))
         var prefix: String?
 
         @OptionGroup var host: HostOptions
@@ -58,16 +58,15 @@ extension MachinesCommand {
                 let (path, choice) = try VolumeChoice.parseFlag(flag)
                 answers[path] = choice
             }
-            var pull = MachinePull(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration, root: host.root))
-            pull.template = configuration.template
-            pull.rootfsMethod = configuration.rootfsMethod
-            pull.recovery = host.recovery
-            var upgrade = MachineUpgrade(pull: pull)
+            var machineBuild = MachineBuild(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration, root: host.root))
+            machineBuild.template = configuration.template
+            machineBuild.rootfsMethod = configuration.rootfsMethod
+            var upgrade = MachineUpgrade(build: machineBuild)
             upgrade.prefix = try (prefix ?? configuration.prefix).map(IPv6Prefix.init(parsing:))
             upgrade.keep = configuration.keepGenerations
             upgrade.restart = restart
             let reporter = TransferReporter(quiet: quiet)
-            let ask: MachinePull.VolumeQuestion? = isatty(STDIN_FILENO) == 1 ? VolumePrompt.ask : nil
+            let ask: VolumeQuestion? = isatty(STDIN_FILENO) == 1 ? VolumePrompt.ask : nil
             let (source, choices, machine) = (self.source, answers, upgrade)
             let outcome = try await Interruption.cancellable {
                 try await machine.upgrade(name, from: source, volumes: choices, ask: ask, progress: reporter.handle) { index, count, applied in

@@ -72,12 +72,13 @@ struct MachinesCommand: AsyncParsableCommand {
                 let (path, choice) = try VolumeChoice.parseFlag(flag)
                 answers[path] = choice
             }
-            var pull = MachinePull(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration, root: host.root))
-            pull.template = template ?? configuration.template
-            pull.rootfsMethod = configuration.rootfsMethod
+            var machineBuild = MachineBuild(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration, root: host.root))
+            machineBuild.template = template ?? configuration.template
+            machineBuild.rootfsMethod = configuration.rootfsMethod
+            var pull = MachinePull(build: machineBuild)
             pull.recovery = host.recovery
             let reporter = TransferReporter(quiet: quiet)
-            let ask: MachinePull.VolumeQuestion? = isatty(STDIN_FILENO) == 1 ? VolumePrompt.ask : nil
+            let ask: VolumeQuestion? = isatty(STDIN_FILENO) == 1 ? VolumePrompt.ask : nil
             let started = Date()
             let sourceText = source
             let choices = answers

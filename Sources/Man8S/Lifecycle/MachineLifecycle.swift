@@ -49,7 +49,7 @@ public struct MachineLifecycle: Sendable {
         try requireMachine(name)
         try MachineRecovery(layout: layout).recover(name)
         if let recovery {
-            try MachineUnitDropIn.write(name, recovery: recovery, layout: layout, rollback: nil)
+            try MachineUnitDropIn.write(name, recovery: recovery, layout: layout, undo: nil)
             // systemd reads drop-ins on a reload.
             try systemd.reload()
         }

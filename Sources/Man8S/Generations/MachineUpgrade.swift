@@ -19,7 +19,7 @@ import BlockingWork
 /// never touched but to seed new volumes; volumes the new image dropped keep their host
 /// directories.
 public struct MachineUpgrade: Sendable {
-    public var pull: MachinePull
+    public var build: MachineBuild
     /// The host's yggdrasil prefix, for a machine mbctl has no record of the address of (made by
     /// an older mbctl): its address is then derived from its name, as every Man8S address is.
     public var prefix: IPv6Prefix?
@@ -29,8 +29,8 @@ public struct MachineUpgrade: Sendable {
     public var restart = false
     public var systemd = Systemd()
 
-    public init(pull: MachinePull) {
-        self.pull = pull
+    public init(build: MachineBuild) {
+        self.build = build
     }
 
     public enum Outcome: Sendable {
@@ -52,10 +52,10 @@ public struct MachineUpgrade: Sendable {
 
     public func upgrade(
         _ name: MachineName, from sourceText: String? = nil,
-        volumes answers: [String: VolumeChoice] = [:], ask: MachinePull.VolumeQuestion? = nil,
+        volumes answers: [String: VolumeChoice] = [:], ask: VolumeQuestion? = nil,
         progress: TransferEventHandler? = nil, layerApplied: ImageAccess.LayerApplied? = nil
     ) async throws -> Outcome {
-        let layout = pull.layout
+        let layout = build.layout
         guard let directories = try MachineDirectories.openExisting(layout), try directories.exists(name) else {
             throw Man8SError.noSuchMachine(name.value)
         }
@@ -76,7 +76,7 @@ public struct MachineUpgrade: Sendable {
             ?? { throw Man8SError.noPrefix(reasons: ["mbctl has no record of \(name)'s address (it was made by an older mbctl), so it derives it from the name"]) }()
         let environmentText = try directories.carriedEnvironment(of: name)
         let location = try ImageLocation(parsing: imageText)
-        let prepared = try await pull.images.prepare(location, progress: progress)
+        let prepared = try await build.images.prepare(location, progress: progress)
         let digest = prepared.image.manifestDescriptor.digest
         if current?.digest == digest.description {
             return .upToDate(digest)
@@ -88,28 +88,27 @@ public struct MachineUpgrade: Sendable {
 
         let oldVolumes = current?.mappings ?? NspawnFile.boundVolumes(in: directories, of: name)
         let runtime = prepared.image.configuration.config ?? ImageConfiguration.RuntimeSettings()
-        let imageVolumes = try MachinePull.volumePaths(of: runtime)
+        let imageVolumes = try MachineBuild.volumePaths(of: runtime)
         let kept = oldVolumes.filter { imageVolumes.contains($0.containerPath) }
         let dropped = oldVolumes.filter { !imageVolumes.contains($0.containerPath) }
         let fresh = imageVolumes.filter { path in !oldVolumes.contains { $0.containerPath == path } }
-        let newVolumes = try pull.decideVolumes(fresh, for: name, answers: answers.filter { (try? VolumePath($0.key)).map(fresh.contains) ?? true }, ask: ask)
+        let newVolumes = try build.decideVolumes(fresh, for: name, answers: answers.filter { (try? VolumePath($0.key)).map(fresh.contains) ?? true }, ask: ask)
 
         let currentNumber = current?.number ?? 1
         let number = max(currentNumber, try generations.previous().max() ?? 0) + 1
-        let rollback = Rollback()
-        let prepareResult: (definition: MachineDefinition, written: String)
+        var definition = MachineDefinition(
+            name: name, address: address, image: imageText, createdAt: Date(),
+            runtime: runtime, volumes: kept + newVolumes, layout: layout)
+        definition.template = current?.template ?? build.template
+        definition.imageDigest = digest.description
+        let undo = UndoLog()
         do {
-            var definition = MachineDefinition(
-                name: name, address: address, image: imageText, createdAt: Date(),
-                runtime: runtime, volumes: kept + newVolumes, layout: layout)
-            definition.template = current?.template ?? pull.template
-            definition.imageDigest = digest.description
-            prepareResult = try await prepareNext(
+            try await prepareNext(
                 prepared, definition: definition, number: number, newVolumes: newVolumes, environment: environmentText ?? "",
-                previouslyWritten: current?.written, in: directories, generations: generations, rollback: rollback,
+                previouslyWritten: current?.written, in: directories, generations: generations, undo: undo,
                 progress: progress, layerApplied: layerApplied)
         } catch {
-            rollback.undo()
+            undo.revert()
             try? generations.handle.removeTree(MachineGenerations.incoming)
             throw error
         }
@@ -121,87 +120,33 @@ public struct MachineUpgrade: Sendable {
         if running { try await BlockingWork.run { try systemd.start(name) } }
         return .upgraded(Upgraded(
             from: current?.digest, to: digest, generation: number, newVolumes: newVolumes, droppedVolumes: dropped,
-            restarted: running, warnings: prepareResult.definition.droppedEnvironment))
+            restarted: running, warnings: definition.droppedEnvironment))
     }
 
-    /// Builds the incoming generation in `next/`: rootfs, init, nspawn file, man8env.env, record.
+    /// Builds the incoming generation in `next/` (``MachineBuild``) and writes its nspawn file,
+    /// its record and its man8env.env, the user's lines of the current one merged in.
     private func prepareNext(
         _ prepared: ImageAccess.PreparedImage, definition: MachineDefinition, number: Int, newVolumes: [VolumeMapping],
         environment currentText: String, previouslyWritten: String?, in directories: MachineDirectories,
-        generations: MachineGenerations, rollback: Rollback,
+        generations: MachineGenerations, undo: UndoLog,
         progress: TransferEventHandler?, layerApplied: ImageAccess.LayerApplied?
-    ) async throws -> (definition: MachineDefinition, written: String) {
+    ) async throws {
         let name = definition.name
         let nextPath = "\(generations.path)/next"
         let next = try naming(nextPath) {
             _ = try generations.handle.makeDirectoryIfMissing(MachineGenerations.incoming, mode: 0o700)
             return try generations.handle.openDirectory(MachineGenerations.incoming)
         }
-        let rootfsPath = "\(nextPath)/rootfs"
-        _ = try await pull.makeRootfs(
-            MachineGenerations.rootfs, in: next, path: rootfsPath, from: prepared, directories: directories,
-            rollback: rollback, progress: progress, layerApplied: layerApplied)
-        try Task.checkCancellation()
-
-        let nspawn = try NspawnFile.render(definition)
-        let written = try EnvironmentFile.render(definition, version: MbctlVersion.current)
-        let environment = EnvironmentFile.merge(current: currentText, previouslyWritten: previouslyWritten, newlyWritten: written)
-
-        // New volumes only: what is in the configuration and data directories already is the user's.
-        let (own, _) = try pull.openOwnDirectories(of: name, in: directories, rollback: rollback)
-        _ = try pull.seed(newVolumes, from: try RootDirectory(path: rootfsPath), into: own, rollback: rollback)
-        try pull.finishRootfs(rootfsPath)
-        let record = GenerationRecord(definition, number: number, written: written)
+        let generation = try await build.build(
+            prepared, definition: definition, number: number,
+            into: MachineBuild.RootfsPlace(parent: next, name: MachineGenerations.rootfs, path: "\(nextPath)/rootfs"),
+            seeding: newVolumes, directories: directories, undo: undo, progress: progress, layerApplied: layerApplied)
+        let environment = EnvironmentFile.merge(current: currentText, previouslyWritten: previouslyWritten, newlyWritten: generation.environmentFile)
         try naming(nextPath) {
-            try next.writeFile(MachineDirectories.nspawnFileName(name), contents: Array(nspawn.utf8), mode: 0o644)
+            try next.writeFile(MachineDirectories.nspawnFileName(name), contents: Array(generation.nspawnFile.utf8), mode: 0o644)
             try next.writeFile(MachineDirectories.environmentFileName, contents: Array(environment.utf8), mode: 0o644)
-            try next.writeFile(MachineGenerations.generationRecord, contents: try record.encoded(), mode: 0o600)
+            try next.writeFile(MachineGenerations.generationRecord, contents: try generation.record.encoded(), mode: 0o600)
         }
         try Task.checkCancellation()
-        return (definition, written)
-    }
-}
-
-/// `mbctl machines rollback NAME`: back to the newest kept generation (rootfs, nspawn file,
-/// man8env.env), through the same crash-safe ``MachineTransition``; the generation left is
-/// kept in its turn, so a second rollback goes forward again.
-public struct MachineRollback: Sendable {
-    public var layout: HostLayout
-    public var restart = false
-    public var systemd = Systemd()
-
-    public init(layout: HostLayout) {
-        self.layout = layout
-    }
-
-    public struct Outcome: Sendable {
-        public var from: Int
-        public var to: Int
-        public var image: String?
-        public var digest: String?
-        public var restarted: Bool
-    }
-
-    public func rollback(_ name: MachineName) throws -> Outcome {
-        guard let directories = try MachineDirectories.openExisting(layout), try directories.exists(name) else {
-            throw Man8SError.noSuchMachine(name.value)
-        }
-        let lock = try MachineLock.acquire(name, for: .upgrade, in: directories)
-        defer { lock.release() }
-        guard let generations = try MachineGenerations.open(name, in: directories, create: false) else {
-            throw Man8SError.noPreviousGeneration(name.value)
-        }
-        try MachineTransition.recover(generations)
-        try generations.removeAbandonedPreparation()
-        guard let target = try generations.previous().first else { throw Man8SError.noPreviousGeneration(name.value) }
-        let running = RunningMachines.isRunning(name, layout: layout)
-        if running && !restart { throw Man8SError.machineRunning(name.value, flag: "--restart") }
-        if running { try systemd.requireManaged(name) }
-        let record = generations.record(of: target)
-        let from = try generations.current()?.number ?? 1
-        if running { try systemd.stop(name) }
-        try MachineTransition(incoming: String(target), outgoing: from, keep: max(1, try generations.previous().count)).begin(in: generations)
-        if running { try systemd.start(name) }
-        return Outcome(from: from, to: target, image: record?.image, digest: record?.digest, restarted: running)
     }
 }

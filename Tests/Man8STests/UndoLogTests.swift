@@ -5,7 +5,7 @@ import Testing
 @testable import Man8S
 
 /// Undoing a pull removes what it made, where it made it, and nothing else.
-@Suite struct RollbackTests {
+@Suite struct UndoLogTests {
     let work = NSTemporaryDirectory() + "mbctl-rollback-\(UUID().uuidString)"
 
     init() throws {
@@ -16,18 +16,18 @@ import Testing
     @Test func undoCannotReachASiblingWhateverIsRenamedOnTheWay() throws {
         defer { try? FileManager.default.removeItem(atPath: work) }
         let storage = try DirectoryHandle.open("\(work)/storage")
-        let rollback = Rollback()
-        let (machine, created) = try rollback.makeDirectory(Array("web".utf8), in: storage, mode: 0o700, path: "\(work)/storage/web")
+        let undo = UndoLog()
+        let (machine, created) = try undo.makeDirectory(Array("web".utf8), in: storage, mode: 0o700, path: "\(work)/storage/web")
         #expect(created)
-        let (data, _) = try rollback.makeDirectories(EntryPath("srv/data"), beneath: machine, mode: 0o755, basePath: "\(work)/storage/web")
+        let (data, _) = try undo.makeDirectories(EntryPath("srv/data"), beneath: machine, mode: 0o755, basePath: "\(work)/storage/web")
         try data.writeFile(Array("seed".utf8), contents: Array("s".utf8), mode: 0o644)
-        rollback.created(Array("seed".utf8), in: data)
+        undo.created(Array("seed".utf8), in: data)
 
         // Meanwhile the machine's directory is moved away and a symlink to another machine's
         // directory takes its place.
         #expect(rename("\(work)/storage/web", "\(work)/storage/web-moved") == 0)
         #expect(symlink("\(work)/storage/other", "\(work)/storage/web") == 0)
-        rollback.undo()
+        undo.revert()
         #expect(try String(contentsOfFile: "\(work)/storage/other/data/file", encoding: .utf8) == "another machine's")
         // What it made went, where it made it.
         #expect(!FileManager.default.fileExists(atPath: "\(work)/storage/web-moved/srv/data/seed"))
@@ -36,12 +36,12 @@ import Testing
     @Test func aDirectoryThatWasThereIsNotCreatedAndStays() throws {
         defer { try? FileManager.default.removeItem(atPath: work) }
         let storage = try DirectoryHandle.open("\(work)/storage")
-        let rollback = Rollback()
-        let (other, created) = try rollback.makeDirectory(Array("other".utf8), in: storage, mode: 0o700, path: "\(work)/storage/other")
+        let undo = UndoLog()
+        let (other, created) = try undo.makeDirectory(Array("other".utf8), in: storage, mode: 0o700, path: "\(work)/storage/other")
         #expect(!created)
-        let (_, deeperCreated) = try rollback.makeDirectories(EntryPath("data/new"), beneath: other, mode: 0o755, basePath: "\(work)/storage/other")
+        let (_, deeperCreated) = try undo.makeDirectories(EntryPath("data/new"), beneath: other, mode: 0o755, basePath: "\(work)/storage/other")
         #expect(deeperCreated)
-        rollback.undo()
+        undo.revert()
         #expect(FileManager.default.fileExists(atPath: "\(work)/storage/other/data/file"))
         #expect(!FileManager.default.fileExists(atPath: "\(work)/storage/other/data/new"))
     }
@@ -51,11 +51,11 @@ import Testing
         try FileManager.default.createDirectory(atPath: "\(work)/storage/web", withIntermediateDirectories: true)
         #expect(symlink("\(work)/storage/other/data", "\(work)/storage/web/srv") == 0)
         let web = try DirectoryHandle.open("\(work)/storage/web")
-        let rollback = Rollback()
+        let undo = UndoLog()
         #expect(throws: FilesystemError.self) {
-            try rollback.makeDirectories(EntryPath("srv/cron.d"), beneath: web, mode: 0o755, basePath: "\(work)/storage/web")
+            try undo.makeDirectories(EntryPath("srv/cron.d"), beneath: web, mode: 0o755, basePath: "\(work)/storage/web")
         }
-        rollback.undo()
+        undo.revert()
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(work)/storage/other/data") == ["file"])
     }
 }

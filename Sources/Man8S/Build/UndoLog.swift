@@ -10,7 +10,7 @@ import SystemErrors
 /// undone relative to that handle: whatever is renamed or replaced by a symlink on the host in
 /// the meantime, undoing cannot reach outside the directories the pull worked in. Only what this
 /// run made is recorded: a directory that was there already (`EEXIST`) is not "created".
-final class Rollback: @unchecked Sendable {
+final class UndoLog: @unchecked Sendable {
     private enum Action {
         case remove(DirectoryHandle, [UInt8])
         case moveBack(DirectoryHandle, aside: [UInt8], original: [UInt8])
@@ -36,7 +36,7 @@ final class Rollback: @unchecked Sendable {
 
     /// Undoes everything, newest first. What cannot be undone (a directory the user filled in
     /// the meantime) stays.
-    func undo() {
+    func revert() {
         lock.lock()
         let pending = actions.reversed()
         actions.removeAll()

@@ -31,3 +31,6 @@ public enum VolumeChoice: Sendable, Equatable {
         return (String(flag[..<equals]), try VolumeChoice(parsing: String(flag[flag.index(after: equals)...])))
     }
 }
+
+/// Asks where a volume goes when no `--volume` answers it (nil: no terminal to ask on).
+public typealias VolumeQuestion = @Sendable (String) -> VolumeChoice?

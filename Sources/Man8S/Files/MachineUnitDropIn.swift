@@ -1,0 +1,48 @@
+import ConfinedFilesystem
+import Foundation
+import SystemErrors
+
+/// `/etc/systemd/system/systemd-nspawn@NAME.service.d/50-mbctl.conf`: has the machine's unit
+/// run `mbctl machines recover NAME` before it boots, so that an upgrade or rollback cut short
+/// (a crash, a power loss) is finished before the machine starts. A recovery that fails (the
+/// machine or its rootfs is not where the configuration says, a swap that cannot be finished)
+/// keeps the unit from starting: booting then would boot half a machine, or none.
+public enum MachineUnitDropIn {
+    static let fileName = Array("50-mbctl.conf".utf8)
+
+    static func directoryName(_ name: MachineName) -> [UInt8] { Array("systemd-nspawn@\(name).service.d".utf8) }
+
+    static func contents(_ name: MachineName, recovery: RecoveryCommand) throws -> String {
+        """
+        # Written by mbctl: finishes an upgrade or rollback of \(name) that was cut short, before it boots.
+        [Service]
+        ExecStartPre=\(try recovery.commandLine(name))
+
+        """
+    }
+
+    /// Writes the drop-in for `name`, recording what it made in `undo` when given.
+    static func write(_ name: MachineName, recovery: RecoveryCommand, layout: HostLayout, undo: UndoLog?) throws {
+        let text = try contents(name, recovery: recovery)
+        let units = try HostDirectory.open(layout.systemdUnits, mode: 0o755).handle
+        let path = "\(layout.systemdUnits)/systemd-nspawn@\(name).service.d"
+        let directory: DirectoryHandle
+        if let undo {
+            directory = try undo.makeDirectory(directoryName(name), in: units, mode: 0o755, path: path).0
+        } else {
+            directory = try naming(path) {
+                _ = try units.makeDirectoryIfMissing(directoryName(name), mode: 0o755)
+                return try units.openDirectory(directoryName(name))
+            }
+        }
+        try naming("\(path)/50-mbctl.conf") { try directory.writeFile(fileName, contents: Array(text.utf8), mode: 0o644) }
+        undo?.created(fileName, in: directory)
+    }
+
+    /// Removes the drop-in of `name` (when it is there).
+    static func remove(_ name: MachineName, layout: HostLayout) throws {
+        guard let units = try? DirectoryHandle.open(layout.systemdUnits), let directory = try? units.openDirectory(directoryName(name)) else { return }
+        try naming("\(layout.systemdUnits)/systemd-nspawn@\(name).service.d/50-mbctl.conf") { try directory.remove(fileName) }
+        _ = withCPath(directoryName(name)) { unlinkat(units.fd, $0, AT_REMOVEDIR) }
+    }
+}
