@@ -10,7 +10,7 @@ import SystemErrors
 /// and a handle keeps pointing at the same directory whatever is renamed or replaced on the way
 /// to it later. So code that got a handle safely (inside a root, or beneath a directory it made)
 /// stays confined there.
-public final class DirectoryHandle: @unchecked Sendable {
+public final class DirectoryHandle: Sendable {
     public let fd: Int32
 
     /// Takes ownership of `fd`, which is closed with the handle.

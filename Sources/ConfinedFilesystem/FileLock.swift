@@ -1,4 +1,5 @@
 import CLinuxSystem
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,14 +17,16 @@ import SystemErrors
 ///
 /// A shared lock (many holders, no exclusive one) leaves the file in place: another holder may
 /// still have it.
-public final class FileLock: @unchecked Sendable {
-    private var fd: Int32
+public final class FileLock: Sendable {
+    /// The locked file's descriptor; -1 once released. Held while it is used, so that a release
+    /// from another thread never closes it under a write.
+    private let descriptor: Mutex<Int32>
     private let directory: DirectoryHandle
     private let name: [UInt8]
     private let shared: Bool
 
     private init(fd: Int32, directory: DirectoryHandle, name: [UInt8], shared: Bool) {
-        self.fd = fd
+        self.descriptor = Mutex(fd)
         self.directory = directory
         self.name = name
         self.shared = shared
@@ -90,16 +93,21 @@ public final class FileLock: @unchecked Sendable {
 
     /// Replaces the file's note.
     public func write(note: String) throws {
-        guard ftruncate(fd, 0) == 0 else { throw SystemCallError(operation: "truncate lock file", errno: errno) }
-        try FileDescriptor.writeAll(fd, Array(note.utf8), at: 0)
+        try descriptor.withLock { fd in
+            guard fd >= 0 else { throw SystemCallError(operation: "write a released lock file", errno: EBADF) }
+            guard ftruncate(fd, 0) == 0 else { throw SystemCallError(operation: "truncate lock file", errno: errno) }
+            try FileDescriptor.writeAll(fd, Array(note.utf8), at: 0)
+        }
     }
 
     /// Removes the lock file and lets go of the lock.
     public func release() {
-        guard fd >= 0 else { return }
-        if !shared { try? directory.remove(name) }
-        close(fd)
-        fd = -1
+        descriptor.withLock { fd in
+            guard fd >= 0 else { return }
+            if !shared { try? directory.remove(name) }
+            close(fd)
+            fd = -1
+        }
     }
 
     private static func open(_ name: [UInt8], in directory: DirectoryHandle, flags: Int32) throws -> Int32 {

@@ -11,7 +11,7 @@ import SystemErrors
 /// rootfs were `/` and `..` cannot climb out; the last component is then handled with `*at` calls
 /// and `O_NOFOLLOW`/`AT_SYMLINK_NOFOLLOW` relative to that parent (see ``DirectoryHandle``), so a
 /// symlink can never redirect a write, chmod, chown or delete to the host.
-public final class RootDirectory: @unchecked Sendable {
+public final class RootDirectory: Sendable {
     public let path: String
     public let fd: Int32
 

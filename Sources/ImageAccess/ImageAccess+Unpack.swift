@@ -58,9 +58,8 @@ extension ImageAccess {
         progress: TransferEventHandler? = nil, layerApplied: LayerApplied? = nil
     ) async throws -> UnpackResult {
         let image = prepared.image, source = prepared.opened.source
-        var store = prepared.opened.store
         let arrivals = BlobArrivals()
-        store.arrivals = arrivals
+        let store = prepared.opened.store.reporting(to: arrivals)
         let layers = try layerBlobs(of: image, arrivals: arrivals, progress: progress)
         arrivals.completeStored(in: store)
         let unpacker = LayerUnpacker(rootPath: rootfs, workers: unpackWorkers)

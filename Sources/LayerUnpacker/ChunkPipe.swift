@@ -1,6 +1,9 @@
 import Foundation
 
 /// A fixed-size buffer of bytes passed from the decompressing thread to the tar reader.
+///
+/// `@unchecked Sendable`: a chunk belongs to one thread at a time, handed over through the
+/// ``ChunkPipe``'s lock (filled by the writer, then read by the reader, then returned empty).
 final class Chunk: @unchecked Sendable {
     let storage: UnsafeMutableRawBufferPointer
     var count = 0
@@ -27,6 +30,8 @@ final class Chunk: @unchecked Sendable {
 /// The chunks between the two threads: a fixed set of them circulates, full ones towards the
 /// reader and empty ones back, so memory stays the same whatever the size of the layer. Closing
 /// carries an optional error, which the reader sees after the chunks before it.
+///
+/// `@unchecked Sendable`: its queues and its closing error are touched only with its condition held.
 final class ChunkPipe: @unchecked Sendable {
     private let condition = NSCondition()
     private var full: [Chunk] = []

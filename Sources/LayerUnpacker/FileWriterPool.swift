@@ -6,7 +6,7 @@ import Glibc
 import SystemErrors
 
 /// A regular file whose bytes were read from the tar, waiting to be created by a worker.
-struct FileJob: @unchecked Sendable {
+struct FileJob: Sendable {
     let path: EntryPath
     let parent: DirectoryHandle
     let data: [UInt8]
@@ -20,6 +20,9 @@ struct FileJob: @unchecked Sendable {
 /// path's pending file before touching that path again (see ``waitFor(_:)``), and for all of them
 /// before deletions and at the end of the layer (``drain()``). Memory stays bounded: at most
 /// ``byteBudget`` bytes of file contents are queued at once.
+///
+/// `@unchecked Sendable`: the queue, the pending paths and the first error are touched only with
+/// `condition` held.
 final class FileWriterPool: @unchecked Sendable {
     let layer: String
     let rootless: Bool

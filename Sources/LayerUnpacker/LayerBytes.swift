@@ -13,7 +13,7 @@ public protocol LayerBytes: Sendable {
 }
 
 /// A layer blob that is a complete file.
-final class LayerFile: LayerBytes, @unchecked Sendable {
+final class LayerFile: LayerBytes, Sendable {
     private let fd: Int32
 
     init(path: String, layer: String) throws {

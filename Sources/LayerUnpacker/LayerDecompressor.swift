@@ -12,6 +12,9 @@ import Glibc
 ///
 /// Decompressing and hashing then run beside the tar reader that creates files, as `gzip -d |
 /// tar -x` would, so unpacking uses two cores instead of one.
+///
+/// `@unchecked Sendable`: its reading state belongs to its thread until that thread signals
+/// `done`; ``digests`` is read only after waiting for that signal.
 final class LayerDecompressor: @unchecked Sendable {
     let pipe = ChunkPipe(chunks: 6, chunkSize: 1 << 20)
     private let bytes: any LayerBytes

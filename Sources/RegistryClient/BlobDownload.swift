@@ -51,6 +51,9 @@ extension RegistryClient {
 }
 
 /// Streams a blob response into its ingest, checking that a 206 continues where we stopped.
+///
+/// `@unchecked Sendable`: libcurl calls it on the one transfer thread, one call at a time
+/// (``ResponseBodySink``); its ingest is used by nobody else meanwhile.
 final class BlobSink: ResponseBodySink, @unchecked Sendable {
     let ingest: BlobIngest
     let progress: TransferEventHandler?

@@ -1,5 +1,6 @@
 import ConfinedFilesystem
 import Foundation
+import Synchronization
 import SystemErrors
 
 /// What one `machines pull` created on the host, so that a failure (or Ctrl-C) can take exactly
@@ -10,15 +11,14 @@ import SystemErrors
 /// undone relative to that handle: whatever is renamed or replaced by a symlink on the host in
 /// the meantime, undoing cannot reach outside the directories the pull worked in. Only what this
 /// run made is recorded: a directory that was there already (`EEXIST`) is not "created".
-final class UndoLog: @unchecked Sendable {
-    private enum Action {
+final class UndoLog: Sendable {
+    private enum Action: Sendable {
         case remove(DirectoryHandle, [UInt8])
         case moveBack(DirectoryHandle, aside: [UInt8], original: [UInt8])
         case restoreMode(DirectoryHandle, mode_t)
     }
 
-    private var actions: [Action] = []
-    private let lock = NSLock()
+    private let actions = Mutex<[Action]>([])
 
     /// Entry `name` of `parent` (a file, a symlink or a whole directory tree) was made by this run.
     func created(_ name: [UInt8], in parent: DirectoryHandle) { append(.remove(parent, name)) }
@@ -29,18 +29,16 @@ final class UndoLog: @unchecked Sendable {
     }
 
     private func append(_ action: Action) {
-        lock.lock()
-        actions.append(action)
-        lock.unlock()
+        actions.withLock { $0.append(action) }
     }
 
     /// Undoes everything, newest first. What cannot be undone (a directory the user filled in
     /// the meantime) stays.
     func revert() {
-        lock.lock()
-        let pending = actions.reversed()
-        actions.removeAll()
-        lock.unlock()
+        let pending = actions.withLock { actions in
+            defer { actions.removeAll() }
+            return actions.reversed()
+        }
         for action in pending {
             switch action {
             case .remove(let parent, let name): try? parent.removeTree(name)

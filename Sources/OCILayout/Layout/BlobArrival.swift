@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 import SystemErrors
 
 /// The bytes of one blob as they arrive in a ``ContentStore``, for a reader that wants them
@@ -12,6 +13,8 @@ import SystemErrors
 /// reads at any offset and waits while the bytes there have yet to come. Nothing read here is
 /// verified: the reader hashes what it reads itself and checks the digest at the end, as the
 /// ingest does before the blob may enter the store.
+///
+/// `@unchecked Sendable`: every mutable field is read and written only with `condition` held.
 public final class BlobArrival: @unchecked Sendable {
     public let digest: Digest
     public let size: Int64
@@ -131,20 +134,19 @@ public final class BlobArrival: @unchecked Sendable {
 }
 
 /// The blobs whose arrival someone watches, by digest: what a ``ContentStore`` tells its ingests.
-public final class BlobArrivals: @unchecked Sendable {
-    private let lock = NSLock()
-    private var watched: [Digest: BlobArrival] = [:]
+public final class BlobArrivals: Sendable {
+    private let watched = Mutex<[Digest: BlobArrival]>([:])
 
     public init() {}
 
     /// The arrival of the blob `descriptor` names, watched from now on.
     public func watch(_ descriptor: Descriptor) -> BlobArrival {
-        lock.lock()
-        defer { lock.unlock() }
-        if let existing = watched[descriptor.digest] { return existing }
-        let arrival = BlobArrival(digest: descriptor.digest, size: descriptor.size)
-        watched[descriptor.digest] = arrival
-        return arrival
+        watched.withLock { watched in
+            if let existing = watched[descriptor.digest] { return existing }
+            let arrival = BlobArrival(digest: descriptor.digest, size: descriptor.size)
+            watched[descriptor.digest] = arrival
+            return arrival
+        }
     }
 
     /// Blobs that are in `store` already are complete: a source may skip them without an ingest.
@@ -164,14 +166,10 @@ public final class BlobArrivals: @unchecked Sendable {
     }
 
     private var all: [BlobArrival] {
-        lock.lock()
-        defer { lock.unlock() }
-        return Array(watched.values)
+        watched.withLock { Array($0.values) }
     }
 
     func arrival(of digest: Digest) -> BlobArrival? {
-        lock.lock()
-        defer { lock.unlock() }
-        return watched[digest]
+        watched.withLock { $0[digest] }
     }
 }

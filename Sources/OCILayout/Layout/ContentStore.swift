@@ -14,12 +14,18 @@ import SystemErrors
 public struct ContentStore: Sendable {
     /// The image layout directory holding `blobs/`.
     public let root: String
-    /// Blobs whose bytes someone reads while they arrive (see ``BlobArrival``); told by every
-    /// ingest through this store value.
-    public var arrivals: BlobArrivals?
+    /// Told of every step of every ingest through this store value, for whoever reads blobs'
+    /// bytes while they arrive (see ``BlobArrival``); nil for a store nobody watches.
+    public let arrivals: BlobArrivals?
 
-    public init(root: String) {
+    public init(root: String, arrivals: BlobArrivals? = nil) {
         self.root = root
+        self.arrivals = arrivals
+    }
+
+    /// The same blobs, with every ingest through the returned store told to `arrivals`.
+    public func reporting(to arrivals: BlobArrivals) -> ContentStore {
+        ContentStore(root: root, arrivals: arrivals)
     }
 
     var blobsDirectory: String { "\(root)/blobs/sha256" }
