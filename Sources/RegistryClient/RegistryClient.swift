@@ -21,12 +21,18 @@ public final class RegistryClient: Sendable {
     }
 
     public let configuration: Configuration
-    let transport: HTTPTransport
+    let transport: any HTTPTransport
     private let sessions = Mutex<[String: RegistrySession]>([:])
 
     public init(configuration: Configuration = Configuration()) throws {
         self.configuration = configuration
-        self.transport = try HTTPTransport(options: configuration.transport)
+        self.transport = try CurlTransport(options: configuration.transport)
+    }
+
+    /// A client whose requests go to `transport` (an in-process fake, in tests).
+    init(configuration: Configuration, transport: any HTTPTransport) {
+        self.configuration = configuration
+        self.transport = transport
     }
 
     /// The session for `reference`'s registry, created on first use. Looking up credentials may
@@ -45,7 +51,7 @@ public final class RegistryClient: Sendable {
         return sessions.withLock { table in
             if let existing = table[key] { return existing }
             let created = RegistrySession(
-                registry: reference.registry, apiHost: reference.apiHost, transport: transport, credentials: credentials, insecure: insecure, trust: trust)
+                registry: reference.registry, apiHost: reference.apiHost, transport: transport, verifyingTLS: configuration.transport.verifyTLS, credentials: credentials, insecure: insecure, trust: trust)
             table[key] = created
             return created
         }

@@ -11,7 +11,7 @@ import OCILayout
 actor RegistrySession {
     let registry: String
     let apiHost: String
-    private let transport: HTTPTransport
+    private let transport: any HTTPTransport
     private let credentials: RegistryCredentials?
     /// Plain HTTP is allowed for loopback registries (as Docker does), with TLS verification
     /// off, and for registries registries.conf marks insecure.
@@ -30,14 +30,18 @@ actor RegistrySession {
         var expires: Date
     }
 
-    init(registry: String, apiHost: String, transport: HTTPTransport, credentials: RegistryCredentials?, insecure: Bool = false, trust: TrustMaterial? = nil) {
+    /// `verifyingTLS`: whether TLS certificates are verified at all (`--tls-verify`).
+    init(
+        registry: String, apiHost: String, transport: any HTTPTransport, verifyingTLS: Bool, credentials: RegistryCredentials?,
+        insecure: Bool = false, trust: TrustMaterial? = nil
+    ) {
         self.registry = registry
         self.apiHost = apiHost
         self.transport = transport
         self.credentials = credentials
         self.insecure = insecure
         self.trust = trust
-        self.allowsPlainHTTP = Self.isLoopback(host: apiHost) || !transport.options.verifyTLS || insecure
+        self.allowsPlainHTTP = Self.isLoopback(host: apiHost) || !verifyingTLS || insecure
     }
 
     /// A request to this registry, with its TLS settings.
@@ -219,7 +223,7 @@ actor RegistrySession {
         try checkRealm(realm, scheme: realmScheme, host: components.host ?? "")
         var tokenRequest = request(url)
         if let credentials { tokenRequest = tokenRequest.adding("Authorization", credentials.basicAuthorization) }
-        let response = try await transport.perform(tokenRequest, bufferLimit: Self.tokenResponseLimit)
+        let response = try await transport.perform(tokenRequest, sink: nil, bufferLimit: Self.tokenResponseLimit)
         switch response.status {
         case 200:
             break

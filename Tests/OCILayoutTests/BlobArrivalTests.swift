@@ -16,9 +16,8 @@ import Testing
     var descriptor: Descriptor { Descriptor(mediaType: MediaType.ociLayer, digest: .sha256(of: blob), size: Int64(blob.count)) }
 
     func store() throws -> (ContentStore, BlobArrival) {
-        var store = try ImageLayout.openOrCreate(at: directory.path + "/layout").store
         let arrivals = BlobArrivals()
-        store.arrivals = arrivals
+        let store = try ImageLayout.openOrCreate(at: directory.path + "/layout").store.reporting(to: arrivals)
         return (store, arrivals.watch(descriptor))
     }
 

@@ -4,7 +4,7 @@ import Synchronization
 /// One libcurl easy handle. A handle keeps its connections (and TLS sessions) between
 /// transfers, so handles are pooled and reused rather than created per request.
 ///
-/// A handle is used by one thread at a time: the ``HTTPTransport`` pool hands it out and takes
+/// A handle is used by one thread at a time: the ``CurlTransport`` pool hands it out and takes
 /// it back, which is what makes the `@unchecked Sendable` sound.
 final class CurlEasyHandle: @unchecked Sendable {
     let raw: UnsafeMutableRawPointer
@@ -67,7 +67,7 @@ final class CurlEasyHandle: @unchecked Sendable {
     }
 }
 
-/// libcurl refused an option: what ``HTTPTransport`` reports as ``RegistryError/setup(url:reason:)``.
+/// libcurl refused an option: what ``CurlTransport`` reports as ``RegistryError/setup(url:reason:)``.
 struct CurlOptionError: Error {
     let option: CURLoption
     let code: CURLcode

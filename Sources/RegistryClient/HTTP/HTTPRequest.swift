@@ -70,7 +70,7 @@ struct HTTPResponseHead: Sendable {
     var url: String
 }
 
-/// A response whose body was collected in memory (bounded; see ``HTTPTransport``).
+/// A response whose body was collected in memory (bounded; see ``CurlTransport``).
 struct HTTPResponse: Sendable {
     var head: HTTPResponseHead
     var body: [UInt8]
