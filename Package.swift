@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "TOMLDocumentTests", dependencies: ["TOMLDocument"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient", "OCILayout", "TestSupport"]),
-        .testTarget(name: "Man8STests", dependencies: ["Man8S", "ConfinedFilesystem", "LayerUnpacker", "TestSupport", "SystemErrors"]),
+        .testTarget(name: "Man8STests", dependencies: ["Man8S", "ImageAccess", "OCILayout", "ConfinedFilesystem", "LayerUnpacker", "TestSupport", "SystemErrors"]),
         .testTarget(name: "ConfinedFilesystemTests", dependencies: ["ConfinedFilesystem", "TestSupport", "SystemErrors"]),
         .testTarget(name: "ImageArchiveTests", dependencies: ["ImageArchive", "TestSupport", "SystemErrors"]),
         .testTarget(name: "ImageAccessTests", dependencies: ["ImageAccess", "RegistryClient"]),
