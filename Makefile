@@ -5,6 +5,7 @@
 #   make                      build into BUILDDIR (default build/)
 #   make install              install under PREFIX (default /usr/local), staged under DESTDIR
 #   make uninstall            remove what install put there (never the configuration file)
+#   make format               format the sources as .swift-format says (scripts/test lints)
 #   make dist                 a source tarball that builds offline: the tracked files, the
 #                             resolved versions and the dependencies' sources
 #
@@ -34,7 +35,7 @@ BUILDDIR ?= build
 VERSION = $(shell sed -n 's/.*current = "\(.*\)".*/\1/p' Sources/Man8S/MbctlVersion.swift)
 DIST = mbctl-$(VERSION)
 
-.PHONY: all binary man completions install uninstall dist clean
+.PHONY: all binary man completions install uninstall dist clean format
 
 all: $(BUILDDIR)/mbctl man completions
 
@@ -111,3 +112,6 @@ dist:
 
 clean:
 	rm -rf $(BUILDDIR)
+
+format:
+	$(DEADLINE) 300 $(SWIFT) format --in-place --recursive --parallel Sources Tests Package.swift

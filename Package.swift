@@ -60,7 +60,10 @@ let package = Package(
 
         .target(
             name: "LayerUnpacker",
-            dependencies: ["OCILayout", "ConfinedFilesystem", "SystemErrors", "BlockingWork", "CArchive", "CISAL", "CLinuxSystem", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "OCILayout", "ConfinedFilesystem", "SystemErrors", "BlockingWork", "CArchive", "CISAL", "CLinuxSystem",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         .target(
             name: "OCILayout",
@@ -102,7 +105,9 @@ let package = Package(
         // corpora in Tests/Fixtures/fuzz replayed by FuzzTargetsTests.
         .target(
             name: "FuzzTargets",
-            dependencies: ["Man8S", "ImageAccess", "ImageArchive", "LayerUnpacker", "OCILayout", "RegistryClient", .product(name: "Crypto", package: "swift-crypto")]
+            dependencies: [
+                "Man8S", "ImageAccess", "ImageArchive", "LayerUnpacker", "OCILayout", "RegistryClient", .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
 
         // What tests share: commands and background processes run with a deadline, loopback ports.
@@ -111,7 +116,8 @@ let package = Package(
         .testTarget(name: "TOMLDocumentTests", dependencies: ["TOMLDocument"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient", "OCILayout", "TestSupport"]),
-        .testTarget(name: "Man8STests", dependencies: ["Man8S", "ImageAccess", "OCILayout", "ConfinedFilesystem", "LayerUnpacker", "TestSupport", "SystemErrors"]),
+        .testTarget(
+            name: "Man8STests", dependencies: ["Man8S", "ImageAccess", "OCILayout", "ConfinedFilesystem", "LayerUnpacker", "TestSupport", "SystemErrors"]),
         .testTarget(name: "ConfinedFilesystemTests", dependencies: ["ConfinedFilesystem", "TestSupport", "SystemErrors"]),
         .testTarget(name: "ImageArchiveTests", dependencies: ["ImageArchive", "TestSupport", "SystemErrors"]),
         .testTarget(name: "ImageAccessTests", dependencies: ["ImageAccess", "RegistryClient"]),

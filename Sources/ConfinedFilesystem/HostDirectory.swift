@@ -81,7 +81,8 @@ public enum HostDirectory {
             throw RefusedPath(path: path, reason: "belongs to user \(info.st_uid), not to \(geteuid()) who runs mbctl; remove it or choose another path")
         }
         guard info.st_mode & (S_IWGRP | S_IWOTH) == 0 else {
-            throw RefusedPath(path: path, reason: "is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))); make it 0700 or choose another path")
+            throw RefusedPath(
+                path: path, reason: "is writable by group or others (mode \(String(info.st_mode & 0o7777, radix: 8))); make it 0700 or choose another path")
         }
     }
 }

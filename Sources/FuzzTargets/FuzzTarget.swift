@@ -86,7 +86,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// An image config turned into the machine's nspawn file and man8env.env, as a pull does.
     static func machineFiles(_ data: Data) {
         guard let configuration = try? JSONDecoder.decodeDocument(ImageConfiguration.self, from: data, what: "fuzz"),
-              let prefix = try? IPv6Prefix(parsing: "300:2e98:a4b0:1789::/64"), let name = try? MachineName("fuzz") else { return }
+            let prefix = try? IPv6Prefix(parsing: "300:2e98:a4b0:1789::/64"), let name = try? MachineName("fuzz")
+        else { return }
         let runtime = configuration.config ?? ImageConfiguration.RuntimeSettings()
         var volumes: [VolumeMapping] = []
         for key in (runtime.volumes ?? [:]).keys.sorted() {
@@ -109,8 +110,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         try? FileManager.default.removeItem(atPath: scratch)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         guard (try? FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)) != nil,
-              FileManager.default.createFile(atPath: "\(scratch)/archive.tar", contents: data),
-              let cache = try? ImageLayout.openOrCreate(at: "\(scratch)/cache") else { return }
+            FileManager.default.createFile(atPath: "\(scratch)/archive.tar", contents: data),
+            let cache = try? ImageLayout.openOrCreate(at: "\(scratch)/cache")
+        else { return }
         for kind in [ArchiveImageSource.Kind.oci, .docker] {
             _ = try? ArchiveImageSource.open(path: "\(scratch)/archive.tar", kind: kind, name: nil, cache: cache.store)
         }
@@ -124,16 +126,18 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         try? FileManager.default.removeItem(atPath: scratch)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         guard (try? FileManager.default.createDirectory(atPath: "\(scratch)/root", withIntermediateDirectories: true)) != nil,
-              (try? FileManager.default.createDirectory(atPath: "\(scratch)/outside", withIntermediateDirectories: true)) != nil,
-              FileManager.default.createFile(atPath: "\(scratch)/outside/sentinel", contents: Data("sentinel".utf8)),
-              FileManager.default.createFile(atPath: "\(scratch)/layer.tar", contents: data) else { return }
+            (try? FileManager.default.createDirectory(atPath: "\(scratch)/outside", withIntermediateDirectories: true)) != nil,
+            FileManager.default.createFile(atPath: "\(scratch)/outside/sentinel", contents: Data("sentinel".utf8)),
+            FileManager.default.createFile(atPath: "\(scratch)/layer.tar", contents: data)
+        else { return }
         let digest = "sha256:" + SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
         let blob = LayerBlob(path: "\(scratch)/layer.tar", compression: .none, digest: digest, diffID: digest)
         _ = try? LayerUnpacker(rootPath: "\(scratch)/root", workers: 0).apply(blob)
         let around = Set((try? FileManager.default.contentsOfDirectory(atPath: scratch)) ?? [])
         let outside = (try? FileManager.default.contentsOfDirectory(atPath: "\(scratch)/outside")) ?? []
         let sentinel = FileManager.default.contents(atPath: "\(scratch)/outside/sentinel")
-        precondition(around == ["root", "outside", "layer.tar"] && outside == ["sentinel"] && sentinel == Data("sentinel".utf8),
-                     "the layer changed something outside the root: \(around) \(outside)")
+        precondition(
+            around == ["root", "outside", "layer.tar"] && outside == ["sentinel"] && sentinel == Data("sentinel".utf8),
+            "the layer changed something outside the root: \(around) \(outside)")
     }
 }

@@ -24,7 +24,9 @@ extension ImageAccess {
     /// `mbctl oci copy SRC DEST`: one platform's image, or with `allPlatforms` every platform
     /// of its index (`--all`), into an OCI image layout, an oci-archive or a registry, tagged as
     /// skopeo would tag it.
-    public func copy(from location: ImageLocation, to destination: ImageLocation, allPlatforms: Bool = false, progress: TransferEventHandler? = nil) async throws -> CopyResult {
+    public func copy(from location: ImageLocation, to destination: ImageLocation, allPlatforms: Bool = false, progress: TransferEventHandler? = nil)
+        async throws -> CopyResult
+    {
         func fetch(_ opened: Opened, into store: ContentStore) async throws -> (root: Descriptor, manifests: Int, layers: Int) {
             if allPlatforms {
                 let set = try await fetcher.fetchEveryPlatform(from: opened.source, into: store, progress: progress)
@@ -69,21 +71,26 @@ extension ImageAccess {
                 // Within one registry most blobs can be mounted: plan from the manifests, and
                 // fetch (verified, into the cache) only what the registry will not mount.
                 let plan = try await plan(opened, allPlatforms: allPlatforms, store: cache.store, progress: progress)
-                let counts = try await push(plan, to: target, mountFrom: source, chunkSize: uploadChunkSize, blobFile: { blob in
-                    try await opened.source.fetchBlob(blob, into: cache.store, progress: progress)
-                    return cache.store.path(of: blob.digest)
-                }, progress: progress)
+                let counts = try await push(
+                    plan, to: target, mountFrom: source, chunkSize: uploadChunkSize,
+                    blobFile: { blob in
+                        try await opened.source.fetchBlob(blob, into: cache.store, progress: progress)
+                        return cache.store.path(of: blob.digest)
+                    }, progress: progress)
                 return CopyResult(
-                    root: plan.root.descriptor, manifestCount: max(1, plan.children.count), layerCount: plan.layerCount, destination: destination, pushed: counts)
+                    root: plan.root.descriptor, manifestCount: max(1, plan.children.count), layerCount: plan.layerCount, destination: destination,
+                    pushed: counts)
             }
             // Elsewhere everything is verified into the cache first; the push reads it there.
             let copied = try await fetch(opened, into: cache.store)
             try opened.remember(copied.root, as: location)
             let plan = try await BlockingWork.run { try Self.plan(copied.root, in: cache.store) }
-            let counts = try await push(plan, to: target, mountFrom: nil, chunkSize: uploadChunkSize, blobFile: { cache.store.path(of: $0.digest) }, progress: progress)
+            let counts = try await push(
+                plan, to: target, mountFrom: nil, chunkSize: uploadChunkSize, blobFile: { cache.store.path(of: $0.digest) }, progress: progress)
             return CopyResult(root: copied.root, manifestCount: copied.manifests, layerCount: copied.layers, destination: destination, pushed: counts)
         case .dockerArchive:
-            throw ImageLocationError.unsupported(destination.description, reason: "mbctl oci copy writes oci:DIR[:TAG], oci-archive:FILE[:TAG] and docker://REFERENCE")
+            throw ImageLocationError.unsupported(
+                destination.description, reason: "mbctl oci copy writes oci:DIR[:TAG], oci-archive:FILE[:TAG] and docker://REFERENCE")
         }
     }
 

@@ -57,12 +57,15 @@ public struct ImageAccess: Sendable {
         case .registry(let reference):
             let cache = try ImageCache(path: cacheDirectory).open()
             let lease = try await ImageCache(path: cacheDirectory).lease()
-            return Opened(source: try RegistryImageSource(client: try RegistryClient(configuration: registry), reference: reference), store: cache.store, lease: lease)
+            return Opened(
+                source: try RegistryImageSource(client: try RegistryClient(configuration: registry), reference: reference), store: cache.store, lease: lease)
         case .ociArchive(let path, let name), .dockerArchive(let path, let name):
             let kind: ArchiveImageSource.Kind = if case .ociArchive = location { .oci } else { .docker }
             let cache = try ImageCache(path: cacheDirectory).open()
             let lease = try await ImageCache(path: cacheDirectory).lease()
-            let source = try await BlockingWork.run { flag in try ArchiveImageSource.open(path: path, kind: kind, name: name, cache: cache.store, cancellation: flag) }
+            let source = try await BlockingWork.run { flag in
+                try ArchiveImageSource.open(path: path, kind: kind, name: name, cache: cache.store, cancellation: flag)
+            }
             return Opened(source: source, store: cache.store, lease: lease)
         }
     }

@@ -41,7 +41,8 @@ public enum ImageLocation: Sendable, Equatable, CustomStringConvertible {
             let (path, reference) = try pathAndName(text.dropFirst("docker-archive:".count), transport: "docker-archive")
             self = .dockerArchive(path: path, reference: reference)
         } else if let colon = text.firstIndex(of: ":"), Self.foreignTransports.contains(String(text[..<colon])) {
-            throw ImageLocationError.invalid(text, reason: "the \(text[..<colon]): transport is not supported; use docker://, oci:, oci-archive: or docker-archive:")
+            throw ImageLocationError.invalid(
+                text, reason: "the \(text[..<colon]): transport is not supported; use docker://, oci:, oci-archive: or docker-archive:")
         } else if text.contains("://") {
             throw ImageLocationError.invalid(text, reason: "unknown transport; use docker://, oci:, oci-archive: or docker-archive:")
         } else {

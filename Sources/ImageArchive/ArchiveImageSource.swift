@@ -38,7 +38,8 @@ public struct ArchiveImageSource: ImageSource {
         } else if kind == .docker, let manifest = contents.dockerManifest {
             root = try chooseFromDockerManifest(manifest, name: name, contents: contents, cache: cache, archive: path)
         } else {
-            throw ArchiveError.invalidArchive(path: path, reason: kind == .oci ? "no index.json: not an OCI archive" : "no manifest.json or index.json: not a docker archive")
+            throw ArchiveError.invalidArchive(
+                path: path, reason: kind == .oci ? "no index.json: not an OCI archive" : "no manifest.json or index.json: not a docker archive")
         }
         return ArchiveImageSource(path: path, kind: kind, name: name, cache: cache, root: root)
     }
@@ -47,7 +48,8 @@ public struct ArchiveImageSource: ImageSource {
 
     public func manifest(_ descriptor: Descriptor, progress: TransferEventHandler?) async throws -> ManifestDocument {
         let data = try cache.read(descriptor, limit: DocumentLimits.manifest)
-        return ManifestDocument(data: data, mediaType: try MediaType.ofManifest(data, declared: descriptor.mediaType, image: displayName), digest: descriptor.digest)
+        return ManifestDocument(
+            data: data, mediaType: try MediaType.ofManifest(data, declared: descriptor.mediaType, image: displayName), digest: descriptor.digest)
     }
 
     public func fetchBlob(_ descriptor: Descriptor, into store: ContentStore, progress: TransferEventHandler?) async throws {
@@ -89,12 +91,15 @@ public struct ArchiveImageSource: ImageSource {
         }
         guard cache.contains(chosen.digest) else { throw ArchiveError.invalidArchive(path: archive, reason: "blob \(chosen.digest) is missing from it") }
         let manifest = try cache.read(chosen, limit: DocumentLimits.manifest)
-        return ManifestDocument(data: manifest, mediaType: try MediaType.ofManifest(manifest, declared: chosen.mediaType, image: display), digest: chosen.digest)
+        return ManifestDocument(
+            data: manifest, mediaType: try MediaType.ofManifest(manifest, declared: chosen.mediaType, image: display), digest: chosen.digest)
     }
 
     /// A legacy `docker save` archive: `manifest.json` lists config and `layer.tar` paths, from
     /// which an OCI manifest is made (and stored, so the image can be tagged and reused).
-    static func chooseFromDockerManifest(_ data: Data, name: String?, contents: ArchiveContents, cache: ContentStore, archive: String) throws -> ManifestDocument {
+    static func chooseFromDockerManifest(_ data: Data, name: String?, contents: ArchiveContents, cache: ContentStore, archive: String) throws
+        -> ManifestDocument
+    {
         struct Entry: Decodable {
             var Config: String
             var RepoTags: [String]?
@@ -126,7 +131,8 @@ public struct ArchiveImageSource: ImageSource {
             layer.mediaType = try layerMediaType(of: layer, in: cache)
             return layer
         }
-        let manifest = ImageManifest(mediaType: MediaType.ociManifest, config: Descriptor(mediaType: MediaType.ociConfig, digest: config.digest, size: config.size), layers: layers)
+        let manifest = ImageManifest(
+            mediaType: MediaType.ociManifest, config: Descriptor(mediaType: MediaType.ociConfig, digest: config.digest, size: config.size), layers: layers)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let bytes = try encoder.encode(manifest)

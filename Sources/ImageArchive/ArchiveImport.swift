@@ -50,7 +50,8 @@ enum ArchiveImport {
                     throw fail("a link where a blob or an index should be")
                 }
                 let base = entry.kind == .symlink ? (name as NSString).deletingLastPathComponent : ""
-                guard !entry.linkName.hasPrefix("/"), let target = clean(base.isEmpty ? entry.linkName : base + "/" + entry.linkName, resolvingParents: true) else {
+                guard !entry.linkName.hasPrefix("/"), let target = clean(base.isEmpty ? entry.linkName : base + "/" + entry.linkName, resolvingParents: true)
+                else {
                     throw fail("a link that leaves the archive")
                 }
                 contents.links[name] = target
@@ -69,7 +70,9 @@ enum ArchiveImport {
                     let hex = String(name.dropFirst("blobs/sha256/".count))
                     guard let digest = try? Digest(parsing: "sha256:" + hex) else { throw fail("not a blob name (sha256 and 64 hex digits)") }
                     guard entry.size <= Descriptor.largestSize else { throw fail("\(entry.size) bytes, more than any blob mbctl takes") }
-                    try ingestBlob(Descriptor(mediaType: "application/octet-stream", digest: digest, size: entry.size), from: reader, into: store, archive: path, entry: entry.name, cancellation: cancellation)
+                    try ingestBlob(
+                        Descriptor(mediaType: "application/octet-stream", digest: digest, size: entry.size), from: reader, into: store, archive: path,
+                        entry: entry.name, cancellation: cancellation)
                 } else {
                     contents.files[name] = try store.ingestComputingDigest(mediaType: "application/octet-stream") { try reader.read(into: $0) }
                 }

@@ -34,8 +34,9 @@ final class TarArchiveReader {
         self.path = path
         // ARCHIVE_WARN from the gzip filter means it would run an external gzip: not accepted.
         guard archive_read_support_format_tar(archive) == ARCHIVE_OK,
-              archive_read_support_filter_gzip(archive) == ARCHIVE_OK,
-              archive_read_support_filter_none(archive) == ARCHIVE_OK else {
+            archive_read_support_filter_gzip(archive) == ARCHIVE_OK,
+            archive_read_support_filter_none(archive) == ARCHIVE_OK
+        else {
             throw ArchiveError.invalidArchive(path: path, reason: "libarchive cannot read tar and gzip here: \(message())")
         }
         // Opened here, so that a FIFO or a device is refused before libarchive reads (or waits).
@@ -74,7 +75,9 @@ final class TarArchiveReader {
         guard size >= 0 else {
             throw ArchiveError.invalidArchiveEntry(path: path, entry: String(cString: name), reason: "a negative size")
         }
-        let link = kind == .hardlink ? archive_entry_hardlink_utf8(entry) ?? archive_entry_hardlink(entry)
+        let link =
+            kind == .hardlink
+            ? archive_entry_hardlink_utf8(entry) ?? archive_entry_hardlink(entry)
             : kind == .symlink ? archive_entry_symlink_utf8(entry) ?? archive_entry_symlink(entry) : nil
         return Entry(name: String(cString: name), kind: kind, size: kind == .regular ? size : 0, linkName: link.map { String(cString: $0) } ?? "")
     }

@@ -18,7 +18,8 @@ struct EntryMetadata {
         gid = gid_t(truncatingIfNeeded: archive_entry_gid(entry))
         permissions = mode_t(archive_entry_perm(entry)) & 0o7777
         modificationTime = timespec(tv_sec: Int(archive_entry_mtime(entry)), tv_nsec: Int(archive_entry_mtime_nsec(entry)))
-        accessTime = archive_entry_atime_is_set(entry) != 0
+        accessTime =
+            archive_entry_atime_is_set(entry) != 0
             ? timespec(tv_sec: Int(archive_entry_atime(entry)), tv_nsec: Int(archive_entry_atime_nsec(entry)))
             : modificationTime
         xattrs = []

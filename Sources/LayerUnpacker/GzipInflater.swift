@@ -34,7 +34,8 @@ struct GzipInflater {
                 // Another member may follow; anything else after the stream is left unread.
                 let rest = input.count - consumed
                 if rest >= 2, let base = input.baseAddress, base.load(fromByteOffset: consumed, as: UInt8.self) == 0x1F,
-                   base.load(fromByteOffset: consumed + 1, as: UInt8.self) == 0x8B {
+                    base.load(fromByteOffset: consumed + 1, as: UInt8.self) == 0x8B
+                {
                     isal_inflate_reset(&state)
                     state.crc_flag = UInt32(ISAL_GZIP)
                 } else if rest > 0 {

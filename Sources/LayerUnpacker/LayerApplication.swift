@@ -267,7 +267,8 @@ final class LayerApplication {
         guard !path.isRoot, !target.isRoot else { throw EntryError(reason: "a hardlink cannot involve the root") }
         guard path != target else { throw EntryError(reason: "a hardlink to itself") }
         guard let targetParent = try? root.openDirectory(target.parent),
-              let targetInfo = try targetParent.status(of: target.name) else {
+            let targetInfo = try targetParent.status(of: target.name)
+        else {
             throw EntryError(reason: "hardlink target \(target.display) does not exist")
         }
         guard (targetInfo.st_mode & S_IFMT) != S_IFDIR else {

@@ -42,7 +42,9 @@ final class LayerStream {
         var filled = 0
         try prefix.withUnsafeMutableBytes { buffer in
             while filled < count {
-                let got = try LayerDecompressor.reading(layer) { try bytes.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]), at: Int64(filled)) }
+                let got = try LayerDecompressor.reading(layer) {
+                    try bytes.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]), at: Int64(filled))
+                }
                 if got == 0 { break }
                 filled += got
             }

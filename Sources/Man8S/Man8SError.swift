@@ -46,22 +46,29 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
         case .invalidMachineName(let name, let reason): return "invalid machine name \"\(name)\": \(reason)"
         case .unrepresentable(let what, let reason): return "cannot write \(what): \(reason)"
         case .invalidVolume(let text, let reason): return "invalid volume \"\(Self.shortened(text))\": \(reason)"
-        case .volumeUnanswered(let path): return "the image has a volume \(path) and no terminal to ask where it goes; pass --volume \(path)=config|data|skip|/host/path"
+        case .volumeUnanswered(let path):
+            return "the image has a volume \(path) and no terminal to ask where it goes; pass --volume \(path)=config|data|skip|/host/path"
         case .machineExists(let name): return "machine \(name) already exists; remove it first (mbctl machines remove \(name)) or choose another name"
         case .noSuchMachine(let name): return "no such machine: \(name)"
-        case .addressCollision(let name, let address, let other): return "machine \(name) would get yggdrasil address \(address), which machine \(other) already has; choose another name"
+        case .addressCollision(let name, let address, let other):
+            return "machine \(name) would get yggdrasil address \(address), which machine \(other) already has; choose another name"
         case .machineRunning(let name, let flag): return "machine \(name) is running; stop it first, or pass \(flag)"
         case .machineBusy(let name, let process, let doing):
-            return "machine \(name) is being \(doing ?? "changed") by " + (process.map { "process \($0)" } ?? "another mbctl process") + "; try again when it is done"
-        case .noPrefix(let reasons): return "no yggdrasil prefix: pass --prefix (e.g. 300:2e98:a4b0:1789::/64) or run yggdrasil (" + reasons.joined(separator: "; ") + ")"
+            return "machine \(name) is being \(doing ?? "changed") by " + (process.map { "process \($0)" } ?? "another mbctl process")
+                + "; try again when it is done"
+        case .noPrefix(let reasons):
+            return "no yggdrasil prefix: pass --prefix (e.g. 300:2e98:a4b0:1789::/64) or run yggdrasil (" + reasons.joined(separator: "; ") + ")"
         case .noPreviousGeneration(let name): return "machine \(name) has no previous generation to roll back to"
         case .systemd(let command, let reason): return "\(command): \(reason)"
         case .yggdrasil(let source, let reason): return "cannot learn the yggdrasil prefix from \(source): \(reason)"
         case .configuration(let path, let line, let reason): return line > 0 ? "\(path), line \(line): \(reason)" : "\(path): \(reason)"
-        case .damagedRecord(let path, let reason): return "mbctl's record \(path) cannot be used: \(reason); restore it, or remove it and give the image (mbctl machines upgrade NAME SRC)"
-        case .unrecordedImage(let name): return "mbctl has no record of the image machine \(name) was made from (it was made by an older mbctl); give it: mbctl machines upgrade \(name) SRC"
+        case .damagedRecord(let path, let reason):
+            return "mbctl's record \(path) cannot be used: \(reason); restore it, or remove it and give the image (mbctl machines upgrade NAME SRC)"
+        case .unrecordedImage(let name):
+            return "mbctl has no record of the image machine \(name) was made from (it was made by an older mbctl); give it: mbctl machines upgrade \(name) SRC"
         case .unusableEnvironmentFile(let path, let reason): return "\(path) cannot be carried into the new generation: \(reason)"
-        case .notRunning(let name, let directory): return "machine \(name) is not running (no systemd-nspawn runs it); start it with systemd-nspawn -M \(name) -D \(directory)"
+        case .notRunning(let name, let directory):
+            return "machine \(name) is not running (no systemd-nspawn runs it); start it with systemd-nspawn -M \(name) -D \(directory)"
         }
     }
 }

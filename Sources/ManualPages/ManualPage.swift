@@ -32,9 +32,10 @@ struct ManualPage {
                 lines += [".TP", term(argument)] + Roff.paragraphs(description(argument))
             }
         }
-        let related = (command.superCommands ?? []).indices.map { index in
-            (command.superCommands ?? []).prefix(index + 1).joined(separator: ".")
-        } + subcommands.map(\.pageName)
+        let related =
+            (command.superCommands ?? []).indices.map { index in
+                (command.superCommands ?? []).prefix(index + 1).joined(separator: ".")
+            } + subcommands.map(\.pageName)
         if !related.isEmpty {
             lines += [".SH \"SEE ALSO\"", related.map { ".BR \($0) (1)" }.joined(separator: ",\n")]
         }

@@ -59,7 +59,8 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
         var registry = Self.dockerHub
         var shortName: String? = remainder.isEmpty ? nil : String(remainder)
         if components.count > 1, let first = components.first,
-           first.contains(".") || first.contains(":") || first == "localhost" {
+            first.contains(".") || first.contains(":") || first == "localhost"
+        {
             shortName = nil
             guard Self.isValidRegistry(first) else { throw fail("\"\(first)\" is not a valid registry host[:port]") }
             registry = first == "index.docker.io" ? Self.dockerHub : first
@@ -151,11 +152,12 @@ public struct ImageReference: Hashable, Sendable, CustomStringConvertible {
             host = host[..<colon]
         }
         let labels = host.split(separator: ".", omittingEmptySubsequences: false)
-        return !labels.isEmpty && labels.allSatisfy { label in
-            guard let first = label.first, let last = label.last else { return false }
-            return first.isASCII && (first.isLetter || first.isNumber) && last.isASCII && (last.isLetter || last.isNumber)
-                && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
-        }
+        return !labels.isEmpty
+            && labels.allSatisfy { label in
+                guard let first = label.first, let last = label.last else { return false }
+                return first.isASCII && (first.isLetter || first.isNumber) && last.isASCII && (last.isLetter || last.isNumber)
+                    && label.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }
+            }
     }
 
     /// A TCP port: 1 to 65535, decimal digits only.

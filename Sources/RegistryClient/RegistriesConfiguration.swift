@@ -170,7 +170,8 @@ public struct RegistriesConfiguration: Sendable, Equatable {
         let byDigest = reference.digest != nil
         var endpoints: [Endpoint] = []
         for mirror in registry.mirrors {
-            let usable = byDigest
+            let usable =
+                byDigest
                 ? mirror.pullFromMirror != .tagOnly
                 : !registry.mirrorByDigestOnly && mirror.pullFromMirror != .digestOnly
             guard usable else { continue }

@@ -51,7 +51,8 @@ public final class RegistryClient: Sendable {
         return sessions.withLock { table in
             if let existing = table[key] { return existing }
             let created = RegistrySession(
-                registry: reference.registry, apiHost: reference.apiHost, transport: transport, verifyingTLS: configuration.transport.verifyTLS, credentials: credentials, insecure: insecure, trust: trust)
+                registry: reference.registry, apiHost: reference.apiHost, transport: transport, verifyingTLS: configuration.transport.verifyTLS,
+                credentials: credentials, insecure: insecure, trust: trust)
             table[key] = created
             return created
         }

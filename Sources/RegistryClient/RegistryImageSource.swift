@@ -50,7 +50,8 @@ public final class RegistryImageSource: ImageSource, Sendable {
 
     public func manifest(_ descriptor: Descriptor, progress: TransferEventHandler?) async throws -> ManifestDocument {
         let chosen = self.chosen
-        return try await client.fetchManifest(chosen.reference, digest: descriptor.digest, asMirror: chosen.isMirror, insecure: chosen.insecure, progress: progress)
+        return try await client.fetchManifest(
+            chosen.reference, digest: descriptor.digest, asMirror: chosen.isMirror, insecure: chosen.insecure, progress: progress)
     }
 
     public func fetchBlob(_ descriptor: Descriptor, into store: ContentStore, progress: TransferEventHandler?) async throws {

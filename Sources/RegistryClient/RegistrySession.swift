@@ -130,7 +130,8 @@ actor RegistrySession {
     /// https only, plain HTTP only where this registry may be spoken to so.
     func resolve(location: String?, of url: String) throws -> String {
         guard let location, let next = URL(string: location, relativeTo: URL(string: url))?.absoluteURL,
-              let scheme = next.scheme?.lowercased() else {
+            let scheme = next.scheme?.lowercased()
+        else {
             throw RegistryError.invalidResponse(url: url, reason: "no usable Location in the answer")
         }
         guard scheme == "https" || (scheme == "http" && (allowsPlainHTTP || url.hasPrefix("http:"))) else {
@@ -210,7 +211,8 @@ actor RegistrySession {
     /// scope, with Basic credentials when we have them.
     private func fetchToken(challenge: AuthenticationChallenge, scope: String) async throws -> CachedToken {
         guard let realm = challenge.parameters["realm"], var components = URLComponents(string: realm),
-              let realmScheme = components.scheme?.lowercased(), realmScheme == "https" || realmScheme == "http" else {
+            let realmScheme = components.scheme?.lowercased(), realmScheme == "https" || realmScheme == "http"
+        else {
             throw RegistryError.invalidResponse(url: "\(registry)/v2/", reason: "bearer challenge without a usable realm")
         }
         var query = components.queryItems ?? []
@@ -257,8 +259,9 @@ public struct TokenResponse: Equatable, Sendable {
             var expires_in: Int?
         }
         guard let answer = try? JSONDecoder().decode(Answer.self, from: Data(body)),
-              let value = answer.token ?? answer.access_token, !value.isEmpty,
-              value.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F }) else { return nil }
+            let value = answer.token ?? answer.access_token, !value.isEmpty,
+            value.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
+        else { return nil }
         token = value
         lifetime = Double(min(max(answer.expires_in ?? 60, 10), 86_400))
     }

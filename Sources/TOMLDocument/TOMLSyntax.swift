@@ -187,7 +187,9 @@ struct TOMLSyntax {
             let count = byte == UInt8(ascii: "u") ? 4 : 8
             var scalar: UInt32 = 0
             for _ in 0..<count {
-                guard let digit = peek(), let value = hexValue(digit) else { throw error("\\\(Character(UnicodeScalar(byte))) needs \(count) hexadecimal digits") }
+                guard let digit = peek(), let value = hexValue(digit) else {
+                    throw error("\\\(Character(UnicodeScalar(byte))) needs \(count) hexadecimal digits")
+                }
                 scalar = scalar << 4 | UInt32(value)
                 advance()
             }
@@ -222,7 +224,8 @@ struct TOMLSyntax {
         while let byte = peek(), isScalarByte(byte) { advance() }
         // A date and a time may be separated by one space: `1979-05-27 07:32:00`.
         if peek() == space, index + 1 < bytes.count, isDigit(bytes[index + 1]),
-           Self.isDate(bytes[start..<index]) {
+            Self.isDate(bytes[start..<index])
+        {
             advance()
             while let byte = peek(), isScalarByte(byte) { advance() }
         }
@@ -296,9 +299,10 @@ struct TOMLSyntax {
     /// `YYYY-MM-DD`.
     static func isDate(_ token: ArraySlice<UInt8>) -> Bool {
         let form = Array("dddd-dd-dd".utf8)
-        return token.count == form.count && zip(token, form).allSatisfy { byte, pattern in
-            pattern == UInt8(ascii: "d") ? isDigit(byte) : byte == pattern
-        }
+        return token.count == form.count
+            && zip(token, form).allSatisfy { byte, pattern in
+                pattern == UInt8(ascii: "d") ? isDigit(byte) : byte == pattern
+            }
     }
 
     /// `HH:MM:SS` with optional fraction.

@@ -13,10 +13,10 @@ struct AddressCommand: ParsableCommand {
             commandName: "getsuffix",
             abstract: "Print the address suffix of a machine name.",
             discussion: """
-            The suffix is the low bits of SHA-256(NAME). With --prefix the whole address under \
-            that prefix is printed; without it, the low 64 bits under ::/64, e.g. \
-            `mbctl address getsuffix Man8Registry` prints ::506:6d46:6c9:5800.
-            """
+                The suffix is the low bits of SHA-256(NAME). With --prefix the whole address under \
+                that prefix is printed; without it, the low 64 bits under ::/64, e.g. \
+                `mbctl address getsuffix Man8Registry` prints ::506:6d46:6c9:5800.
+                """
         )
 
         @Argument(help: "The machine name.")

@@ -42,13 +42,17 @@ struct CacheCommand: ParsableCommand {
     struct Prune: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Remove the images, blobs and trees no machine uses.",
-            discussion: "Keeps what a machine's current or kept generation was made from; refuses while another mbctl uses the cache. The cache stays an OCI image layout that skopeo and umoci read.")
+            discussion:
+                "Keeps what a machine's current or kept generation was made from; refuses while another mbctl uses the cache. The cache stays an OCI image layout that skopeo and umoci read."
+        )
 
         @OptionGroup var host: HostOptions
 
         func run() throws {
             let result = try ImageCacheInventory(layout: try host.layout).prune()
-            say("removed \(result.cache.images) images, \(result.cache.blobs) blobs (\(TransferReporter.bytes(result.cache.bytes))) and \(result.trees) trees; kept \(result.kept) images machines use")
+            say(
+                "removed \(result.cache.images) images, \(result.cache.blobs) blobs (\(TransferReporter.bytes(result.cache.bytes))) and \(result.trees) trees; kept \(result.kept) images machines use"
+            )
         }
     }
 

@@ -4,7 +4,10 @@ import Man8S
 
 /// Where the host's Man8S directories are.
 struct HostOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Put every host path (machines, nspawn files, configs, data, cache, the config file) under this directory, to try mbctl without touching the host.", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Put every host path (machines, nspawn files, configs, data, cache, the config file) under this directory, to try mbctl without touching the host.",
+            valueName: "dir"))
     var root: String?
 
     @Option(help: ArgumentHelp("mbctl's configuration file (default /etc/mbctl/config.toml, if it exists).", valueName: "file"))
@@ -66,7 +69,8 @@ struct HostSettings {
         if let busybox {
             layout.busybox = busybox
         } else if layout.busybox == HostLayout().busybox, !FileManager.default.isExecutableFile(atPath: layout.busybox),
-                  FileManager.default.isExecutableFile(atPath: "/usr/bin/busybox") {
+            FileManager.default.isExecutableFile(atPath: "/usr/bin/busybox")
+        {
             // Debian's busybox-static installs it here.
             layout.busybox = "/usr/bin/busybox"
         }

@@ -8,23 +8,23 @@ extension MachinesCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a machine anew from its image's newest version, keeping its configuration and data.",
             discussion: """
-            SRC defaults to the image the machine was made from (MAN8S_OCI_IMAGE_URL in its \
-            man8env.env). When that image is the machine's already (same manifest digest), \
-            nothing changes. Otherwise the new root filesystem is built beside the old one, with \
-            the same checks as a pull; NAME.nspawn and mbctl's lines of man8env.env are written \
-            anew, and every line you added or changed there is kept; volumes new in the image are \
-            seeded (answer with --volume, or on a terminal); volumes the image dropped keep their \
-            host directories. Then the new generation takes the old one's place, which is kept \
-            for machines rollback. A running machine is refused unless --restart, which stops it \
-            for the swap and starts it again (through systemd).
+                SRC defaults to the image the machine was made from (MAN8S_OCI_IMAGE_URL in its \
+                man8env.env). When that image is the machine's already (same manifest digest), \
+                nothing changes. Otherwise the new root filesystem is built beside the old one, with \
+                the same checks as a pull; NAME.nspawn and mbctl's lines of man8env.env are written \
+                anew, and every line you added or changed there is kept; volumes new in the image are \
+                seeded (answer with --volume, or on a terminal); volumes the image dropped keep their \
+                host directories. Then the new generation takes the old one's place, which is kept \
+                for machines rollback. A running machine is refused unless --restart, which stops it \
+                for the swap and starts it again (through systemd).
 
-            An upgrade killed half-way is finished by the next mbctl command for the machine, \
-            and before the machine's unit starts.
+                An upgrade killed half-way is finished by the next mbctl command for the machine, \
+                and before the machine's unit starts.
 
-            Examples:
-              mbctl machines upgrade web
-              mbctl machines upgrade web registry.example/app:2.0 --restart
-            """
+                Examples:
+                  mbctl machines upgrade web
+                  mbctl machines upgrade web registry.example/app:2.0 --restart
+                """
         )
 
         @Argument(help: "The machine's name.", completion: MachineNameCompletion.kind)
@@ -33,7 +33,9 @@ extension MachinesCommand {
         @Argument(help: ArgumentHelp("The image to upgrade to (default: the one the machine was made from).", valueName: "src"))
         var source: String?
 
-        @Option(name: .customLong("volume"), help: ArgumentHelp("Where a volume new in the image goes (repeatable).", valueName: "/path=config|data|skip|/host/path"))
+        @Option(
+            name: .customLong("volume"),
+            help: ArgumentHelp("Where a volume new in the image goes (repeatable).", valueName: "/path=config|data|skip|/host/path"))
         var volumes: [String] = []
 
         @Flag(help: "Stop a running machine for the swap and start it again.")
@@ -81,8 +83,9 @@ extension MachinesCommand {
                 for warning in upgraded.warnings { warn("warning: \(warning)") }
                 for volume in upgraded.newVolumes { say("new volume \(volume.containerPath) seeded into \(volume.hostPath)") }
                 for volume in upgraded.droppedVolumes { say("the image no longer has volume \(volume.containerPath); \(volume.hostPath) stays") }
-                say("upgraded \(name) to \(upgraded.to) (generation \(upgraded.generation))" + (upgraded.restarted ? ", restarted" : "")
-                      + "; mbctl machines rollback \(name) goes back")
+                say(
+                    "upgraded \(name) to \(upgraded.to) (generation \(upgraded.generation))" + (upgraded.restarted ? ", restarted" : "")
+                        + "; mbctl machines rollback \(name) goes back")
             }
         }
     }
@@ -91,11 +94,11 @@ extension MachinesCommand {
         static let configuration = CommandConfiguration(
             abstract: "Go back to a machine's previous generation.",
             discussion: """
-            The root filesystem, NAME.nspawn and man8env.env of the generation kept by the last \
-            upgrade take the place of the current ones, which are kept in their turn (so a \
-            second rollback goes forward again). Configuration and data directories stay as they \
-            are. A running machine is refused unless --restart.
-            """
+                The root filesystem, NAME.nspawn and man8env.env of the generation kept by the last \
+                upgrade take the place of the current ones, which are kept in their turn (so a \
+                second rollback goes forward again). Configuration and data directories stay as they \
+                are. A running machine is refused unless --restart.
+                """
         )
 
         @Argument(help: "The machine's name.", completion: MachineNameCompletion.kind)
@@ -110,9 +113,10 @@ extension MachinesCommand {
             var rollback = MachineRollback(layout: try host.layout)
             rollback.restart = restart
             let outcome = try rollback.rollback(try MachineName(name))
-            say("rolled \(name) back from generation \(outcome.from) to \(outcome.to)"
-                  + (outcome.image.map { " (\($0)" + (outcome.digest.map { ", \($0))" } ?? ")") } ?? "")
-                  + (outcome.restarted ? ", restarted" : ""))
+            say(
+                "rolled \(name) back from generation \(outcome.from) to \(outcome.to)"
+                    + (outcome.image.map { " (\($0)" + (outcome.digest.map { ", \($0))" } ?? ")") } ?? "")
+                    + (outcome.restarted ? ", restarted" : ""))
         }
     }
 

@@ -121,7 +121,10 @@ extension MachinesCommand {
             say("  address     \(details.address ?? "-")")
             say("  image       \(details.image ?? "-")")
             say("  digest      \(details.digest ?? "-")")
-            say("  generation  \(details.current.number)" + (details.previous.isEmpty ? "" : "; kept for rollback: " + details.previous.map { "\($0.number) (\($0.image ?? "?"))" }.joined(separator: ", ")))
+            say(
+                "  generation  \(details.current.number)"
+                    + (details.previous.isEmpty
+                        ? "" : "; kept for rollback: " + details.previous.map { "\($0.number) (\($0.image ?? "?"))" }.joined(separator: ", ")))
         }
     }
 

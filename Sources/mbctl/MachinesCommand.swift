@@ -17,24 +17,26 @@ struct MachinesCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a machine from an image.",
             discussion: """
-            Fetches the image, unpacks it as the machine's root filesystem, installs the Man8S \
-            busybox init, and writes NAME.nspawn and man8env.env, with the machine's fixed \
-            yggdrasil address derived from NAME. The machine appears whole or not at all: on \
-            any error, or Ctrl-C, what this run made is removed. Configuration and data \
-            directories left by an earlier machine of that name are reused, never overwritten.
+                Fetches the image, unpacks it as the machine's root filesystem, installs the Man8S \
+                busybox init, and writes NAME.nspawn and man8env.env, with the machine's fixed \
+                yggdrasil address derived from NAME. The machine appears whole or not at all: on \
+                any error, or Ctrl-C, what this run made is removed. Configuration and data \
+                directories left by an earlier machine of that name are reused, never overwritten.
 
-            Each volume of the image goes to config (below the machine's configuration \
-            directory), data (below its data directory), a custom host path, or is skipped; \
-            what the image holds there is copied in as seed data. Give the answers with \
-            --volume, or answer the questions on a terminal.
+                Each volume of the image goes to config (below the machine's configuration \
+                directory), data (below its data directory), a custom host path, or is skipped; \
+                what the image holds there is copied in as seed data. Give the answers with \
+                --volume, or answer the questions on a terminal.
 
-            Examples:
-              mbctl machines pull docker.io/registry:latest Man8Registry --prefix 300:2e98:a4b0:1789::/64
-              mbctl machines pull oci:/srv/images/app:1.0 app --volume /var/lib/app=data
-            """
+                Examples:
+                  mbctl machines pull docker.io/registry:latest Man8Registry --prefix 300:2e98:a4b0:1789::/64
+                  mbctl machines pull oci:/srv/images/app:1.0 app --volume /var/lib/app=data
+                """
         )
 
-        @Argument(help: ArgumentHelp("The image: docker://REF (or a bare REF), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].", valueName: "src"))
+        @Argument(
+            help: ArgumentHelp("The image: docker://REF (or a bare REF), oci:DIR[:TAG], oci-archive:FILE[:TAG] or docker-archive:FILE[:REF].", valueName: "src")
+        )
         var source: String
 
         @Argument(help: "The machine's name (a hostname: letters, digits, - _ .).")
@@ -43,7 +45,9 @@ struct MachinesCommand: AsyncParsableCommand {
         @Option(help: "The machine template (only network_isolated exists; default: the configuration file's).")
         var template: String?
 
-        @Option(help: ArgumentHelp("The host's yggdrasil subnet the address is taken from (default: asked from yggdrasil's admin socket).", valueName: "prefix/len"))
+        @Option(
+            help: ArgumentHelp("The host's yggdrasil subnet the address is taken from (default: asked from yggdrasil's admin socket).", valueName: "prefix/len")
+        )
         var prefix: String?
 
         @Option(name: .customLong("volume"), help: ArgumentHelp("Where an image volume goes (repeatable).", valueName: "/path=config|data|skip|/host/path"))
@@ -65,7 +69,8 @@ struct MachinesCommand: AsyncParsableCommand {
             let location = try ImageLocation(parsing: source)
             let configuration = try host.configuration()
             let layout = build.layout(from: configuration, host: host)
-            let prefix = try (self.prefix ?? configuration.prefix).map(IPv6Prefix.init(parsing:))
+            let prefix =
+                try (self.prefix ?? configuration.prefix).map(IPv6Prefix.init(parsing:))
                 ?? YggdrasilPrefixDiscovery(configFiles: layout.yggdrasilConfigs).discover()
             var answers: [String: VolumeChoice] = [:]
             for flag in volumes {
@@ -84,7 +89,8 @@ struct MachinesCommand: AsyncParsableCommand {
             let choices = answers
             let pullMachine = pull
             let outcome = try await Interruption.cancellable {
-                try await pullMachine.pull(location, as: sourceText, name: name, prefix: prefix, volumes: choices, ask: ask, progress: reporter.handle) { index, count, applied in
+                try await pullMachine.pull(location, as: sourceText, name: name, prefix: prefix, volumes: choices, ask: ask, progress: reporter.handle) {
+                    index, count, applied in
                     reporter.layerApplied(index: index, count: count, entries: applied.entries)
                 }
             }
@@ -92,7 +98,9 @@ struct MachinesCommand: AsyncParsableCommand {
             for warning in outcome.warnings { warn("warning: \(warning)") }
             for directory in outcome.reused { say("reused existing \(directory)") }
             if let previous = outcome.previousEnvironmentFile { say("kept the previous man8env.env as \(previous)") }
-            say("machine \(name) made from \(source) (\(outcome.imageDigest)) \(outcome.method.phrase), address \(outcome.address), in \(String(format: "%.1f", Date().timeIntervalSince(started)))s")
+            say(
+                "machine \(name) made from \(source) (\(outcome.imageDigest)) \(outcome.method.phrase), address \(outcome.address), in \(String(format: "%.1f", Date().timeIntervalSince(started)))s"
+            )
         }
     }
 
@@ -113,7 +121,10 @@ struct MachinesCommand: AsyncParsableCommand {
             printRow(["NAME", "RUNNING", "ENABLED", "ADDRESS", "IMAGE", "DIGEST"])
             for entry in entries {
                 let image = entry.unrecorded == nil ? entry.image ?? "-" : "?"
-                printRow([entry.name, entry.running ? "yes" : "no", entry.enabled.map { $0 ? "yes" : "no" } ?? "-", entry.address ?? "-", image, entry.digest.map { String($0.prefix(19)) } ?? "-"])
+                printRow([
+                    entry.name, entry.running ? "yes" : "no", entry.enabled.map { $0 ? "yes" : "no" } ?? "-", entry.address ?? "-", image,
+                    entry.digest.map { String($0.prefix(19)) } ?? "-",
+                ])
             }
             for entry in entries { if let reason = entry.unrecorded { warn("\(entry.name): \(reason)") } }
         }

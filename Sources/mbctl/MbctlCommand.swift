@@ -7,12 +7,12 @@ struct MbctlCommand: AsyncParsableCommand {
         commandName: "mbctl",
         abstract: "Manage Man8S machines: systemd-nspawn containers made from OCI and Docker images.",
         discussion: """
-        Images are read from registries (docker://REFERENCE, or a bare reference such as \
-        busybox or registry.example:5000/app:1.2), from OCI image layouts (oci:DIR[:TAG]) \
-        and from archives (oci-archive:FILE[:TAG], docker-archive:FILE[:REFERENCE]).
+            Images are read from registries (docker://REFERENCE, or a bare reference such as \
+            busybox or registry.example:5000/app:1.2), from OCI image layouts (oci:DIR[:TAG]) \
+            and from archives (oci-archive:FILE[:TAG], docker-archive:FILE[:REFERENCE]).
 
-        Start with: mbctl machines pull --help
-        """,
+            Start with: mbctl machines pull --help
+            """,
         version: MbctlVersion.current,
         subcommands: [MachinesCommand.self, OCICommand.self, AddressCommand.self, CacheCommand.self, VersionCommand.self]
     )

@@ -18,36 +18,40 @@ struct OCICommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Copy an image into an OCI image layout, an oci-archive or a registry.",
             discussion: """
-            Copies one platform's image (manifest, config and layers, each verified against its \
-            digest) from SRC to DEST, and tags it there. With --all, every platform of the \
-            image's index is copied and the index kept byte for byte, so DEST holds the image \
-            under the same digest as SRC (as skopeo copy --all). Blobs already in DEST are not \
-            fetched again; an interrupted download resumes where it stopped.
+                Copies one platform's image (manifest, config and layers, each verified against its \
+                digest) from SRC to DEST, and tags it there. With --all, every platform of the \
+                image's index is copied and the index kept byte for byte, so DEST holds the image \
+                under the same digest as SRC (as skopeo copy --all). Blobs already in DEST are not \
+                fetched again; an interrupted download resumes where it stopped.
 
-            A docker:// destination is a push: the image is verified into the cache first, then \
-            each blob the repository lacks (asked with HEAD) is uploaded, or mounted from the \
-            source's repository when both are on one registry, and the manifests are put with \
-            the source's own bytes, so the pushed digest is the source's. This is how a site \
-            seeds its registry or mirror from an archive carried offline.
+                A docker:// destination is a push: the image is verified into the cache first, then \
+                each blob the repository lacks (asked with HEAD) is uploaded, or mounted from the \
+                source's repository when both are on one registry, and the manifests are put with \
+                the source's own bytes, so the pushed digest is the source's. This is how a site \
+                seeds its registry or mirror from an archive carried offline.
 
-            Examples:
-              mbctl oci copy docker://busybox:latest oci:/srv/images/busybox:latest
-              mbctl oci copy 127.0.0.1:5000/app:1.0 oci:./app --platform linux/arm64
-              mbctl oci copy --all docker://busybox:latest oci-archive:/media/usb/busybox.tar
-              mbctl oci copy --all oci-archive:/media/usb/busybox.tar docker://registry.site:5000/library/busybox:latest
-            """
+                Examples:
+                  mbctl oci copy docker://busybox:latest oci:/srv/images/busybox:latest
+                  mbctl oci copy 127.0.0.1:5000/app:1.0 oci:./app --platform linux/arm64
+                  mbctl oci copy --all docker://busybox:latest oci-archive:/media/usb/busybox.tar
+                  mbctl oci copy --all oci-archive:/media/usb/busybox.tar docker://registry.site:5000/library/busybox:latest
+                """
         )
 
         @Argument(help: OCICommand.sourceHelp)
         var source: String
 
-        @Argument(help: ArgumentHelp("oci:DIR[:TAG] (an OCI image layout), oci-archive:FILE[:TAG] (TAG defaults to the source's) or docker://REF (a push).", valueName: "dest"))
+        @Argument(
+            help: ArgumentHelp(
+                "oci:DIR[:TAG] (an OCI image layout), oci-archive:FILE[:TAG] (TAG defaults to the source's) or docker://REF (a push).", valueName: "dest"))
         var destination: String
 
         @Flag(help: "Copy every platform of the image's index (and the index itself), not only --platform's.")
         var all = false
 
-        @Option(help: ArgumentHelp("Pushing, upload blobs larger than this many bytes in chunks of that size (default: each blob in one request).", valueName: "bytes"))
+        @Option(
+            help: ArgumentHelp(
+                "Pushing, upload blobs larger than this many bytes in chunks of that size (default: each blob in one request).", valueName: "bytes"))
         var chunkSize: Int64?
 
         @Option(help: OCICommand.cacheHelp)
@@ -84,7 +88,8 @@ struct OCICommand: AsyncParsableCommand {
             let platforms = all ? "\(result.manifestCount) manifests, " : ""
             var blobs = ""
             if let pushed = result.pushed {
-                blobs = "; blobs: \(pushed.uploaded) uploaded (\(TransferReporter.bytes(pushed.bytesUploaded))), \(pushed.mounted) mounted, \(pushed.alreadyThere) already there"
+                blobs =
+                    "; blobs: \(pushed.uploaded) uploaded (\(TransferReporter.bytes(pushed.bytesUploaded))), \(pushed.mounted) mounted, \(pushed.alreadyThere) already there"
             }
             say("copied \(source) to \(result.destination) (\(result.root.digest), \(platforms)\(result.layerCount) layers\(blobs)) in \(seconds)s")
         }
@@ -94,16 +99,16 @@ struct OCICommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Unpack an image's root filesystem into a directory.",
             discussion: """
-            Fetches the image (registry images and archives through the cache, oci: layouts in \
-            place), then \
-            applies its layers in order, whiteouts included, verifying every layer against its \
-            digest and the config's diff_ids. PATH must not exist or be empty; the rootfs is \
-            built beside it and renamed into place only when complete, so a failure leaves nothing.
+                Fetches the image (registry images and archives through the cache, oci: layouts in \
+                place), then \
+                applies its layers in order, whiteouts included, verifying every layer against its \
+                digest and the config's diff_ids. PATH must not exist or be empty; the rootfs is \
+                built beside it and renamed into place only when complete, so a failure leaves nothing.
 
-            Examples:
-              mbctl oci download docker://busybox:latest /srv/rootfs/busybox
-              mbctl oci download oci:/srv/images/app:1.0 ./app-rootfs
-            """
+                Examples:
+                  mbctl oci download docker://busybox:latest /srv/rootfs/busybox
+                  mbctl oci download oci:/srv/images/app:1.0 ./app-rootfs
+                """
         )
 
         @Argument(help: OCICommand.sourceHelp)
@@ -141,7 +146,8 @@ struct OCICommand: AsyncParsableCommand {
             reporter.finish()
             let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
             let stats = result.statistics
-            var summary = "unpacked \(source) (\(result.image.manifestDescriptor.digest)) into \(path): \(stats.entries) entries, \(TransferReporter.bytes(stats.bytes)) in \(seconds)s"
+            var summary =
+                "unpacked \(source) (\(result.image.manifestDescriptor.digest)) into \(path): \(stats.entries) entries, \(TransferReporter.bytes(stats.bytes)) in \(seconds)s"
             if stats.ownershipSkipped + stats.devicesSkipped + stats.xattrsSkipped > 0 {
                 summary += "; rootless: \(stats.ownershipSkipped) owners not set, \(stats.devicesSkipped) devices and \(stats.xattrsSkipped) xattrs skipped"
             }
@@ -153,15 +159,15 @@ struct OCICommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show what an image is, without unpacking it.",
             discussion: """
-            Prints the image's digest (of the manifest chosen for --platform), when it was built, \
-            its platform, labels, environment, entrypoint and command, working directory, volumes \
-            and layers, as skopeo inspect does. --raw prints the manifest (or index) byte for \
-            byte; --config the config blob; --json everything as JSON. No layer is fetched.
+                Prints the image's digest (of the manifest chosen for --platform), when it was built, \
+                its platform, labels, environment, entrypoint and command, working directory, volumes \
+                and layers, as skopeo inspect does. --raw prints the manifest (or index) byte for \
+                byte; --config the config blob; --json everything as JSON. No layer is fetched.
 
-            Examples:
-              mbctl oci inspect docker://busybox:latest
-              mbctl oci inspect --config --raw oci:/srv/images/app:1.0
-            """
+                Examples:
+                  mbctl oci inspect docker://busybox:latest
+                  mbctl oci inspect --config --raw oci:/srv/images/app:1.0
+                """
         )
 
         @Argument(help: OCICommand.sourceHelp)
@@ -183,7 +189,9 @@ struct OCICommand: AsyncParsableCommand {
         var root: String?
 
         // --config is the config blob here, as in skopeo inspect.
-        @Option(name: .customLong("config-file"), help: ArgumentHelp("mbctl's configuration file (default /etc/mbctl/config.toml, if it exists).", valueName: "file"))
+        @Option(
+            name: .customLong("config-file"),
+            help: ArgumentHelp("mbctl's configuration file (default /etc/mbctl/config.toml, if it exists).", valueName: "file"))
         var configFile: String?
 
         @OptionGroup var registry: RegistryOptions

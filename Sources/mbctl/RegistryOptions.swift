@@ -30,10 +30,15 @@ struct RegistryOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Cap the download (and push upload) rate, in bytes per second (0: no cap).", valueName: "bytes"))
     var limitRate: Int64 = 0
 
-    @Option(help: ArgumentHelp("Read this registries.conf instead of /etc/containers/registries.conf, its drop-ins and ~/.config/containers/registries.conf.", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Read this registries.conf instead of /etc/containers/registries.conf, its drop-ins and ~/.config/containers/registries.conf.", valueName: "file"))
     var registriesConf: String?
 
-    @Option(help: ArgumentHelp("Seconds in which each request other than a blob download (manifest, config, token) must be done; blob downloads only must not stall.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "Seconds in which each request other than a blob download (manifest, config, token) must be done; blob downloads only must not stall.",
+            valueName: "seconds"))
     var requestTimeout: Int = 120
 
     func validate() throws {

@@ -50,8 +50,11 @@ final class TransferReporter: Sendable {
                 let index = blobIndex(descriptor.digest, total: descriptor.size, &state)
                 state.blobs[index].status = offset > 0 ? "resuming" : "downloading"
                 state.blobs[index].done = offset
-                if offset > 0 { log("resuming \(Self.short(descriptor.digest)) at \(Self.bytes(offset)) of \(Self.bytes(descriptor.size))", &state) }
-                else if !interactive { log("fetching \(Self.short(descriptor.digest)) (\(Self.bytes(descriptor.size)))", &state) }
+                if offset > 0 {
+                    log("resuming \(Self.short(descriptor.digest)) at \(Self.bytes(offset)) of \(Self.bytes(descriptor.size))", &state)
+                } else if !interactive {
+                    log("fetching \(Self.short(descriptor.digest)) (\(Self.bytes(descriptor.size)))", &state)
+                }
             case .blobProgress(let digest, let completed, let total):
                 let index = blobIndex(digest, total: total, &state)
                 state.blobs[index].done = completed
@@ -95,7 +98,9 @@ final class TransferReporter: Sendable {
                 }
                 if !interactive { log("\(Self.short(descriptor.digest)): \(state.blobs[index].status)", &state) }
             case .manifestPushed(let descriptor, let tag):
-                log("pushed \(MediaType.indexTypes.contains(descriptor.mediaType) ? "index" : "manifest") \(descriptor.digest)" + (tag.map { " as \($0)" } ?? ""), &state)
+                log(
+                    "pushed \(MediaType.indexTypes.contains(descriptor.mediaType) ? "index" : "manifest") \(descriptor.digest)"
+                        + (tag.map { " as \($0)" } ?? ""), &state)
             }
             draw(&state, force: false)
         }
@@ -139,7 +144,9 @@ final class TransferReporter: Sendable {
         var text = state.drawnLines > 0 ? "\u{1B}[\(state.drawnLines)A" : ""
         for blob in state.blobs {
             let elapsed = max(0.001, (blob.finished ?? now).timeIntervalSince(blob.started))
-            let rate = blob.status == "downloading" || blob.status == "uploading" || blob.finished != nil ? "  \(Self.bytes(Int64(Double(blob.done) / elapsed)))/s" : ""
+            let rate =
+                blob.status == "downloading" || blob.status == "uploading" || blob.finished != nil
+                ? "  \(Self.bytes(Int64(Double(blob.done) / elapsed)))/s" : ""
             let applied = blob.applied > 0 && !blob.status.hasPrefix("applied") ? "  applying \(Self.bytes(blob.applied))" : ""
             text += "\r\u{1B}[2K  \(Self.short(blob.digest))  \(Self.bytes(blob.done)) / \(Self.bytes(blob.total))\(rate)  \(blob.status)\(applied)\n"
         }

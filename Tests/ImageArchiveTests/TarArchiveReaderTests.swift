@@ -18,7 +18,8 @@ import Testing
 
     func makeTar(format: String, gzip: Bool = false) throws -> String {
         let path = "\(directory)/t.tar" + (gzip ? ".gz" : "")
-        try python("""
+        try python(
+            """
             import io, sys, tarfile
             mode = "w:gz" if sys.argv[3] == "gz" else "w"
             with tarfile.open(sys.argv[1], mode, format=getattr(tarfile, sys.argv[2])) as tar:
@@ -69,7 +70,8 @@ import Testing
     /// A PAX header with `records`, then a regular entry `index.json` of `size` bytes.
     func paxArchive(records: String, name: String) throws -> String {
         let path = "\(directory)/\(name).tar"
-        try python("""
+        try python(
+            """
             import sys, tarfile
             def header(name, size, kind):
                 info = tarfile.TarInfo(name); info.size = size; info.type = kind

@@ -50,8 +50,10 @@ import Testing
             #expect(comparison.succeeded, "\(archive):\n\(comparison.stdout)")
         }
         // A machine from an archive, too.
-        let pulled = try runMbctl(["machines", "pull", "oci-archive:\(work)/skopeo.oci.tar", "fromarchive", "--root", "\(work)/host",
-                                   "--prefix", "300::/64", "--busybox", MachineLifecycleTests.busybox])
+        let pulled = try runMbctl([
+            "machines", "pull", "oci-archive:\(work)/skopeo.oci.tar", "fromarchive", "--root", "\(work)/host",
+            "--prefix", "300::/64", "--busybox", MachineLifecycleTests.busybox,
+        ])
         #expect(pulled.succeeded, "\(pulled.stderr)")
     }
 
@@ -109,7 +111,12 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: "\(work)/escape"))
         if kind == "wrong-digest" || kind == "symlink-blob" {
             // No blob of that name made it into the cache.
-            let layer = try JSONDecoder().decode(ImageManifest.self, from: Data(contentsOf: URL(fileURLWithPath: "\(work)/layout/blobs/sha256/" + (try ImageLayout.open(at: "\(work)/layout").resolve(tag: nil).digest.encoded)))).layers[0]
+            let layer = try JSONDecoder().decode(
+                ImageManifest.self,
+                from: Data(
+                    contentsOf: URL(
+                        fileURLWithPath: "\(work)/layout/blobs/sha256/" + (try ImageLayout.open(at: "\(work)/layout").resolve(tag: nil).digest.encoded)))
+            ).layers[0]
             #expect(!FileManager.default.fileExists(atPath: "\(work)/cache/blobs/sha256/\(layer.digest.encoded)"))
         }
     }

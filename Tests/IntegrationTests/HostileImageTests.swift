@@ -33,11 +33,13 @@ import Testing
         let volumeJSON = volumes.map { "\"\($0)\": {}" }.joined(separator: ", ")
         let envJSON = env.map { "\"\($0)\"" }.joined(separator: ", ")
         let layers = ["{\"entries\": [\(entries)]}"] + (extraLayer.map { [$0] } ?? [])
-        return try layout(name, """
-        {"tag": "t", "images": [{"platform": "linux/amd64",
-          "config": {"Cmd": ["/bin/true"], "Env": [\(envJSON)], "Volumes": {\(volumeJSON)}},
-          "layers": [\(layers.joined(separator: ", "))]}]}
-        """)
+        return try layout(
+            name,
+            """
+            {"tag": "t", "images": [{"platform": "linux/amd64",
+              "config": {"Cmd": ["/bin/true"], "Env": [\(envJSON)], "Volumes": {\(volumeJSON)}},
+              "layers": [\(layers.joined(separator: ", "))]}]}
+            """)
     }
 
     func mbctl(_ arguments: [String]) throws -> CommandResult {
@@ -56,7 +58,8 @@ import Testing
             if excluded.contains(where: { relative == $0 || relative.hasPrefix($0 + "/") }) { continue }
             var info = stat()
             guard lstat("\(directory)/\(relative)", &info) == 0 else { continue }
-            let target = (info.st_mode & S_IFMT) == S_IFLNK ? (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\(relative)")) ?? "" : ""
+            let target =
+                (info.st_mode & S_IFMT) == S_IFLNK ? (try? FileManager.default.destinationOfSymbolicLink(atPath: "\(directory)/\(relative)")) ?? "" : ""
             entries[relative] = "\(info.st_mode) \(info.st_uid) \(info.st_size) \(target)"
         }
         return entries
@@ -76,10 +79,11 @@ import Testing
     /// four seconds, in which another process can act for sure.
     func slowImage() throws -> (registry: TestRegistry, image: String) {
         let registry = try TestRegistry()
-        try registry.push(spec: """
-            {"tag": "t", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/true"]}, "layers": [
-              {"compression": "none", "entries": [{"path": "blob.bin", "type": "random", "size": \(16 << 20), "seed": 3}]}]}]}
-            """, as: "apps/slow", tag: "t")
+        try registry.push(
+            spec: """
+                {"tag": "t", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/true"]}, "layers": [
+                  {"compression": "none", "entries": [{"path": "blob.bin", "type": "random", "size": \(16 << 20), "seed": 3}]}]}]}
+                """, as: "apps/slow", tag: "t")
         return (registry, "\(registry.host)/apps/slow:t")
     }
 
@@ -89,10 +93,12 @@ import Testing
 
     @Test func aVolumeThatIsASymlinkToAHostPathGetsARealDirectoryOfItsOwn() throws {
         defer { cleanUp() }
-        let source = try image("abs", entries: """
-            {"path": "data", "type": "symlink", "target": "\(victim)"},
-            {"path": "rel", "type": "symlink", "target": "../../../../../../..\(victim)"}
-            """, volumes: ["/data", "/rel"])
+        let source = try image(
+            "abs",
+            entries: """
+                {"path": "data", "type": "symlink", "target": "\(victim)"},
+                {"path": "rel", "type": "symlink", "target": "../../../../../../..\(victim)"}
+                """, volumes: ["/data", "/rel"])
         let before = snapshot(victim)
         let pulled = try pull(source, "abs1", ["/data=data", "/rel=config"])
         #expect(pulled.succeeded, "\(pulled.stderr)")
@@ -124,9 +130,11 @@ import Testing
 
     @Test func volumeNamesAreNormalizedAndStayBelowTheMachinesDirectories() throws {
         defer { cleanUp() }
-        let source = try image("climb", entries: """
-            {"path": "x", "type": "dir"}, {"path": "x/cron.d", "type": "dir"}, {"path": "x/cron.d/evil", "content": "* * * * * root evil"}
-            """, volumes: ["/../../../../../x/cron.d"])
+        let source = try image(
+            "climb",
+            entries: """
+                {"path": "x", "type": "dir"}, {"path": "x/cron.d", "type": "dir"}, {"path": "x/cron.d/evil", "content": "* * * * * root evil"}
+                """, volumes: ["/../../../../../x/cron.d"])
         let before = snapshot(victim)
         let pulled = try pull(source, "climb1", ["/x/cron.d=config"])
         #expect(pulled.succeeded, "\(pulled.stderr)")
@@ -147,12 +155,14 @@ import Testing
         defer { cleanUp() }
         // /srv/app points at the host's victim directory by its absolute path; the image holds a
         // tree of that name, with cron.d/evil in it.
-        let source = try image("nested", entries: """
-            {"path": "srv", "type": "dir"}, {"path": "srv/app", "type": "symlink", "target": "\(victim)"},
-            {"path": "\(victim.dropFirst())", "type": "dir"}, {"path": "\(victim.dropFirst())/cron.d", "type": "dir"},
-            {"path": "\(victim.dropFirst())/cron.d/evil", "content": "* * * * * root evil"},
-            {"path": "\(victim.dropFirst())/cron.d/link", "type": "symlink", "target": "\(victim)/cron.d/host-job"}
-            """, volumes: ["/srv/app", "/srv/app/cron.d"])
+        let source = try image(
+            "nested",
+            entries: """
+                {"path": "srv", "type": "dir"}, {"path": "srv/app", "type": "symlink", "target": "\(victim)"},
+                {"path": "\(victim.dropFirst())", "type": "dir"}, {"path": "\(victim.dropFirst())/cron.d", "type": "dir"},
+                {"path": "\(victim.dropFirst())/cron.d/evil", "content": "* * * * * root evil"},
+                {"path": "\(victim.dropFirst())/cron.d/link", "type": "symlink", "target": "\(victim)/cron.d/host-job"}
+                """, volumes: ["/srv/app", "/srv/app/cron.d"])
         let before = snapshot(victim)
         let pulled = try pull(source, "nest1", ["/srv/app=data", "/srv/app/cron.d=data"])
         #expect(pulled.succeeded, "\(pulled.stderr)")
@@ -167,11 +177,13 @@ import Testing
 
     @Test func aCustomHostDirectoryIsSeededWithoutFollowingTheImagesLinks() throws {
         defer { cleanUp() }
-        let source = try image("custom", entries: """
-            {"path": "v", "type": "dir"}, {"path": "v/escape", "type": "symlink", "target": "\(victim)/cron.d"},
-            {"path": "v/escape2", "type": "symlink", "target": "../../../../../../../../.."},
-            {"path": "v/sub", "type": "dir"}, {"path": "v/sub/seed", "content": "seed"}
-            """, volumes: ["/v"])
+        let source = try image(
+            "custom",
+            entries: """
+                {"path": "v", "type": "dir"}, {"path": "v/escape", "type": "symlink", "target": "\(victim)/cron.d"},
+                {"path": "v/escape2", "type": "symlink", "target": "../../../../../../../../.."},
+                {"path": "v/sub", "type": "dir"}, {"path": "v/sub/seed", "content": "seed"}
+                """, volumes: ["/v"])
         let before = snapshot(victim)
         let custom = "\(work)/custom-volume"
         let pulled = try pull(source, "custom1", ["/v=\(custom)"])
@@ -198,15 +210,19 @@ import Testing
 
         // Volumes that climb to the other machines' directories, and one that fails the seed copy
         // after the others were made (the image has a file where the volume is).
-        let bad = try image("bad", entries: """
-            {"path": "a", "type": "dir"}, {"path": "a/x", "content": "x"}, {"path": "zz", "content": "a file, not a directory"}
-            """, volumes: ["/a/../..", "/a", "/../../keep1", "/zz"])
+        let bad = try image(
+            "bad",
+            entries: """
+                {"path": "a", "type": "dir"}, {"path": "a/x", "content": "x"}, {"path": "zz", "content": "a file, not a directory"}
+                """, volumes: ["/a/../..", "/a", "/../../keep1", "/zz"])
         let before = hostSnapshot()
         let failed = try pull(bad, "fail1", ["/a=data", "/keep1=config", "/zz=data"])
         #expect(failed.stderr.contains("a volume cannot be the machine's root directory"), "\(failed.stderr)")
-        let bad2 = try image("bad2", entries: """
-            {"path": "a", "type": "dir"}, {"path": "a/x", "content": "x"}, {"path": "zz", "content": "a file, not a directory"}
-            """, volumes: ["/a", "/../../keep1", "/zz"])
+        let bad2 = try image(
+            "bad2",
+            entries: """
+                {"path": "a", "type": "dir"}, {"path": "a/x", "content": "x"}, {"path": "zz", "content": "a file, not a directory"}
+                """, volumes: ["/a", "/../../keep1", "/zz"])
         let failed2 = try pull(bad2, "fail1", ["/a=data", "/keep1=config", "/zz=data"])
         #expect(failed2.stderr.contains("invalid volume \"/zz\": the image has a file there, not a directory"), "\(failed2.stderr)")
         #expect(hostSnapshot() == before)
@@ -221,12 +237,14 @@ import Testing
     /// names its PID), so that what runs next overlaps it for sure.
     func startPull(_ source: String, _ name: String, log: String) throws -> BackgroundProcess {
         let pull = try BackgroundProcess(
-            [TestPaths.mbctl, "machines", "pull", source, name, "--prefix", Self.prefix, "--root", root, "--busybox", MachineLifecycleTests.busybox] + Self.slowly,
+            [TestPaths.mbctl, "machines", "pull", source, name, "--prefix", Self.prefix, "--root", root, "--busybox", MachineLifecycleTests.busybox]
+                + Self.slowly,
             logPath: log, environment: mbctlEnvironment())
         let note = "\(root)/var/lib/man8machines/.locks/\(name).lock"
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline, pull.process.isRunning,
-              !((try? String(contentsOfFile: note, encoding: .utf8)) ?? "").contains("pid=\(pull.process.processIdentifier) ") {
+            !((try? String(contentsOfFile: note, encoding: .utf8)) ?? "").contains("pid=\(pull.process.processIdentifier) ")
+        {
             usleep(5_000)
         }
         return pull
@@ -242,8 +260,10 @@ import Testing
             #expect(first.process.terminationStatus == 0, "\(first.log)")
             #expect(!second.succeeded)
             #expect(second.stderr.contains("machine same is being made by process \(first.process.processIdentifier)"), "\(second.stderr)")
-            for path in ["var/lib/man8machines/same/sbin/busybox-init.sh", "etc/systemd/nspawn/same.nspawn", "var/lib/machines/same",
-                         "var/lib/man8machine_configs/same/man8env.env"] {
+            for path in [
+                "var/lib/man8machines/same/sbin/busybox-init.sh", "etc/systemd/nspawn/same.nspawn", "var/lib/machines/same",
+                "var/lib/man8machine_configs/same/man8env.env",
+            ] {
                 #expect(FileManager.default.fileExists(atPath: "\(root)/\(path)"), "round \(round): \(path)")
             }
             #expect(try mbctl(["machines", "remove", "same"]).succeeded)
@@ -279,19 +299,25 @@ import Testing
         let address = try runMbctl(["address", "getsuffix", "wanted", "--prefix", Self.prefix]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let wholeAddress = address
         let ready = "\(work)/holder.ready"
-        let holder = try BackgroundProcess(["python3", "-c", """
-            import fcntl, os, struct, sys, time
-            fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
-            fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
-            os.write(fd, ("pid=%d doing=made address=%s\\n" % (os.getpid(), sys.argv[2])).encode())
-            open(sys.argv[3], "w").close()
-            time.sleep(600)
-            """, "\(root)/var/lib/man8machines/.locks/claimer.lock", wholeAddress, ready], logPath: "\(work)/holder.log")
+        let holder = try BackgroundProcess(
+            [
+                "python3", "-c",
+                """
+                import fcntl, os, struct, sys, time
+                fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+                fcntl.fcntl(fd, fcntl.F_OFD_SETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, 0, 0, 0, 0))
+                os.write(fd, ("pid=%d doing=made address=%s\\n" % (os.getpid(), sys.argv[2])).encode())
+                open(sys.argv[3], "w").close()
+                time.sleep(600)
+                """, "\(root)/var/lib/man8machines/.locks/claimer.lock", wholeAddress, ready,
+            ], logPath: "\(work)/holder.log")
         defer { holder.stop(abruptly: true) }
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline && !FileManager.default.fileExists(atPath: ready) { usleep(5_000) }
         let refused = try pull(small, "wanted")
-        #expect(refused.stderr.contains("machine wanted would get yggdrasil address \(wholeAddress), which machine claimer already has"), "\(refused.stderr)\n\(holder.log)")
+        #expect(
+            refused.stderr.contains("machine wanted would get yggdrasil address \(wholeAddress), which machine claimer already has"),
+            "\(refused.stderr)\n\(holder.log)")
         // Once the holder is gone (killed: the kernel drops its lock), its note means nothing.
         holder.stop(abruptly: true)
         let made = try pull(small, "wanted")
@@ -302,9 +328,12 @@ import Testing
 
     @Test func theImageCannotSetMbctlsKeys() throws {
         defer { cleanUp() }
-        let source = try image("keys", entries: "{\"path\": \"f\", \"content\": \"f\"}", volumes: [], env: [
-            "MAN8S_YGGDRASIL_ADDRESS=300:2e98:a4b0:1789::1", "MAN8S_CONTAINER_NAME=other", "MAN8S_OCI_IMAGE_DIGEST=sha256:forged",
-            "bad key=x", "GOOD=kept"])
+        let source = try image(
+            "keys", entries: "{\"path\": \"f\", \"content\": \"f\"}", volumes: [],
+            env: [
+                "MAN8S_YGGDRASIL_ADDRESS=300:2e98:a4b0:1789::1", "MAN8S_CONTAINER_NAME=other", "MAN8S_OCI_IMAGE_DIGEST=sha256:forged",
+                "bad key=x", "GOOD=kept",
+            ])
         let pulled = try pull(source, "keys1")
         #expect(pulled.succeeded, "\(pulled.stderr)")
         #expect(pulled.stderr.contains("warning: the image sets MAN8S_YGGDRASIL_ADDRESS, which is mbctl's to set; left out"))
@@ -323,12 +352,14 @@ import Testing
 
     @Test func noHostUserReachesTheMachinesFiles() throws {
         defer { cleanUp() }
-        let source = try image("suid", entries: """
-            {"path": "bin", "type": "dir"}, {"path": "bin/suid", "content": "#!/bin/sh\\n", "mode": 3565},
-            {"path": "dev", "type": "dir"}, {"path": "dev/null", "type": "chardev", "major": 1, "minor": 3, "mode": 438},
-            {"path": "data", "type": "dir", "mode": 511}, {"path": "data/suid", "content": "x", "mode": 3565},
-            {"path": ".", "type": "dir", "mode": 511}
-            """, volumes: ["/data"])
+        let source = try image(
+            "suid",
+            entries: """
+                {"path": "bin", "type": "dir"}, {"path": "bin/suid", "content": "#!/bin/sh\\n", "mode": 3565},
+                {"path": "dev", "type": "dir"}, {"path": "dev/null", "type": "chardev", "major": 1, "minor": 3, "mode": 438},
+                {"path": "data", "type": "dir", "mode": 511}, {"path": "data/suid", "content": "x", "mode": 3565},
+                {"path": ".", "type": "dir", "mode": 511}
+                """, volumes: ["/data"])
         let pulled = try pull(source, "perm1", ["/data=data"])
         #expect(pulled.succeeded, "\(pulled.stderr)")
         var info = stat()
@@ -337,8 +368,10 @@ import Testing
         }
         // The image's modes apply inside: its setuid file is still setuid in the data volume.
         #expect(stat("\(root)/var/lib/man8machine_storage/perm1/data/suid", &info) == 0 && info.st_mode & 0o4000 != 0)
-        for path in ["var/lib/man8machines/perm1/bin/suid", "var/lib/machines/perm1/bin/suid", "var/lib/man8machines/perm1/dev/null",
-                     "var/lib/man8machine_storage/perm1/data/suid", "var/lib/man8machine_configs/perm1/man8env.env"] {
+        for path in [
+            "var/lib/man8machines/perm1/bin/suid", "var/lib/machines/perm1/bin/suid", "var/lib/man8machines/perm1/dev/null",
+            "var/lib/man8machine_storage/perm1/data/suid", "var/lib/man8machine_configs/perm1/man8env.env",
+        ] {
             let asNobody = try runCommand(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "stat", "\(root)/\(path)"], check: false)
             #expect(!asNobody.succeeded && asNobody.stderr.contains("Permission denied"), "nobody reached \(path): \(asNobody.stdout)")
         }
@@ -392,7 +425,9 @@ import Testing
         try runCommand(["truncate", "-s", "2G", "\(tree)/data/sparse"])
         try runCommand(["dd", "if=/dev/urandom", "of=\(tree)/data/links/0", "bs=1M", "count=1", "status=none"])
         for index in 1..<2000 { #expect(link("\(tree)/data/links/0", "\(tree)/data/links/\(index)") == 0) }
-        let source = try layout("multiply", """
+        let source = try layout(
+            "multiply",
+            """
             {"tag": "t", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/true"], "Volumes": {"/data": {}}},
               "layers": [{"gnutar": "\(tree)", "sparse": true}]}]}
             """)
@@ -413,7 +448,8 @@ import Testing
         defer { cleanUp() }
         let (registry, slow) = try slowImage()
         let pull = try BackgroundProcess(
-            [TestPaths.mbctl, "machines", "pull", slow, "dead", "--prefix", Self.prefix, "--root", root, "--busybox", MachineLifecycleTests.busybox] + Self.slowly,
+            [TestPaths.mbctl, "machines", "pull", slow, "dead", "--prefix", Self.prefix, "--root", root, "--busybox", MachineLifecycleTests.busybox]
+                + Self.slowly,
             logPath: "\(work)/dead.log", environment: mbctlEnvironment())
         // Killed while it downloads into its staging directory.
         let deadline = Date().addingTimeInterval(30)

@@ -24,9 +24,9 @@ import Testing
     /// An OCI layout at `work/NAME` (tag `t`) whose rootfs has `/marker` holding `marker`.
     func layout(_ name: String, marker: String) throws -> String {
         let spec = """
-        {"tag": "t", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/true"]},
-          "layers": [{"compression": "none", "entries": [{"path": "marker", "content": "\(marker)"}]}]}]}
-        """
+            {"tag": "t", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/true"]},
+              "layers": [{"compression": "none", "entries": [{"path": "marker", "content": "\(marker)"}]}]}]}
+            """
         try spec.write(toFile: "\(work)/\(name).json", atomically: true, encoding: .utf8)
         try runCommand(["python3", "\(TestPaths.fixtures)/make-image.py", "\(work)/\(name).json", "\(work)/\(name)"])
         return "oci:\(work)/\(name):t"
@@ -73,14 +73,17 @@ import Testing
         // connection ever reaches it.
         let port = try freeLoopbackPort()
         let listener = try BackgroundProcess(
-            ["python3", "-c", """
-             import socket, sys
-             s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-             s.bind(("127.0.0.1", \(port))); s.listen(8)
-             print("listening", flush=True)
-             while True:
-                 c, _ = s.accept(); print("CONNECTION", c.recv(4096), flush=True); c.close()
-             """],
+            [
+                "python3", "-c",
+                """
+                import socket, sys
+                s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("127.0.0.1", \(port))); s.listen(8)
+                print("listening", flush=True)
+                while True:
+                    c, _ = s.accept(); print("CONNECTION", c.recv(4096), flush=True); c.close()
+                """,
+            ],
             logPath: "\(work)/attacker.log")
         defer { listener.stop() }
         let deadline = Date().addingTimeInterval(15)
@@ -148,7 +151,9 @@ import Testing
         #expect(shown.contains("\"address\" : \"\(webAddress)\"") && !shown.contains("\"address\" : \"\(victimAddress)\""), "\(shown)")
         // The upgraded man8env.env has mbctl's address first (the machine's own line stays its data).
         let environment = try String(contentsOfFile: environmentFile, encoding: .utf8)
-        #expect(environment.hasPrefix("MAN8S_CONTAINER_NAME=web\nMAN8S_CONTAINER_TEMPLATE=network_isolated\nMAN8S_YGGDRASIL_ADDRESS=\(webAddress)\n"), "\(environment)")
+        #expect(
+            environment.hasPrefix("MAN8S_CONTAINER_NAME=web\nMAN8S_CONTAINER_TEMPLATE=network_isolated\nMAN8S_YGGDRASIL_ADDRESS=\(webAddress)\n"),
+            "\(environment)")
         // Another pull of the victim's address is still refused: the record, not the env file, says whose it is.
         #expect(try mbctl(["machines", "remove", "victim"]).succeeded)
         let again = try mbctl(["machines", "pull", v1, "victim", "--prefix", Self.prefix])
@@ -165,7 +170,9 @@ import Testing
             let result = try mbctl(command)
             #expect(result.succeeded, "\(command): \(result.stderr)")
             let printed = result.stdout + result.stderr
-            #expect(!printed.unicodeScalars.contains { $0 == "\u{1b}" || $0 == "\u{07}" || $0 == "\r" || $0 == "\u{9b}" }, "\(command) printed raw control characters")
+            #expect(
+                !printed.unicodeScalars.contains { $0 == "\u{1b}" || $0 == "\u{07}" || $0 == "\r" || $0 == "\u{9b}" },
+                "\(command) printed raw control characters")
             #expect(!printed.contains("all up to date"), "\(command) took the machine's image line")
         }
         let shown = try mbctl(["machines", "show", "web"]).stdout

@@ -68,12 +68,17 @@ import Testing
         let tokens = try start("token-server", port: tokenPort, log: "\(work)/tokens.log")
         defer { tokens.stop() }
         // An HTTPS registry that sends clients to a plain-HTTP realm on the same host.
-        let registry = try start("token-realm", port: registryPort, log: "\(work)/registry.log", realm: "http://127.0.0.1:\(tokenPort)/token",
-                                 tls: ("\(work)/tls.crt", "\(work)/tls.key"))
+        let registry = try start(
+            "token-realm", port: registryPort, log: "\(work)/registry.log", realm: "http://127.0.0.1:\(tokenPort)/token",
+            tls: ("\(work)/tls.crt", "\(work)/tls.key"))
         defer { registry.stop() }
-        let result = try mbctl(["oci", "copy", "--creds", "user:secret", "--cert-dir", "\(work)/certs", "127.0.0.1:\(registryPort)/a/b:t", "oci:\(work)/layout"])
+        let result = try mbctl([
+            "oci", "copy", "--creds", "user:secret", "--cert-dir", "\(work)/certs", "127.0.0.1:\(registryPort)/a/b:t", "oci:\(work)/layout",
+        ])
         #expect(!result.succeeded)
-        #expect(result.stderr.contains("sends mbctl for tokens to http://127.0.0.1:\(tokenPort)/token, but it is plain HTTP while the registry speaks HTTPS"), "\(result.stderr)")
+        #expect(
+            result.stderr.contains("sends mbctl for tokens to http://127.0.0.1:\(tokenPort)/token, but it is plain HTTP while the registry speaks HTTPS"),
+            "\(result.stderr)")
         #expect(requests("\(work)/tokens.log").isEmpty, "the token server was asked")
     }
 
@@ -100,7 +105,9 @@ import Testing
     /// Rewrites the manifest of tag `t` in `layout` with `patch` (Python, on `manifest`), and
     /// index.json to point at the new manifest (with the size the index entry should claim).
     func patchManifest(_ layout: String, _ patch: String, indexSize: String = "len(data)") throws {
-        try runCommand(["python3", "-c", """
+        try runCommand([
+            "python3", "-c",
+            """
             import hashlib, json, os, sys
             layout = sys.argv[1]
             index = json.load(open(os.path.join(layout, "index.json")))
@@ -113,14 +120,15 @@ import Testing
             entry["digest"] = "sha256:" + digest
             entry["size"] = \(indexSize)
             json.dump(index, open(os.path.join(layout, "index.json"), "w"))
-            """, layout])
+            """, layout,
+        ])
     }
 
     func makeLayout(_ name: String) throws -> String {
         let spec = """
-        {"tag": "t", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/true"]},
-          "layers": [{"entries": [{"path": "a", "content": "a"}]}, {"entries": [{"path": "b", "content": "b"}]}]}]}
-        """
+            {"tag": "t", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/true"]},
+              "layers": [{"entries": [{"path": "a", "content": "a"}]}, {"entries": [{"path": "b", "content": "b"}]}]}]}
+            """
         try spec.write(toFile: "\(work)/\(name).json", atomically: true, encoding: .utf8)
         try runCommand(["python3", "\(TestPaths.fixtures)/make-image.py", "\(work)/\(name).json", "\(work)/\(name)"])
         return "\(work)/\(name)"
@@ -128,7 +136,10 @@ import Testing
 
     @Test(arguments: [
         ("config", "manifest[\"config\"][\"size\"] = -1", "len(data)", "claims a size of -1 bytes"),
-        ("huge", "manifest[\"layers\"][0][\"size\"] = 1 << 62; manifest[\"layers\"][1][\"size\"] = 1 << 62", "len(data)", "claims a size of 4611686018427387904 bytes"),
+        (
+            "huge", "manifest[\"layers\"][0][\"size\"] = 1 << 62; manifest[\"layers\"][1][\"size\"] = 1 << 62", "len(data)",
+            "claims a size of 4611686018427387904 bytes"
+        ),
         ("index", "pass", "-5", "claims a size of -5 bytes"),
         ("layers", "manifest[\"layers\"] = manifest[\"layers\"] * 600", "len(data)", "the manifest lists 1200 layers (at most 1000 accepted)"),
     ])

@@ -19,12 +19,16 @@ import Testing
     func cleanUp() { try? FileManager.default.removeItem(atPath: work) }
 
     /// `command` as nobody, with no network, in `directory`.
-    func asNobodyOffline(_ command: [String], in directory: String, environment: [String: String] = [:], deadline: Int = defaultCommandDeadline) throws -> CommandResult {
+    func asNobodyOffline(_ command: [String], in directory: String, environment: [String: String] = [:], deadline: Int = defaultCommandDeadline) throws
+        -> CommandResult
+    {
         var variables = ["HOME": "\(work)/home", "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
         variables.merge(environment) { $1 }
         return try runCommand(
-            ["unshare", "--net", "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-             "env", "-C", directory] + variables.map { "\($0.key)=\($0.value)" }.sorted() + command,
+            [
+                "unshare", "--net", "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                "env", "-C", directory,
+            ] + variables.map { "\($0.key)=\($0.value)" }.sorted() + command,
             check: false, deadline: deadline)
     }
 
@@ -32,12 +36,12 @@ import Testing
     func bashCompletions(script: String, binaries: String, words: [String]) throws -> [String] {
         let quoted = words.map { "'\($0)'" }.joined(separator: " ")
         let program = """
-        source '\(script)'
-        COMP_WORDS=(\(quoted)); COMP_CWORD=\(words.count - 1)
-        COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}
-        _mbctl mbctl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
-        printf '%s\\n' "${COMPREPLY[@]}"
-        """
+            source '\(script)'
+            COMP_WORDS=(\(quoted)); COMP_CWORD=\(words.count - 1)
+            COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}
+            _mbctl mbctl "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
+            printf '%s\\n' "${COMPREPLY[@]}"
+            """
         let result = try runCommand(["env", "PATH=\(binaries):/usr/bin:/bin", "bash", "-c", program])
         return result.stdout.split(separator: "\n").map(String.init)
     }
@@ -136,8 +140,10 @@ import Testing
         #expect(install.succeeded, "make install failed:\n\(install.stderr.suffix(3000))")
         #expect(try String(contentsOfFile: "\(stage)/etc/mbctl/config.toml", encoding: .utf8) == operatorConfiguration)
         #expect(install.stdout.contains("kept \(stage)/etc/mbctl/config.toml"))
-        for file in ["usr/bin/mbctl", "usr/share/man/man1/mbctl.machines.pull.1", "usr/share/bash-completion/completions/mbctl",
-                     "usr/share/zsh/site-functions/_mbctl", "usr/share/fish/vendor_completions.d/mbctl.fish", "usr/share/doc/mbctl/config.toml"] {
+        for file in [
+            "usr/bin/mbctl", "usr/share/man/man1/mbctl.machines.pull.1", "usr/share/bash-completion/completions/mbctl",
+            "usr/share/zsh/site-functions/_mbctl", "usr/share/fish/vendor_completions.d/mbctl.fish", "usr/share/doc/mbctl/config.toml",
+        ] {
             #expect(FileManager.default.fileExists(atPath: "\(stage)/\(file)"), "make install did not install \(file)")
         }
 

@@ -8,16 +8,16 @@ import Testing
 /// One of its volumes is a symlink in the image: it is bound from a real directory mbctl made.
 @Suite(.serialized, .timeLimit(.minutes(20))) struct MachineBootTests {
     static let image = """
-    {"tag": "1.0", "images": [{"platform": "linux/amd64",
-      "config": {"Entrypoint": ["/app/run.sh", "first arg"], "Cmd": ["it's", "$HOME", "a\\"b"],
-                 "Env": ["PATH=/usr/bin:/bin", "GREETING=hello there", "EQUATION=a=b=c"], "WorkingDir": "/app",
-                 "Volumes": {"/app/data": {}, "/srv/state": {}}},
-      "layers": [{"entries": [
-        {"path": "app", "type": "dir"}, {"path": "app/data", "type": "dir"}, {"path": "app/data/seed.txt", "content": "seed from the image"},
-        {"path": "srv", "type": "dir"}, {"path": "srv/state", "type": "symlink", "target": "/var/lib/state"},
-        {"path": "var/lib/state", "type": "dir"}, {"path": "var/lib/state/seed-state.txt", "content": "state seed"},
-        {"path": "app/run.sh", "mode": 493, "content": "#!/bin/sh\\nout=/app/data/record\\n{\\n  for a in \\"$@\\"; do printf 'arg[%s]' \\"$a\\"; done; echo\\n  echo \\"cwd=$(pwd)\\"\\n  echo \\"GREETING=$GREETING\\"\\n  echo \\"EQUATION=$EQUATION\\"\\n  echo \\"NAME=$MAN8S_CONTAINER_NAME\\"\\n  /bin/busybox ip -4 addr show\\n  /bin/busybox ip -6 addr show\\n  /bin/busybox ls /app/data\\n  { echo MAN8S_OCI_IMAGE_URL=docker://attacker.example/x; } 2>/dev/null >> /man8env.env && echo env=writable || echo env=read-only\\n} > $out.tmp\\necho from-the-app > /srv/state/by-app\\n/bin/busybox mv $out.tmp $out\\nexec /bin/busybox sleep 600\\n"}]}]}]}
-    """
+        {"tag": "1.0", "images": [{"platform": "linux/amd64",
+          "config": {"Entrypoint": ["/app/run.sh", "first arg"], "Cmd": ["it's", "$HOME", "a\\"b"],
+                     "Env": ["PATH=/usr/bin:/bin", "GREETING=hello there", "EQUATION=a=b=c"], "WorkingDir": "/app",
+                     "Volumes": {"/app/data": {}, "/srv/state": {}}},
+          "layers": [{"entries": [
+            {"path": "app", "type": "dir"}, {"path": "app/data", "type": "dir"}, {"path": "app/data/seed.txt", "content": "seed from the image"},
+            {"path": "srv", "type": "dir"}, {"path": "srv/state", "type": "symlink", "target": "/var/lib/state"},
+            {"path": "var/lib/state", "type": "dir"}, {"path": "var/lib/state/seed-state.txt", "content": "state seed"},
+            {"path": "app/run.sh", "mode": 493, "content": "#!/bin/sh\\nout=/app/data/record\\n{\\n  for a in \\"$@\\"; do printf 'arg[%s]' \\"$a\\"; done; echo\\n  echo \\"cwd=$(pwd)\\"\\n  echo \\"GREETING=$GREETING\\"\\n  echo \\"EQUATION=$EQUATION\\"\\n  echo \\"NAME=$MAN8S_CONTAINER_NAME\\"\\n  /bin/busybox ip -4 addr show\\n  /bin/busybox ip -6 addr show\\n  /bin/busybox ls /app/data\\n  { echo MAN8S_OCI_IMAGE_URL=docker://attacker.example/x; } 2>/dev/null >> /man8env.env && echo env=writable || echo env=read-only\\n} > $out.tmp\\necho from-the-app > /srv/state/by-app\\n/bin/busybox mv $out.tmp $out\\nexec /bin/busybox sleep 600\\n"}]}]}]}
+        """
 
     @Test func pullsBootsAndReachesAMachine() throws {
         let work = NSTemporaryDirectory() + "mbctl-boot-\(UUID().uuidString)"
@@ -33,7 +33,9 @@ import Testing
         let network = try TestNetwork()
         let name = "BootTest1"
 
-        let pulled = try mbctl(["machines", "pull", "\(registry.host)/apps/boot:1.0", name, "--prefix", network.prefix, "--volume", "/app/data=data", "--volume", "/srv/state=data"])
+        let pulled = try mbctl([
+            "machines", "pull", "\(registry.host)/apps/boot:1.0", name, "--prefix", network.prefix, "--volume", "/app/data=data", "--volume", "/srv/state=data",
+        ])
         #expect(pulled.succeeded, "\(pulled.stderr)")
         let address = try runMbctl(["address", "getsuffix", name, "--prefix", network.prefix]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
 

@@ -17,14 +17,14 @@ import Testing
     /// An application image: Entrypoint and Cmd with spaces, quotes and `$`; Env values with
     /// spaces and `=`; a WorkingDir; a volume with seed files.
     static let appImage = """
-    {"tag": "1.0", "images": [{"platform": "linux/amd64",
-      "config": {"Entrypoint": ["/app/run.sh", "first arg"], "Cmd": ["it's", "$HOME"],
-                 "Env": ["PATH=/usr/bin:/bin", "GREETING=hello there", "EQUATION=a=b"], "WorkingDir": "/app",
-                 "Volumes": {"/app/data": {}}},
-      "layers": [{"entries": [{"path": "app", "type": "dir"}, {"path": "app/run.sh", "mode": 493, "content": "#!/bin/sh\\necho run\\n"},
-                              {"path": "app/data", "type": "dir"}, {"path": "app/data/seed.txt", "content": "seed"},
-                              {"path": "run", "type": "dir"}, {"path": "run/image-run-file", "content": "r"}]}]}]}
-    """
+        {"tag": "1.0", "images": [{"platform": "linux/amd64",
+          "config": {"Entrypoint": ["/app/run.sh", "first arg"], "Cmd": ["it's", "$HOME"],
+                     "Env": ["PATH=/usr/bin:/bin", "GREETING=hello there", "EQUATION=a=b"], "WorkingDir": "/app",
+                     "Volumes": {"/app/data": {}}},
+          "layers": [{"entries": [{"path": "app", "type": "dir"}, {"path": "app/run.sh", "mode": 493, "content": "#!/bin/sh\\necho run\\n"},
+                                  {"path": "app/data", "type": "dir"}, {"path": "app/data/seed.txt", "content": "seed"},
+                                  {"path": "run", "type": "dir"}, {"path": "run/image-run-file", "content": "r"}]}]}]}
+        """
 
     func mbctl(_ arguments: [String]) throws -> CommandResult {
         try runMbctl(onTestHost(arguments, root: root))
@@ -54,7 +54,10 @@ import Testing
         #expect(nspawn.contains("WorkingDirectory=/app"))
         let environment = try String(contentsOfFile: "\(root)/var/lib/man8machine_configs/web1/man8env.env", encoding: .utf8)
         #expect(environment.contains("MAN8S_APPLICATION_ARGS=/app/run.sh 'first arg' 'it'\"'\"'s' '$HOME'\n"))
-        #expect(environment.contains("MAN8S_YGGDRASIL_ADDRESS=\(try runMbctl(["address", "getsuffix", "web1", "--prefix", Self.prefix]).stdout.trimmingCharacters(in: .whitespacesAndNewlines))\n"))
+        #expect(
+            environment.contains(
+                "MAN8S_YGGDRASIL_ADDRESS=\(try runMbctl(["address", "getsuffix", "web1", "--prefix", Self.prefix]).stdout.trimmingCharacters(in: .whitespacesAndNewlines))\n"
+            ))
         #expect(environment.contains("EQUATION=a=b\n"))
 
         let list = try mbctl(["machines", "list", "--json"])
@@ -80,7 +83,8 @@ import Testing
         #expect(repulled.succeeded, "\(repulled.stderr)")
         #expect(repulled.stdout.contains("reused existing \(root)/var/lib/man8machine_storage/web1"))
         #expect(try String(contentsOfFile: "\(root)/var/lib/man8machine_storage/web1/app/data/seed.txt", encoding: .utf8) == "edited by the user")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(root)/var/lib/man8machine_configs/web1").contains { $0.hasPrefix("man8env.env.previous-") })
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: "\(root)/var/lib/man8machine_configs/web1").contains { $0.hasPrefix("man8env.env.previous-") })
     }
 
     @Test func refusesWithoutLeavingAnythingBehind() throws {
@@ -113,9 +117,9 @@ import Testing
 
         // An image whose env cannot be written: fails after unpacking, and everything goes.
         let broken = """
-        {"tag": "bad", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/true"], "Env": ["BAD=line\\nbreak"]},
-          "layers": [{"entries": [{"path": "file", "content": "x"}]}]}]}
-        """
+            {"tag": "bad", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/true"], "Env": ["BAD=line\\nbreak"]},
+              "layers": [{"entries": [{"path": "file", "content": "x"}]}]}]}
+            """
         try registry.push(spec: broken, as: "apps/broken", tag: "bad")
         let failed = try mbctl(["machines", "pull", "\(registry.host)/apps/broken:bad", "web4", "--prefix", Self.prefix])
         #expect(!failed.succeeded)
@@ -157,8 +161,10 @@ import Testing
         let registry = try TestRegistry()
         try registry.push(spec: ImageSpecs.large(megabytes: 40), as: "apps/large", tag: "large")
         let pull = try BackgroundProcess(
-            [TestPaths.mbctl, "machines", "pull", "--limit-rate", "8000000", "\(registry.host)/apps/large:large", "big",
-             "--prefix", Self.prefix, "--root", root, "--busybox", Self.busybox],
+            [
+                TestPaths.mbctl, "machines", "pull", "--limit-rate", "8000000", "\(registry.host)/apps/large:large", "big",
+                "--prefix", Self.prefix, "--root", root, "--busybox", Self.busybox,
+            ],
             logPath: "\(work)/pull.log", environment: mbctlEnvironment())
         // Wait until the layer is 2 MiB into its download (and into the staging rootfs), then
         // interrupt as Ctrl-C would.
@@ -177,8 +183,10 @@ import Testing
         // one line, rather than being killed by the signal.
         #expect(!pull.process.endedBySignal && pull.process.terminationStatus == 130, "\(pull.log)")
         #expect(pull.log.contains("interrupted; nothing half-made was left") && !pull.log.contains("CancellationError"), "\(pull.log)")
-        for path in ["/var/lib/man8machines/big", "/var/lib/machines/big", "/etc/systemd/nspawn/big.nspawn",
-                     "/var/lib/man8machine_configs/big", "/var/lib/man8machine_storage/big"] {
+        for path in [
+            "/var/lib/man8machines/big", "/var/lib/machines/big", "/etc/systemd/nspawn/big.nspawn",
+            "/var/lib/man8machine_configs/big", "/var/lib/man8machine_storage/big",
+        ] {
             #expect(!exists(path), "\(path) was left behind")
         }
         let staging = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/var/lib/man8machines"))?.filter { $0.contains(".mbctl-") } ?? []
@@ -221,8 +229,8 @@ import Testing
 
     func makeSmallLayout(in work: String) throws -> String {
         let spec = """
-        {"tag": "small", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/true"]}, "layers": [{"entries": [{"path": "hello", "content": "hello"}]}]}]}
-        """
+            {"tag": "small", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/true"]}, "layers": [{"entries": [{"path": "hello", "content": "hello"}]}]}]}
+            """
         try spec.write(toFile: "\(work)/small.json", atomically: true, encoding: .utf8)
         try runCommand(["python3", "\(TestPaths.fixtures)/make-image.py", "\(work)/small.json", "\(work)/small"])
         return "\(work)/small"

@@ -64,11 +64,11 @@ final class LoopFilesystem {
     /// An image of 64 MiB of data and a few small files.
     func layout() throws -> String {
         let spec = """
-        {"tag": "t", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/app/run.sh"]}, "layers": [
-          {"compression": "none", "entries": [{"path": "app", "type": "dir"}, {"path": "app/run.sh", "mode": 493, "content": "#!/bin/sh\\n"},
-            {"path": "app/data.bin", "type": "random", "size": \(64 << 20), "seed": 11}, {"path": "dev", "type": "dir"},
-            {"path": "dev/null", "type": "chardev", "major": 1, "minor": 3}]}]}]}
-        """
+            {"tag": "t", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/app/run.sh"]}, "layers": [
+              {"compression": "none", "entries": [{"path": "app", "type": "dir"}, {"path": "app/run.sh", "mode": 493, "content": "#!/bin/sh\\n"},
+                {"path": "app/data.bin", "type": "random", "size": \(64 << 20), "seed": 11}, {"path": "dev", "type": "dir"},
+                {"path": "dev/null", "type": "chardev", "major": 1, "minor": 3}]}]}]}
+            """
         try spec.write(toFile: "\(work)/spec.json", atomically: true, encoding: .utf8)
         try runCommand(["python3", "\(TestPaths.fixtures)/make-image.py", "\(work)/spec.json", "\(work)/layout"])
         return "oci:\(work)/layout:t"
@@ -83,7 +83,9 @@ final class LoopFilesystem {
     }
 
     func subvolumes(_ filesystem: LoopFilesystem) throws -> [String] {
-        try runCommand(["btrfs", "subvolume", "list", "-o", filesystem.mountPoint]).stdout.split(separator: "\n").compactMap { $0.split(separator: " ").last.map(String.init) }
+        try runCommand(["btrfs", "subvolume", "list", "-o", filesystem.mountPoint]).stdout.split(separator: "\n").compactMap {
+            $0.split(separator: " ").last.map(String.init)
+        }
     }
 
     @Test func btrfsMachinesAreSnapshotsOfOneTree() throws {

@@ -33,11 +33,11 @@ import Testing
         let extra = logs ? #", {"path": "app/logs", "type": "dir"}, {"path": "app/logs/seed.log", "content": "seeded by v2"}"# : ""
         let padding = size > 0 ? #", {"path": "padding.bin", "type": "random", "size": \#(size), "seed": 8}"# : ""
         return """
-        {"tag": "t", "images": [{"platform": "linux/amd64",
-          "config": {"Cmd": ["/app/run.sh"], "Env": ["PATH=/bin", "VERSION=\(version)"], "Volumes": \(volumes)},
-          "layers": [{"compression": "none", "entries": [{"path": "app", "type": "dir"}, {"path": "app/data", "type": "dir"},
-            {"path": "app/run.sh", "mode": 493, "content": "\(script)\\n"}\(extra)\(padding)]}]}]}
-        """
+            {"tag": "t", "images": [{"platform": "linux/amd64",
+              "config": {"Cmd": ["/app/run.sh"], "Env": ["PATH=/bin", "VERSION=\(version)"], "Volumes": \(volumes)},
+              "layers": [{"compression": "none", "entries": [{"path": "app", "type": "dir"}, {"path": "app/data", "type": "dir"},
+                {"path": "app/run.sh", "mode": 493, "content": "\(script)\\n"}\(extra)\(padding)]}]}]}
+            """
     }
 
     func mbctl(_ arguments: [String]) throws -> CommandResult {
@@ -115,8 +115,10 @@ import Testing
         // upgrade completes.
         try registry.push(spec: Self.image(version: 3, size: 24 << 20), as: "apps/upgraded", tag: "t")
         let killed = try BackgroundProcess(
-            [TestPaths.mbctl, "machines", "upgrade", name, "--limit-rate", "4000000", "--volume", "/app/logs=data",
-             "--root", root, "--busybox", MachineLifecycleTests.busybox],
+            [
+                TestPaths.mbctl, "machines", "upgrade", name, "--limit-rate", "4000000", "--volume", "/app/logs=data",
+                "--root", root, "--busybox", MachineLifecycleTests.busybox,
+            ],
             logPath: "\(work)/killed.log", environment: mbctlEnvironment())
         let next = "\(root)/var/lib/man8machines/.generations/\(name)/next/rootfs/padding.bin"
         let deadline = Date().addingTimeInterval(60)

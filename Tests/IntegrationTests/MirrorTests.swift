@@ -30,8 +30,11 @@ import Testing
     /// `oci download` of `image` with registries.conf `configuration` and a cold cache.
     func download(_ image: String, _ configuration: String, _ extra: [String] = []) throws -> (CommandResult, String) {
         let target = "\(work)/rootfs-\(UUID().uuidString.prefix(6))"
-        let result = try runMbctl(["oci", "download", "--registries-conf", configuration, "--retry-times", "1",
-                                   "--cache-dir", "\(work)/cache-\(UUID().uuidString.prefix(6))", image, target] + extra)
+        let result = try runMbctl(
+            [
+                "oci", "download", "--registries-conf", configuration, "--retry-times", "1",
+                "--cache-dir", "\(work)/cache-\(UUID().uuidString.prefix(6))", image, target,
+            ] + extra)
         return (result, (try? String(contentsOfFile: "\(target)/word", encoding: .utf8)) ?? "")
     }
 
@@ -43,7 +46,8 @@ import Testing
         let stale = try TestRegistry()
         let staleDigest = try stale.push(spec: Self.image("stale"), as: "apps/mirrored", tag: "t")
         #expect(staleDigest != digest)
-        let configuration = try writeConfiguration("""
+        let configuration = try writeConfiguration(
+            """
             [[registry]]
             prefix = "\(origin.host)"
             location = "\(origin.host)"
@@ -86,7 +90,8 @@ import Testing
         let origin = try TestRegistry()
         try origin.push(spec: Self.image("origin"), as: "apps/fallback", tag: "t")
         let closed = try freeLoopbackPort()
-        let configuration = try writeConfiguration("""
+        let configuration = try writeConfiguration(
+            """
             [[registry]]
             location = "\(origin.host)"
             [[registry.mirror]]
@@ -110,14 +115,16 @@ import Testing
         try FileManager.default.copyItem(atPath: "\(mirror.certDirectory)/ca.crt", toPath: "\(root)/etc/containers/certs.d/\(mirror.host)/ca.crt")
         let credentials = Data("mirroruser:mirror-secret".utf8).base64EncodedString()
         try #"{"auths": {"\#(mirror.host)": {"auth": "\#(credentials)"}}}"#.write(toFile: "\(work)/auth.json", atomically: true, encoding: .utf8)
-        let configuration = try writeConfiguration("""
+        let configuration = try writeConfiguration(
+            """
             [[registry]]
             location = "\(origin.host)"
             [[registry.mirror]]
             location = "\(mirror.host)"
             """)
-        let (result, word) = try download("\(origin.host)/apps/private:t", configuration,
-                                          ["--root", root, "--creds", "primaryuser:primary-secret", "--authfile", "\(work)/auth.json"])
+        let (result, word) = try download(
+            "\(origin.host)/apps/private:t", configuration,
+            ["--root", root, "--creds", "primaryuser:primary-secret", "--authfile", "\(work)/auth.json"])
         #expect(result.succeeded, "\(result.stderr)")
         #expect(word == "origin")
         #expect(result.stderr.contains("comes from \(mirror.host)/apps/private:t (a mirror"), "\(result.stderr)")
@@ -127,7 +134,8 @@ import Testing
 
     @Test func aBlockedRegistryIsRefused() throws {
         defer { cleanUp() }
-        let configuration = try writeConfiguration("""
+        let configuration = try writeConfiguration(
+            """
             [[registry]]
             prefix = "blocked.example/team"
             blocked = true

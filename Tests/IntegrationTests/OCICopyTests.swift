@@ -60,7 +60,9 @@ import Testing
         let indexData = try Data(contentsOf: URL(fileURLWithPath: registry.blobDataPath(String(indexDigest.dropFirst(7)))))
         let index = try JSONDecoder().decode(ImageIndex.self, from: indexData)
 
-        for (flag, arch, variant, content) in [("linux/arm64", "arm64", "v8", "arm64"), ("linux/arm/v7", "arm", "v7", "armv7"), ("linux/amd64", "amd64", nil, "amd64")] {
+        for (flag, arch, variant, content) in [
+            ("linux/arm64", "arm64", "v8", "arm64"), ("linux/arm/v7", "arm", "v7", "armv7"), ("linux/amd64", "amd64", nil, "amd64"),
+        ] {
             let path = "\(work)/\(arch)"
             let result = try runMbctl(["oci", "copy", "--platform", flag, "\(registry.host)/test/multiarch:multi", "oci:\(path)"])
             #expect(result.succeeded, "\(result.stderr)")
@@ -102,7 +104,8 @@ import Testing
         #expect(copied.succeeded, "\(copied.stderr)")
         #expect(copied.stdout.contains("\(indexDigest), 3 manifests"), "\(copied.stdout)")
         let theirs = "\(work)/theirs"
-        try runCommand(["skopeo", "copy", "--all", "--quiet"] + registry.skopeoSourceOptions + ["docker://\(registry.host)/test/all:multi", "oci:\(theirs):multi"])
+        try runCommand(
+            ["skopeo", "copy", "--all", "--quiet"] + registry.skopeoSourceOptions + ["docker://\(registry.host)/test/all:multi", "oci:\(theirs):multi"])
 
         let ourEntry = try ImageLayout.open(at: ours).resolve(tag: "multi")
         let theirEntry = try ImageLayout.open(at: theirs).resolve(tag: "multi")
@@ -117,7 +120,9 @@ import Testing
             let fromCopy = try runMbctl(["oci", "inspect", "--platform", platform, "oci:\(ours):multi"] + cache)
             let fromRegistry = try runMbctl(["oci", "inspect", "--platform", platform, "docker://\(registry.host)/test/all:multi"] + cache)
             #expect(fromCopy.succeeded && fromCopy.stdout.contains("Digest:"), "\(fromCopy.stderr)")
-            #expect(fromCopy.stdout.split(separator: "\n").first { $0.hasPrefix("Digest:") } == fromRegistry.stdout.split(separator: "\n").first { $0.hasPrefix("Digest:") })
+            #expect(
+                fromCopy.stdout.split(separator: "\n").first { $0.hasPrefix("Digest:") }
+                    == fromRegistry.stdout.split(separator: "\n").first { $0.hasPrefix("Digest:") })
         }
 
         // An oci-archive holds the whole index too; skopeo reads it back under the same digest,

@@ -56,11 +56,15 @@ import Testing
         // To another repository of the same registry: mounted, not uploaded, and not even
         // downloaded (a new cache): only the config is read, to choose the platform.
         let blobGets = requests(site, "\"GET /v2/site/app/blobs/sha256:", expected: 0)
-        let mounted = try runMbctl(["oci", "copy", "docker://\(site.host)/site/app:1.0", "docker://\(site.host)/site/copy:1.0", "--cache-dir", "\(work)/mount-cache"])
+        let mounted = try runMbctl([
+            "oci", "copy", "docker://\(site.host)/site/app:1.0", "docker://\(site.host)/site/copy:1.0", "--cache-dir", "\(work)/mount-cache",
+        ])
         #expect(mounted.succeeded, "\(mounted.stderr)")
         #expect(mounted.stdout.contains("0 uploaded (0 B), 4 mounted"), "\(mounted.stdout)")
         #expect(requests(site, "\"POST /v2/site/copy/blobs/uploads/?mount=sha256:", expected: 4) == 4)
-        #expect(requests(site, "\"PUT /v2/site/copy/blobs/uploads/", expected: 0) == 0, "\(site.log.split(separator: "\n").filter { $0.contains("/v2/site/copy/blobs/uploads/") }.joined(separator: "\n"))")
+        #expect(
+            requests(site, "\"PUT /v2/site/copy/blobs/uploads/", expected: 0) == 0,
+            "\(site.log.split(separator: "\n").filter { $0.contains("/v2/site/copy/blobs/uploads/") }.joined(separator: "\n"))")
         #expect(try site.manifestDigest("site/copy:1.0") == digest)
         #expect(requests(site, "\"GET /v2/site/app/blobs/sha256:", expected: blobGets + 1) == blobGets + 1)
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(work)/mount-cache/blobs/sha256").count == 1)
@@ -83,7 +87,9 @@ import Testing
         let origin = try TestRegistry()
         let indexDigest = try origin.push(spec: ImageSpecs.multiPlatform, as: "test/all", tag: "multi")
         let site = try TestRegistry()
-        let pushed = try runMbctl(["oci", "copy", "--all", "docker://\(origin.host)/test/all:multi", "docker://\(site.host)/mirror/all:multi", "--cache-dir", "\(work)/cache"])
+        let pushed = try runMbctl([
+            "oci", "copy", "--all", "docker://\(origin.host)/test/all:multi", "docker://\(site.host)/mirror/all:multi", "--cache-dir", "\(work)/cache",
+        ])
         #expect(pushed.succeeded, "\(pushed.stderr)")
         #expect(pushed.stdout.contains("\(indexDigest), 3 manifests"), "\(pushed.stdout)")
         #expect(try site.manifestDigest("mirror/all:multi") == indexDigest)
@@ -95,7 +101,9 @@ import Testing
 
         // Within the registry, the whole index is mounted blob by blob, nothing downloaded.
         let blobGets = requests(site, "\"GET /v2/mirror/all/blobs/", expected: 0)
-        let again = try runMbctl(["oci", "copy", "--all", "docker://\(site.host)/mirror/all:multi", "docker://\(site.host)/mirror/again:multi", "--cache-dir", "\(work)/mount-cache"])
+        let again = try runMbctl([
+            "oci", "copy", "--all", "docker://\(site.host)/mirror/all:multi", "docker://\(site.host)/mirror/again:multi", "--cache-dir", "\(work)/mount-cache",
+        ])
         #expect(again.succeeded, "\(again.stderr)")
         #expect(again.stdout.contains("\(indexDigest), 3 manifests"), "\(again.stdout)")
         #expect(again.stdout.contains("0 uploaded (0 B), 6 mounted, 0 already there"), "\(again.stdout)")
@@ -113,7 +121,8 @@ import Testing
         #expect(!denied.succeeded)
         #expect(denied.stderr.contains("unauthorized"), "\(denied.stderr)")
 
-        let copied = try runMbctl(["oci", "copy", "--creds", "bob:builder", "docker://\(registry.host)/team/app:2", "docker://\(registry.host)/team/copy:2"] + cache)
+        let copied = try runMbctl(
+            ["oci", "copy", "--creds", "bob:builder", "docker://\(registry.host)/team/app:2", "docker://\(registry.host)/team/copy:2"] + cache)
         #expect(copied.succeeded, "\(copied.stderr)")
         #expect(copied.stdout.contains("4 mounted"), "\(copied.stdout)")
         #expect(try registry.manifestDigest("team/copy:2") == digest)
@@ -139,7 +148,8 @@ import Testing
         try waitForListener(port: port)
 
         // 128 KiB chunks: only the 700 kB layer is sent in chunks, so the second PATCH is its second chunk.
-        let pushed = try runMbctl(["oci", "copy", "--chunk-size", "131072", "oci-archive:\(work)/image.tar", "docker://127.0.0.1:\(port)/resumed/app:1"] + cache)
+        let pushed = try runMbctl(
+            ["oci", "copy", "--chunk-size", "131072", "oci-archive:\(work)/image.tar", "docker://127.0.0.1:\(port)/resumed/app:1"] + cache)
         #expect(pushed.succeeded, "\(pushed.stderr)\n\(proxy.log)")
         #expect(try site.manifestDigest("resumed/app:1") == digest)
         try runCommand(["skopeo", "copy", "--quiet", "--src-tls-verify=false", "docker://\(site.host)/resumed/app:1", "oci:\(work)/check:x"])

@@ -152,7 +152,8 @@ struct RedirectingRegistry {
         let redirecting = try RedirectingRegistry(upstream: registry, user: "carol", password: "pw", work: work)
         defer { redirecting.server.stop() }
 
-        let result = try runMbctl(["oci", "copy", "--creds", "carol:pw", "oci-archive:\(work)/image.tar", "docker://127.0.0.1:\(redirecting.front)/test/pushed:v1"] + cache)
+        let result = try runMbctl(
+            ["oci", "copy", "--creds", "carol:pw", "oci-archive:\(work)/image.tar", "docker://127.0.0.1:\(redirecting.front)/test/pushed:v1"] + cache)
         #expect(result.succeeded, "\(result.stderr)\n\(redirecting.server.log)")
         #expect(try registry.manifestDigest("test/pushed:v1") == digest)
 

@@ -7,10 +7,10 @@ import Testing
 /// cut short in the middle of its swap is finished by the unit's `ExecStartPre` before the boot.
 @Suite(.serialized, .timeLimit(.minutes(20))) struct SystemdLifecycleTests {
     static let image = """
-    {"tag": "t", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/app/run.sh"]},
-      "layers": [{"entries": [{"path": "app", "type": "dir"}, {"path": "app/version", "content": "v1"},
-        {"path": "app/run.sh", "mode": 493, "content": "#!/bin/sh\\necho hello from $(cat /app/version)\\nexec /bin/busybox sleep 600\\n"}]}]}]}
-    """
+        {"tag": "t", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/app/run.sh"]},
+          "layers": [{"entries": [{"path": "app", "type": "dir"}, {"path": "app/version", "content": "v1"},
+            {"path": "app/run.sh", "mode": 493, "content": "#!/bin/sh\\necho hello from $(cat /app/version)\\nexec /bin/busybox sleep 600\\n"}]}]}]}
+        """
 
     @Test func machinesLiveThroughSystemd() throws {
         // Not below /tmp: the test host's systemd cleans /tmp.
@@ -76,7 +76,8 @@ import Testing
         try runCommand(["cp", "-a", "\(machines)/\(name)", "\(generations)/next/rootfs"])
         try "v2".write(toFile: "\(generations)/next/rootfs/app/version", atomically: false, encoding: .utf8)
         let record = try String(contentsOfFile: "\(generations)/current.json", encoding: .utf8)
-        try record.replacingOccurrences(of: "\"number\" : 1", with: "\"number\" : 2").write(toFile: "\(generations)/next/generation.json", atomically: false, encoding: .utf8)
+        try record.replacingOccurrences(of: "\"number\" : 1", with: "\"number\" : 2").write(
+            toFile: "\(generations)/next/generation.json", atomically: false, encoding: .utf8)
         for (file, copyName) in [(nspawn, "\(name).nspawn"), (environment, "man8env.env")] {
             try FileManager.default.copyItem(atPath: file, toPath: "\(generations)/next/\(copyName)")
             try FileManager.default.copyItem(atPath: file, toPath: "\(generations)/1/\(copyName)")

@@ -33,16 +33,20 @@ final class SystemdTestHost {
     func boot() throws {
         boots += 1
         let build = URL(fileURLWithPath: TestPaths.mbctl).deletingLastPathComponent().path
-        let binds = ["--bind-ro=/opt/swift", "--bind-ro=\(build)", "--bind-ro=\(TestPaths.fixtures)", "--bind=\(state)"]
+        let binds =
+            ["--bind-ro=/opt/swift", "--bind-ro=\(build)", "--bind-ro=\(TestPaths.fixtures)", "--bind=\(state)"]
             + Self.persistent.map { "--bind=\(state)\($0):\($0)" }
-        let command = (["exec", "systemd-nspawn", "-b", "--volatile=yes", "--capability=all", "-D", "/", "--machine=\(name)", "--register=no", "--keep-unit"]
+        let command =
+            (["exec", "systemd-nspawn", "-b", "--volatile=yes", "--capability=all", "-D", "/", "--machine=\(name)", "--register=no", "--keep-unit"]
             + binds + ["systemd.firstboot=off"]).joined(separator: " ")
         process = try BackgroundProcess(
             ["ip", "netns", "exec", network.namespace, "unshare", "-m", "sh", "-c", "mount -t cgroup2 none /sys/fs/cgroup && \(command)"],
             logPath: "\(state)/console-\(boots).log")
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
-            if let result = try? run(["systemctl", "is-system-running", "--wait"]), ["running", "degraded"].contains(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            if let result = try? run(["systemctl", "is-system-running", "--wait"]),
+                ["running", "degraded"].contains(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
                 return
             }
             usleep(200_000)
@@ -55,7 +59,8 @@ final class SystemdTestHost {
         guard let nspawn = process?.process.processIdentifier else { return nil }
         // ip netns exec and unshare exec in turn: the nspawn is a child or a grandchild.
         for candidate in [nspawn] + Self.children(of: nspawn) {
-            for child in Self.children(of: candidate) where (try? String(contentsOfFile: "/proc/\(child)/comm", encoding: .utf8))?.hasPrefix("systemd") == true {
+            for child in Self.children(of: candidate) where (try? String(contentsOfFile: "/proc/\(child)/comm", encoding: .utf8))?.hasPrefix("systemd") == true
+            {
                 return child
             }
         }
@@ -70,7 +75,9 @@ final class SystemdTestHost {
     /// Runs a command inside the test host.
     @discardableResult
     func run(_ arguments: [String], check: Bool = false) throws -> CommandResult {
-        guard let pid = initProcess else { throw TestCommandError.failed(arguments.joined(separator: " "), CommandResult(status: -1, stdout: "", stderr: "the test host is not up")) }
+        guard let pid = initProcess else {
+            throw TestCommandError.failed(arguments.joined(separator: " "), CommandResult(status: -1, stdout: "", stderr: "the test host is not up"))
+        }
         return try runCommand(["nsenter", "-t", "\(pid)", "-a"] + arguments, check: check)
     }
 

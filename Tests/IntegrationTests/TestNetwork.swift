@@ -17,7 +17,9 @@ final class TestNetwork {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         try runCommand(["ip", "netns", "add", namespace])
         do {
-            try inside(["sh", "-c", """
+            try inside([
+                "sh", "-c",
+                """
                 set -e
                 ip link set lo up
                 ip link add srvgrp0 type bridge
@@ -25,7 +27,8 @@ final class TestNetwork {
                 ip addr add \(hostAddress4)/24 dev srvgrp0
                 ip link set srvgrp0 up
                 sysctl -qw net.ipv6.conf.all.forwarding=1
-                """])
+                """,
+            ])
             try """
             interface srvgrp0
             start 10.199.0.100
@@ -44,10 +47,13 @@ final class TestNetwork {
                 prefix \(prefix) { AdvOnLink on; AdvAutonomous on; };
             };
             """.write(toFile: "\(directory)/radvd.conf", atomically: true, encoding: .utf8)
-            servers.append(try BackgroundProcess(["ip", "netns", "exec", namespace, "busybox", "udhcpd", "-f", "\(directory)/udhcpd.conf"], logPath: "\(directory)/udhcpd.log"))
-            servers.append(try BackgroundProcess(
-                ["ip", "netns", "exec", namespace, "radvd", "-n", "-C", "\(directory)/radvd.conf", "-p", "\(directory)/radvd.pid", "-m", "stderr"],
-                logPath: "\(directory)/radvd.log"))
+            servers.append(
+                try BackgroundProcess(
+                    ["ip", "netns", "exec", namespace, "busybox", "udhcpd", "-f", "\(directory)/udhcpd.conf"], logPath: "\(directory)/udhcpd.log"))
+            servers.append(
+                try BackgroundProcess(
+                    ["ip", "netns", "exec", namespace, "radvd", "-n", "-C", "\(directory)/radvd.conf", "-p", "\(directory)/radvd.pid", "-m", "stderr"],
+                    logPath: "\(directory)/radvd.log"))
         } catch {
             tearDown()
             throw error
@@ -71,8 +77,10 @@ final class TestNetwork {
         try FileManager.default.copyItem(atPath: nspawnFile, toPath: settings)
         settingsFiles.append(settings)
         let process = try BackgroundProcess(
-            ["ip", "netns", "exec", namespace, "sh", "-c",
-             "mount -t cgroup2 none /sys/fs/cgroup && exec systemd-nspawn --register=no --keep-unit -M \(machine) -D \(rootfs)"],
+            [
+                "ip", "netns", "exec", namespace, "sh", "-c",
+                "mount -t cgroup2 none /sys/fs/cgroup && exec systemd-nspawn --register=no --keep-unit -M \(machine) -D \(rootfs)",
+            ],
             logPath: "\(directory)/\(machine).console")
         servers.append(process)
         return process

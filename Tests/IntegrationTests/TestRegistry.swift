@@ -46,60 +46,63 @@ final class TestRegistry {
 
     private func writeConfiguration() throws {
         var config = """
-        version: 0.1
-        log:
-          level: info
-          accesslog:
-            disabled: false
-        storage:
-          filesystem:
-            rootdirectory: \(storage)
-          delete:
-            enabled: true
-        http:
-          addr: 127.0.0.1:\(port)
+            version: 0.1
+            log:
+              level: info
+              accesslog:
+                disabled: false
+            storage:
+              filesystem:
+                rootdirectory: \(storage)
+              delete:
+                enabled: true
+            http:
+              addr: 127.0.0.1:\(port)
 
-        """
+            """
         switch security {
         case .open:
             break
         case .proxy(let upstream):
             config += """
-            proxy:
-              remoteurl: http://\(upstream)
+                proxy:
+                  remoteurl: http://\(upstream)
 
-            """
+                """
         case .basicOverTLS(let user, let password):
             try makeCertificate(name: "registry")
             try FileManager.default.copyItem(atPath: "\(directory)/registry.crt", toPath: "\(certDirectory)/ca.crt")
             let htpasswd = try runCommand(["htpasswd", "-Bbn", user, password]).stdout
             try htpasswd.write(toFile: "\(directory)/htpasswd", atomically: true, encoding: .utf8)
             config += """
-              tls:
-                certificate: \(directory)/registry.crt
-                key: \(directory)/registry.key
-            auth:
-              htpasswd:
-                realm: mbctl-test
-                path: \(directory)/htpasswd
+                  tls:
+                    certificate: \(directory)/registry.crt
+                    key: \(directory)/registry.key
+                auth:
+                  htpasswd:
+                    realm: mbctl-test
+                    path: \(directory)/htpasswd
 
-            """
+                """
         case .token(let user, let password):
             try makeCertificate(name: "token")
             let tokenPort = try freeLoopbackPort()
             tokenServer = try BackgroundProcess(
-                ["python3", "\(TestPaths.fixtures)/token-server.py", "\(tokenPort)", "\(directory)/token.key", "\(directory)/token.crt", user, password, tokenLog],
+                [
+                    "python3", "\(TestPaths.fixtures)/token-server.py", "\(tokenPort)", "\(directory)/token.key", "\(directory)/token.crt", user, password,
+                    tokenLog,
+                ],
                 logPath: "\(directory)/token-server.out")
             try waitForListener(port: tokenPort)
             config += """
-            auth:
-              token:
-                realm: http://127.0.0.1:\(tokenPort)/token
-                service: mbctl-test
-                issuer: mbctl-test-issuer
-                rootcertbundle: \(directory)/token.crt
+                auth:
+                  token:
+                    realm: http://127.0.0.1:\(tokenPort)/token
+                    service: mbctl-test
+                    issuer: mbctl-test-issuer
+                    rootcertbundle: \(directory)/token.crt
 
-            """
+                """
         }
         try config.write(toFile: "\(directory)/config.yml", atomically: true, encoding: .utf8)
     }
@@ -154,7 +157,8 @@ final class TestRegistry {
         try spec.write(toFile: "\(work)/spec.json", atomically: true, encoding: .utf8)
         try runCommand(["python3", "\(TestPaths.fixtures)/make-image.py", "\(work)/spec.json", "\(work)/layout"])
         let specTag = (try? JSONSerialization.jsonObject(with: Data(spec.utf8)) as? [String: Any])?["tag"] as? String ?? "latest"
-        try runCommand(["skopeo", "copy", "--all", "--quiet"] + skopeoDestinationOptions + ["oci:\(work)/layout:\(specTag)", "docker://\(host)/\(repository):\(tag)"])
+        try runCommand(
+            ["skopeo", "copy", "--all", "--quiet"] + skopeoDestinationOptions + ["oci:\(work)/layout:\(specTag)", "docker://\(host)/\(repository):\(tag)"])
         try? FileManager.default.removeItem(atPath: work)
         return try manifestDigest("\(repository):\(tag)")
     }

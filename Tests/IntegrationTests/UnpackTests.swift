@@ -45,7 +45,9 @@ import Testing
         let expected = try umociRootfs(gzipLayout, tag: "diff")
 
         // With and without file-creating worker threads (their default depends on the cores).
-        for (layout, name, workers) in [(zstdLayout, "zstd", "0"), (gzipLayout, "gzip", "0"), (zstdLayout, "zstd-workers", "3"), (gzipLayout, "gzip-workers", "2")] {
+        for (layout, name, workers) in [
+            (zstdLayout, "zstd", "0"), (gzipLayout, "gzip", "0"), (zstdLayout, "zstd-workers", "3"), (gzipLayout, "gzip-workers", "2"),
+        ] {
             let target = "\(work)/rootfs-\(name)"
             let result = try runMbctl(["oci", "download", "--unpack-workers", workers, "oci:\(layout):diff", target])
             #expect(result.succeeded, "\(result.stderr)")
@@ -59,7 +61,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: work) }
         // Two layers made by GNU tar from real directories, the second deleting from the first.
         let lower = "\(work)/lower", upper = "\(work)/upper"
-        try runCommand(["sh", "-c", """
+        try runCommand([
+            "sh", "-c",
+            """
             set -e
             mkdir -p \(lower)/usr/bin \(lower)/etc/conf.d \(lower)/var/lib/app \(lower)/dev
             printf 'binary' > \(lower)/usr/bin/tool && chmod 4755 \(lower)/usr/bin/tool
@@ -75,11 +79,12 @@ import Testing
             : > \(upper)/etc/conf.d/.wh.b
             : > \(upper)/var/lib/app/.wh..wh..opq
             printf 'new' > \(upper)/var/lib/app/fresh
-            """])
+            """,
+        ])
         let spec = """
-        {"tag": "gnu", "images": [{"platform": "linux/amd64", "layers": [
-          {"gnutar": "\(lower)", "compression": "gzip"}, {"gnutar": "\(upper)", "compression": "gzip"}]}]}
-        """
+            {"tag": "gnu", "images": [{"platform": "linux/amd64", "layers": [
+              {"gnutar": "\(lower)", "compression": "gzip"}, {"gnutar": "\(upper)", "compression": "gzip"}]}]}
+            """
         let layout = try makeLayout(spec, name: "gnu")
         let expected = try umociRootfs(layout, tag: "gnu")
         let target = "\(work)/rootfs"
@@ -115,10 +120,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: work) }
         let badID = "sha256:" + String(repeating: "0", count: 64)
         let spec = """
-        {"tag": "bad", "images": [{"platform": "linux/amd64", "layers": [
-          {"entries": [{"path": "ok", "content": "fine"}]},
-          {"diff_id": "\(badID)", "entries": [{"path": "file", "content": "x"}]}]}]}
-        """
+            {"tag": "bad", "images": [{"platform": "linux/amd64", "layers": [
+              {"entries": [{"path": "ok", "content": "fine"}]},
+              {"diff_id": "\(badID)", "entries": [{"path": "file", "content": "x"}]}]}]}
+            """
         let layout = try makeLayout(spec, name: "bad")
         let target = "\(work)/rootfs"
         let result = try runMbctl(["oci", "download", "oci:\(layout):bad", target])
@@ -132,9 +137,9 @@ import Testing
     @Test func refusesALayerNotCompressedAsItsMediaTypeSays() throws {
         defer { try? FileManager.default.removeItem(atPath: work) }
         let spec = """
-        {"tag": "bad", "images": [{"platform": "linux/amd64", "layers": [
-          {"compression": "none", "media_type_compression": "gzip", "entries": [{"path": "file", "content": "x"}]}]}]}
-        """
+            {"tag": "bad", "images": [{"platform": "linux/amd64", "layers": [
+              {"compression": "none", "media_type_compression": "gzip", "entries": [{"path": "file", "content": "x"}]}]}]}
+            """
         let layout = try makeLayout(spec, name: "mislabelled")
         let target = "\(work)/rootfs"
         try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: true)
@@ -168,7 +173,10 @@ import Testing
         try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
         chown(parent, 65534, 65534)
         let result = try runCommand(
-            ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", TestPaths.mbctl, "oci", "download", "oci:\(layout):diff", "\(parent)/rootfs"],
+            [
+                "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", TestPaths.mbctl, "oci", "download", "oci:\(layout):diff",
+                "\(parent)/rootfs",
+            ],
             environment: mbctlEnvironment(), check: false)
         #expect(result.succeeded, "\(result.stderr)")
         // Owners other than nobody, the two device nodes and security.capability could not be made.
@@ -182,10 +190,10 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: work) }
         let registry = try TestRegistry()
         let spec = """
-        {"tag": "stream", "images": [{"platform": "linux/amd64", "layers": [
-          {"entries": [{"path": "first", "content": "small layer"}]},
-          {"compression": "none", "entries": [{"path": "second.bin", "type": "random", "size": \(20 << 20), "seed": 9}]}]}]}
-        """
+            {"tag": "stream", "images": [{"platform": "linux/amd64", "layers": [
+              {"entries": [{"path": "first", "content": "small layer"}]},
+              {"compression": "none", "entries": [{"path": "second.bin", "type": "random", "size": \(20 << 20), "seed": 9}]}]}]}
+            """
         try registry.push(spec: spec, as: "test/stream", tag: "stream")
         let target = "\(work)/rootfs"
         let result = try runMbctl(["oci", "download", "--limit-rate", "8000000", "--cache-dir", "\(work)/cache", "\(registry.host)/test/stream:stream", target])
@@ -204,10 +212,10 @@ import Testing
         let registry = try TestRegistry()
         // One uncompressed layer: a small file first, then 24 MiB, pulled at 6 MB/s.
         let spec = """
-        {"tag": "one", "images": [{"platform": "linux/amd64", "layers": [
-          {"compression": "none", "entries": [{"path": "first", "content": "at the start of the layer"},
-                                              {"path": "big.bin", "type": "random", "size": \(24 << 20), "seed": 4}]}]}]}
-        """
+            {"tag": "one", "images": [{"platform": "linux/amd64", "layers": [
+              {"compression": "none", "entries": [{"path": "first", "content": "at the start of the layer"},
+                                                  {"path": "big.bin", "type": "random", "size": \(24 << 20), "seed": 4}]}]}]}
+            """
         try registry.push(spec: spec, as: "test/one", tag: "one")
         let target = "\(work)/rootfs"
         let pull = try BackgroundProcess(
@@ -235,9 +243,9 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: work) }
         let registry = try TestRegistry()
         let spec = """
-        {"tag": "slow", "images": [{"platform": "linux/amd64", "layers": [
-          {"compression": "none", "entries": [{"path": "big.bin", "type": "random", "size": \(24 << 20), "seed": 6}]}]}]}
-        """
+            {"tag": "slow", "images": [{"platform": "linux/amd64", "layers": [
+              {"compression": "none", "entries": [{"path": "big.bin", "type": "random", "size": \(24 << 20), "seed": 6}]}]}]}
+            """
         try registry.push(spec: spec, as: "test/slow", tag: "slow")
         let target = "\(work)/rootfs"
         let pull = try BackgroundProcess(
@@ -247,7 +255,8 @@ import Testing
         let deadline = Date().addingTimeInterval(60)
         func staging() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: work)) ?? []).filter { $0.hasPrefix(".rootfs.mbctl-") } }
         while Date() < deadline && pull.process.isRunning
-            && !(staging().first.map { FileManager.default.fileExists(atPath: "\(work)/\($0)/big.bin") } ?? false) {
+            && !(staging().first.map { FileManager.default.fileExists(atPath: "\(work)/\($0)/big.bin") } ?? false)
+        {
             usleep(10_000)
         }
         kill(pull.process.processIdentifier, SIGINT)

@@ -26,12 +26,14 @@ import Testing
     }
 
     @Test func traversalNamesLandInsideTheRoot() throws {
-        let (sandbox, error) = try attempt([#"""
-        [{"path": "../outside/victim", "content": "evil"},
-         {"path": "../../../../../../../../tmp/evil-abs", "content": "evil"},
-         {"path": "/etc/evil-rooted", "content": "evil"},
-         {"path": "a/../../outside/dir/inner", "content": "evil"}]
-        """#])
+        let (sandbox, error) = try attempt([
+            #"""
+            [{"path": "../outside/victim", "content": "evil"},
+             {"path": "../../../../../../../../tmp/evil-abs", "content": "evil"},
+             {"path": "/etc/evil-rooted", "content": "evil"},
+             {"path": "a/../../outside/dir/inner", "content": "evil"}]
+            """#
+        ])
         #expect(error == nil)
         #expect(sandbox.read("outside/victim") == "evil")
         #expect(sandbox.read("tmp/evil-abs") == "evil")
@@ -40,17 +42,19 @@ import Testing
     }
 
     @Test func symlinkThenWriteThroughIt() throws {
-        let (sandbox, error) = try attempt([#"""
-        [{"path": "outside", "type": "dir"}, {"path": "OUT/dir", "type": "dir"},
-         {"path": "rel", "type": "symlink", "target": "../outside"},
-         {"path": "rel/victim", "content": "evil"},
-         {"path": "abs", "type": "symlink", "target": "OUT"},
-         {"path": "abs/dir/inner", "content": "evil"},
-         {"path": "root-link", "type": "symlink", "target": "/"},
-         {"path": "root-link/outside/victim2", "content": "evil"},
-         {"path": "dangling", "type": "symlink", "target": "../../nowhere"},
-         {"path": "dangling/file", "content": "evil"}]
-        """#])
+        let (sandbox, error) = try attempt([
+            #"""
+            [{"path": "outside", "type": "dir"}, {"path": "OUT/dir", "type": "dir"},
+             {"path": "rel", "type": "symlink", "target": "../outside"},
+             {"path": "rel/victim", "content": "evil"},
+             {"path": "abs", "type": "symlink", "target": "OUT"},
+             {"path": "abs/dir/inner", "content": "evil"},
+             {"path": "root-link", "type": "symlink", "target": "/"},
+             {"path": "root-link/outside/victim2", "content": "evil"},
+             {"path": "dangling", "type": "symlink", "target": "../../nowhere"},
+             {"path": "dangling/file", "content": "evil"}]
+            """#
+        ])
         #expect(error == nil)
         // Symlinks resolve as if the root were /: "../outside" and "OUT" are directories of the root.
         #expect(sandbox.read("outside/victim") == "evil")
@@ -61,24 +65,30 @@ import Testing
     }
 
     @Test func hardlinkToOutsideFails() throws {
-        let (_, error) = try attempt([#"""
-        [{"path": "hl", "type": "hardlink", "target": "../outside/victim"}]
-        """#])
+        let (_, error) = try attempt([
+            #"""
+            [{"path": "hl", "type": "hardlink", "target": "../outside/victim"}]
+            """#
+        ])
         expectFailure(error, naming: "hl")
 
-        let (_, viaSymlink) = try attempt([#"""
-        [{"path": "esc", "type": "symlink", "target": "OUT"},
-         {"path": "hl", "type": "hardlink", "target": "esc/victim"}]
-        """#])
+        let (_, viaSymlink) = try attempt([
+            #"""
+            [{"path": "esc", "type": "symlink", "target": "OUT"},
+             {"path": "hl", "type": "hardlink", "target": "esc/victim"}]
+            """#
+        ])
         expectFailure(viaSymlink, naming: "hl")
     }
 
     @Test func hardlinkToASymlinkLinksTheSymlink() throws {
-        let (sandbox, error) = try attempt([#"""
-        [{"path": "esc", "type": "symlink", "target": "OUT/victim"},
-         {"path": "hl", "type": "hardlink", "target": "esc"},
-         {"path": "hl", "type": "file", "content": "replaces the link, not the host file"}]
-        """#])
+        let (sandbox, error) = try attempt([
+            #"""
+            [{"path": "esc", "type": "symlink", "target": "OUT/victim"},
+             {"path": "hl", "type": "hardlink", "target": "esc"},
+             {"path": "hl", "type": "file", "content": "replaces the link, not the host file"}]
+            """#
+        ])
         #expect(error == nil)
         #expect(sandbox.read("hl") == "replaces the link, not the host file")
     }
@@ -94,20 +104,24 @@ import Testing
     }
 
     @Test func whiteoutThroughASymlinkStaysInside() throws {
-        let (_, error) = try attempt([#"""
-        [{"path": "esc", "type": "symlink", "target": "OUT"},
-         {"path": "esc/.wh.victim", "content": ""},
-         {"path": "rel", "type": "symlink", "target": "../../outside"},
-         {"path": "rel/.wh.dir", "content": ""},
-         {"path": ".wh...", "content": ""}]
-        """#])
+        let (_, error) = try attempt([
+            #"""
+            [{"path": "esc", "type": "symlink", "target": "OUT"},
+             {"path": "esc/.wh.victim", "content": ""},
+             {"path": "rel", "type": "symlink", "target": "../../outside"},
+             {"path": "rel/.wh.dir", "content": ""},
+             {"path": ".wh...", "content": ""}]
+            """#
+        ])
         expectFailure(error, naming: ".wh...")
-        let (_, opaque) = try attempt([#"""
-        [{"path": "esc", "type": "symlink", "target": "OUT"},
-         {"path": "esc/.wh..wh..opq", "content": ""},
-         {"path": "rel", "type": "symlink", "target": "../outside/dir"},
-         {"path": "rel/.wh..wh..opq", "content": ""}]
-        """#])
+        let (_, opaque) = try attempt([
+            #"""
+            [{"path": "esc", "type": "symlink", "target": "OUT"},
+             {"path": "esc/.wh..wh..opq", "content": ""},
+             {"path": "rel", "type": "symlink", "target": "../outside/dir"},
+             {"path": "rel/.wh..wh..opq", "content": ""}]
+            """#
+        ])
         #expect(opaque == nil)
     }
 
@@ -120,38 +134,44 @@ import Testing
     @Test func dotDotAsASymlinkName() throws {
         let (_, error) = try attempt([#"[{"path": "..", "type": "symlink", "target": "OUT"}]"#])
         expectFailure(error, naming: "..")
-        let (sandbox, nested) = try attempt([#"""
-        [{"path": "x", "type": "dir"}, {"path": "x/..", "type": "dir", "mode": 493},
-         {"path": "x/../../victim", "content": "inside"}]
-        """#])
+        let (sandbox, nested) = try attempt([
+            #"""
+            [{"path": "x", "type": "dir"}, {"path": "x/..", "type": "dir", "mode": 493},
+             {"path": "x/../../victim", "content": "inside"}]
+            """#
+        ])
         #expect(nested == nil)
         #expect(sandbox.read("victim") == "inside")
     }
 
     @Test func twoHopSymlinkEscape() throws {
-        let (sandbox, error) = try attempt([#"""
-        [{"path": "outside/dir", "type": "dir"},
-         {"path": "a", "type": "symlink", "target": "b"},
-         {"path": "b", "type": "symlink", "target": "../../../../outside"},
-         {"path": "a/victim", "content": "evil"},
-         {"path": "c", "type": "symlink", "target": "a/dir"},
-         {"path": "c/inner", "content": "evil"}]
-        """#])
+        let (sandbox, error) = try attempt([
+            #"""
+            [{"path": "outside/dir", "type": "dir"},
+             {"path": "a", "type": "symlink", "target": "b"},
+             {"path": "b", "type": "symlink", "target": "../../../../outside"},
+             {"path": "a/victim", "content": "evil"},
+             {"path": "c", "type": "symlink", "target": "a/dir"},
+             {"path": "c/inner", "content": "evil"}]
+            """#
+        ])
         #expect(error == nil)
         #expect(sandbox.read("outside/victim") == "evil")
         #expect(sandbox.read("outside/dir/inner") == "evil")
     }
 
     @Test func chmodAndChownNeverFollowASymlink() throws {
-        let (sandbox, error) = try attempt([#"""
-        [{"path": "esc", "type": "symlink", "target": "OUT/victim"},
-         {"path": "escdir", "type": "symlink", "target": "OUT/dir"},
-         {"path": "escdir", "type": "dir", "mode": 511, "uid": 4242},
-         {"path": "later", "type": "dir", "mode": 448},
-         {"path": "later", "type": "symlink", "target": "OUT/dir"},
-         {"path": "dev", "type": "symlink", "target": "OUT"},
-         {"path": "dev/victim", "type": "chardev", "major": 1, "minor": 3}]
-        """#])
+        let (sandbox, error) = try attempt([
+            #"""
+            [{"path": "esc", "type": "symlink", "target": "OUT/victim"},
+             {"path": "escdir", "type": "symlink", "target": "OUT/dir"},
+             {"path": "escdir", "type": "dir", "mode": 511, "uid": 4242},
+             {"path": "later", "type": "dir", "mode": 448},
+             {"path": "later", "type": "symlink", "target": "OUT/dir"},
+             {"path": "dev", "type": "symlink", "target": "OUT"},
+             {"path": "dev/victim", "type": "chardev", "major": 1, "minor": 3}]
+            """#
+        ])
         #expect(error == nil)
         var info = stat()
         #expect(lstat("\(sandbox.root)/escdir", &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR && info.st_uid == 4242)
@@ -159,10 +179,12 @@ import Testing
 
     @Test func symlinkDirectoryCreatedByTheLayerIsFollowedInside() throws {
         // A non-directory in the way of a parent is replaced, as umoci does.
-        let (sandbox, error) = try attempt([#"""
-        [{"path": "f", "content": "a file"},
-         {"path": "f/child", "content": "child"}]
-        """#])
+        let (sandbox, error) = try attempt([
+            #"""
+            [{"path": "f", "content": "a file"},
+             {"path": "f/child", "content": "child"}]
+            """#
+        ])
         #expect(error == nil)
         #expect(sandbox.read("f/child") == "child")
     }

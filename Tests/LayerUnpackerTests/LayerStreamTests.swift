@@ -20,11 +20,12 @@ import Testing
 
     /// A tar of a few files, big enough to span several chunks.
     func tar(_ sandbox: Sandbox) throws -> Data {
-        let layer = try sandbox.layer(#"""
-        [{"path": "a", "type": "random", "size": 3000000, "seed": 1},
-         {"path": "b", "content": "bee"},
-         {"path": "c", "type": "random", "size": 70000, "seed": 2}]
-        """#)
+        let layer = try sandbox.layer(
+            #"""
+            [{"path": "a", "type": "random", "size": 3000000, "seed": 1},
+             {"path": "b", "content": "bee"},
+             {"path": "c", "type": "random", "size": 70000, "seed": 2}]
+            """#)
         guard case .file(let path) = layer.source else { throw CocoaError(.fileReadUnknown) }
         return try Data(contentsOf: URL(fileURLWithPath: path))
     }

@@ -4,30 +4,31 @@ import Testing
 
 @Suite struct ConfigurationFileTests {
     @Test func readsEverySetting() throws {
-        let file = try ConfigurationFile(text: """
-        # mbctl on this host
-        [paths]
-        machines = "/srv/machines"   # rootfs
-        systemd_machines = "/srv/systemd"
-        nspawn = "/srv/nspawn"
-        configs = "/srv/configs"
-        storage = "/srv/storage"
-        cache = "/srv/cache"
-        busybox = "/opt/busybox"
+        let file = try ConfigurationFile(
+            text: """
+                # mbctl on this host
+                [paths]
+                machines = "/srv/machines"   # rootfs
+                systemd_machines = "/srv/systemd"
+                nspawn = "/srv/nspawn"
+                configs = "/srv/configs"
+                storage = "/srv/storage"
+                cache = "/srv/cache"
+                busybox = "/opt/busybox"
 
-        [network]
-        bridge = "br#1"
-        prefix = "301:1:2:3::/64"
+                [network]
+                bridge = "br#1"
+                prefix = "301:1:2:3::/64"
 
-        [machines]
-        template = "network_isolated"
+                [machines]
+                template = "network_isolated"
 
-        [registry]
-        tls_verify = false
-        cert_dir = "/etc/certs \\"quoted\\""
-        authfile = "/root/auth.json"
-        jobs = 8
-        """, path: "test.toml")
+                [registry]
+                tls_verify = false
+                cert_dir = "/etc/certs \\"quoted\\""
+                authfile = "/root/auth.json"
+                jobs = 8
+                """, path: "test.toml")
         #expect(file.layout.machines == "/srv/machines")
         #expect(file.layout.systemdMachines == "/srv/systemd")
         #expect(file.layout.nspawnFiles == "/srv/nspawn")

@@ -85,7 +85,10 @@ import Testing
         let script = try String(contentsOfFile: "\(root)/sbin/busybox-load-envs.sh", encoding: .utf8)
             .replacingOccurrences(of: "/man8env.env", with: envFile)
         try script.write(toFile: "\(directory)/load.sh", atomically: true, encoding: .utf8)
-        let printed = try run([Self.hostBusybox, "sh", "-c", ". \(directory)/load.sh; for v in PLAIN SPACES EQUALS QUOTES DOLLAR LAST; do eval \"printf '%s|' \\\"\\$$v\\\"\"; done"])
+        let printed = try run([
+            Self.hostBusybox, "sh", "-c",
+            ". \(directory)/load.sh; for v in PLAIN SPACES EQUALS QUOTES DOLLAR LAST; do eval \"printf '%s|' \\\"\\$$v\\\"\"; done",
+        ])
         #expect(printed == "value|hello there  world|a=b=c|'single' \"double\"|$HOME `touch \(marker)` $(touch \(marker))|no newline at end|")
         #expect(!FileManager.default.fileExists(atPath: marker))
     }

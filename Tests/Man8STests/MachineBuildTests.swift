@@ -28,7 +28,8 @@ import TestSupport
         let layerDescriptor = Descriptor(mediaType: MediaType.ociLayer, digest: .sha256(of: layer), size: Int64(layer.count))
         try layout.store.write(layer, as: layerDescriptor)
         let volumeText = volumes.map { "\"\($0)\":{}" }.joined(separator: ",")
-        let config = Data("""
+        let config = Data(
+            """
             {"architecture":"amd64","os":"linux","config":{"Entrypoint":["/bin/app"],"Volumes":{\(volumeText)}},\
             "rootfs":{"type":"layers","diff_ids":["\(layerDescriptor.digest)"]}}
             """.utf8)
@@ -56,7 +57,9 @@ import TestSupport
         let (location, digest) = try image("1", Self.app + [.directory("srv/data"), .file("srv/data/seed", contents: "seed\n")], volumes: ["/srv/data"])
         let outcome = try await MachinePull(build: build).pull(location, as: "oci:images:1", name: name, prefix: prefix, volumes: ["/srv/data": .data])
         #expect(outcome.imageDigest == digest && outcome.method == .unpack)
-        #expect(exists("\(layout.rootfs(of: name))/bin/app") && exists("\(layout.rootfs(of: name))/sbin/busybox-init.sh") && exists("\(layout.rootfs(of: name))/bin/busybox"))
+        #expect(
+            exists("\(layout.rootfs(of: name))/bin/app") && exists("\(layout.rootfs(of: name))/sbin/busybox-init.sh")
+                && exists("\(layout.rootfs(of: name))/bin/busybox"))
         #expect(exists(layout.nspawnFile(of: name)) && exists(layout.environmentFile(of: name)))
         #expect(try String(contentsOfFile: "\(layout.dataDirectory(of: name))/srv/data/seed", encoding: .utf8) == "seed\n")
         let directories = try #require(try MachineDirectories.openExisting(layout))
@@ -70,7 +73,8 @@ import TestSupport
         _ = try await MachinePull(build: build).pull(first, as: "oci:images:1", name: name, prefix: prefix, volumes: ["/srv/data": .data])
         try "mine\n".write(toFile: "\(layout.dataDirectory(of: name))/srv/data/seed", atomically: false, encoding: .utf8)
         let (second, digest) = try image(
-            "2", Self.app + [.directory("srv/data"), .file("srv/data/seed", contents: "two\n"), .directory("srv/logs"), .file("srv/logs/first", contents: "x\n")],
+            "2",
+            Self.app + [.directory("srv/data"), .file("srv/data/seed", contents: "two\n"), .directory("srv/logs"), .file("srv/logs/first", contents: "x\n")],
             volumes: ["/srv/data", "/srv/logs"])
         let outcome = try await MachineUpgrade(build: build).upgrade(name, from: second.description, volumes: ["/srv/logs": .data])
         guard case .upgraded(let upgraded) = outcome else { Issue.record("not upgraded: \(outcome)"); return }
@@ -89,7 +93,9 @@ import TestSupport
         } throws: { error in
             "\(error)".contains("/srv/data") && "\(error)".contains("not a directory")
         }
-        let left = try FileManager.default.contentsOfDirectory(atPath: layout.machines).filter { !$0.hasPrefix(".locks") && $0 != ".generations" && $0 != ".trees" }
+        let left = try FileManager.default.contentsOfDirectory(atPath: layout.machines).filter {
+            !$0.hasPrefix(".locks") && $0 != ".generations" && $0 != ".trees"
+        }
         #expect(left.isEmpty, "\(left)")
         #expect(!exists(layout.configDirectory(of: name)) && !exists(layout.dataDirectory(of: name)))
         #expect(!exists(layout.nspawnFile(of: name)) && !exists(layout.systemdLink(of: name)))

@@ -25,7 +25,8 @@ import Testing
             image: "docker.io/library/app:1.0", createdAt: Date(timeIntervalSince1970: 1_700_000_000),
             runtime: runtime,
             volumes: [
-                VolumeMapping(containerPath: try VolumePath("/srv/app/data"), choice: .data, hostPath: "/var/lib/man8machine_storage/TestBWContainer3/srv/app/data"),
+                VolumeMapping(
+                    containerPath: try VolumePath("/srv/app/data"), choice: .data, hostPath: "/var/lib/man8machine_storage/TestBWContainer3/srv/app/data"),
                 VolumeMapping(containerPath: try VolumePath("/etc/app"), choice: .config, hostPath: "/var/lib/man8machine_configs/TestBWContainer3/etc/app"),
             ],
             layout: layout)

@@ -46,7 +46,8 @@ import Testing
 
 @Suite struct YggdrasilConfigTests {
     @Test func readsAdminListenFromHJSONAndJSON() {
-        #expect(YggdrasilPrefixDiscovery.adminListen(in: "{\n  Peers: []\n  AdminListen: unix:///var/run/yggdrasil.sock\n}") == "unix:///var/run/yggdrasil.sock")
+        #expect(
+            YggdrasilPrefixDiscovery.adminListen(in: "{\n  Peers: []\n  AdminListen: unix:///var/run/yggdrasil.sock\n}") == "unix:///var/run/yggdrasil.sock")
         #expect(YggdrasilPrefixDiscovery.adminListen(in: #"{"Peers": [], "AdminListen": "unix:///tmp/a.sock", "IfName": "none"}"#) == "unix:///tmp/a.sock")
         #expect(YggdrasilPrefixDiscovery.adminListen(in: "AdminListen: none") == nil)
         #expect(YggdrasilPrefixDiscovery.adminListen(in: "Peers: []") == nil)

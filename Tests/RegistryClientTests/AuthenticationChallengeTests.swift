@@ -5,11 +5,16 @@ import Testing
     @Test func readsDockerHubBearerChallenge() {
         let header = #"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull""#
         let challenges = AuthenticationChallenge.parse(header)
-        #expect(challenges == [AuthenticationChallenge(scheme: "bearer", parameters: [
-            "realm": "https://auth.docker.io/token",
-            "service": "registry.docker.io",
-            "scope": "repository:library/busybox:pull",
-        ])])
+        #expect(
+            challenges == [
+                AuthenticationChallenge(
+                    scheme: "bearer",
+                    parameters: [
+                        "realm": "https://auth.docker.io/token",
+                        "service": "registry.docker.io",
+                        "scope": "repository:library/busybox:pull",
+                    ])
+            ])
     }
 
     @Test func readsBasicChallengeAndCaseAndSpaces() {

@@ -28,9 +28,10 @@ import Testing
         try write("home/.config/containers/auth.json", auths: ["r.example": ("config", "2"), "other.example": ("config", "3")])
         try write("home/.docker/config.json", auths: ["r.example": ("docker", "4"), "third.example": ("docker", "5")])
         let env = ["XDG_RUNTIME_DIR": "\(root)/run"]
-        #expect(sources(env: env).authFiles == [
-            "\(root)/run/containers/auth.json", "\(root)/home/.config/containers/auth.json", "\(root)/home/.docker/config.json",
-        ])
+        #expect(
+            sources(env: env).authFiles == [
+                "\(root)/run/containers/auth.json", "\(root)/home/.config/containers/auth.json", "\(root)/home/.docker/config.json",
+            ])
         #expect(try sources(env: env).credentials(registry: "r.example", repository: "a")?.username == "runtime")
         #expect(try sources(env: env).credentials(registry: "other.example", repository: "a")?.username == "config")
         #expect(try sources(env: env).credentials(registry: "third.example", repository: "a")?.username == "docker")
@@ -58,10 +59,12 @@ import Testing
     }
 
     @Test func mostSpecificKeyAndLegacyDockerHubKeys() throws {
-        try write("home/.docker/config.json", auths: [
-            "r.example": ("whole", "1"), "r.example/team": ("team", "2"), "r.example/team/app": ("app", "3"),
-            "https://index.docker.io/v1/": ("hub", "4"),
-        ])
+        try write(
+            "home/.docker/config.json",
+            auths: [
+                "r.example": ("whole", "1"), "r.example/team": ("team", "2"), "r.example/team/app": ("app", "3"),
+                "https://index.docker.io/v1/": ("hub", "4"),
+            ])
         let s = sources()
         #expect(try s.credentials(registry: "r.example", repository: "team/app")?.username == "app")
         #expect(try s.credentials(registry: "r.example", repository: "team/other")?.username == "team")
@@ -73,8 +76,10 @@ import Testing
         let bin = "\(root)/bin"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         let helper = "\(bin)/docker-credential-testhelper"
-        try Data("#!/bin/sh\nread server\necho \"{\\\"ServerURL\\\":\\\"$server\\\",\\\"Username\\\":\\\"helper-$server\\\",\\\"Secret\\\":\\\"s3cret\\\"}\"\n".utf8)
-            .write(to: URL(fileURLWithPath: helper))
+        try Data(
+            "#!/bin/sh\nread server\necho \"{\\\"ServerURL\\\":\\\"$server\\\",\\\"Username\\\":\\\"helper-$server\\\",\\\"Secret\\\":\\\"s3cret\\\"}\"\n".utf8
+        )
+        .write(to: URL(fileURLWithPath: helper))
         chmod(helper, 0o755)
         try write("home/.docker/config.json", auths: ["r.example": ("file", "1")], extra: ", \"credHelpers\": {\"r.example\": \"testhelper\"}")
         let oldPath = ProcessInfo.processInfo.environment["PATH"] ?? ""

@@ -84,8 +84,9 @@ final class FakeRegistry: HTTPTransport {
         let body = try Self.bytes(of: request.body)
         let (status, headers, answer) = state.withLock { state in
             state.requests.append(Request(method: request.method, target: target, authorization: authorization))
-            return Self.answer(request.method, path: components.percentEncodedPath, query: components.queryItems ?? [], authorization: authorization,
-                               body: body, requiresToken: requiresToken, url: request.url, state: &state)
+            return Self.answer(
+                request.method, path: components.percentEncodedPath, query: components.queryItems ?? [], authorization: authorization,
+                body: body, requiresToken: requiresToken, url: request.url, state: &state)
         }
         var head = HTTPResponseHead(status: status, headers: HTTPHeaders(), url: request.url)
         for (name, value) in headers { head.headers.append(name: name, value: value) }
@@ -145,7 +146,10 @@ final class FakeRegistry: HTTPTransport {
             case .get, .head:
                 guard let manifest = state.manifests["\(repository):\(reference)"] else { return (404, [], []) }
                 let digest = Digest.sha256(of: Data(manifest.bytes))
-                return (200, [("Content-Type", manifest.mediaType), ("Docker-Content-Digest", digest.description), ("Content-Length", "\(manifest.bytes.count)")], manifest.bytes)
+                return (
+                    200, [("Content-Type", manifest.mediaType), ("Docker-Content-Digest", digest.description), ("Content-Length", "\(manifest.bytes.count)")],
+                    manifest.bytes
+                )
             case .put:
                 let digest = Digest.sha256(of: Data(body))
                 state.manifests["\(repository):\(reference)"] = ("application/vnd.oci.image.manifest.v1+json", body)
@@ -189,7 +193,9 @@ final class FakeRegistry: HTTPTransport {
         case .put:
             guard var upload = state.uploads.removeValue(forKey: id), let digest = value("digest") else { return (404, [], []) }
             upload.bytes += body
-            guard Digest.sha256(of: Data(upload.bytes)).description == digest else { return (400, [], Array("{\"errors\":[{\"code\":\"DIGEST_INVALID\"}]}".utf8)) }
+            guard Digest.sha256(of: Data(upload.bytes)).description == digest else {
+                return (400, [], Array("{\"errors\":[{\"code\":\"DIGEST_INVALID\"}]}".utf8))
+            }
             state.blobs["\(repository)@\(digest)"] = upload.bytes
             return (201, [("Docker-Content-Digest", digest), ("Location", "/v2/\(repository)/blobs/\(digest)")], [])
         default:

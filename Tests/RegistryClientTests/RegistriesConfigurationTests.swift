@@ -17,7 +17,8 @@ import Testing
     }
 
     @Test func theLongestPrefixWinsAndRewritesTheLocation() throws {
-        let conf = try configuration("""
+        let conf = try configuration(
+            """
             [[registry]]
             prefix = "example.com"
             location = "primary.example:5000"
@@ -34,7 +35,8 @@ import Testing
     }
 
     @Test func mirrorsServeTagsAndDigestsAsTheySay() throws {
-        let conf = try configuration("""
+        let conf = try configuration(
+            """
             [[registry]]
             location = "docker.io"
             [[registry.mirror]]
@@ -47,10 +49,16 @@ import Testing
             location = "all.local"
             insecure = true
             """)
-        #expect(try endpoints(conf, "busybox:1") == ["mirror tags.local/library/busybox:1", "mirror all.local/library/busybox:1", "docker.io/library/busybox:1"])
-        #expect(try endpoints(conf, "busybox@\(Self.digest)") == ["mirror digests.local/library/busybox@\(Self.digest)", "mirror all.local/library/busybox@\(Self.digest)", "docker.io/library/busybox@\(Self.digest)"])
+        #expect(
+            try endpoints(conf, "busybox:1") == ["mirror tags.local/library/busybox:1", "mirror all.local/library/busybox:1", "docker.io/library/busybox:1"])
+        #expect(
+            try endpoints(conf, "busybox@\(Self.digest)") == [
+                "mirror digests.local/library/busybox@\(Self.digest)", "mirror all.local/library/busybox@\(Self.digest)",
+                "docker.io/library/busybox@\(Self.digest)",
+            ])
         #expect(conf.isInsecure("all.local") && !conf.isInsecure("tags.local"))
-        let digestOnly = try configuration("""
+        let digestOnly = try configuration(
+            """
             [[registry]]
             location = "docker.io"
             mirror-by-digest-only = true
@@ -61,7 +69,8 @@ import Testing
     }
 
     @Test func wildcardsMatchHostsAndBlockedRegistriesAreRefused() throws {
-        let conf = try configuration("""
+        let conf = try configuration(
+            """
             [[registry]]
             prefix = "*.internal.example"
             blocked = true
@@ -71,14 +80,16 @@ import Testing
     }
 
     @Test func dropInsOverrideAndShortNamesResolve() throws {
-        let conf = try configuration("""
+        let conf = try configuration(
+            """
             unqualified-search-registries = ["registry.fedoraproject.org", "docker.io"]
             [aliases]
             "fedora" = "registry.fedoraproject.org/fedora"
             [[registry]]
             location = "docker.io"
             insecure = true
-            """, """
+            """,
+            """
             [[registry]]
             location = "docker.io"
             [aliases]
@@ -87,7 +98,10 @@ import Testing
         #expect(conf.registries.count == 1 && conf.registries[0].insecure == false)
         #expect(try conf.candidates(for: try ImageReference(parsing: "fedora:40")).map(\.description) == ["registry.fedoraproject.org/fedora:40"])
         #expect(try conf.candidates(for: try ImageReference(parsing: "app")).map(\.description) == ["quay.io/team/app:latest"])
-        #expect(try conf.candidates(for: try ImageReference(parsing: "busybox")).map(\.description) == ["registry.fedoraproject.org/busybox:latest", "docker.io/library/busybox:latest"])
+        #expect(
+            try conf.candidates(for: try ImageReference(parsing: "busybox")).map(\.description) == [
+                "registry.fedoraproject.org/busybox:latest", "docker.io/library/busybox:latest",
+            ])
         // A qualified name is what it says.
         #expect(try conf.candidates(for: try ImageReference(parsing: "quay.io/x/y:1")).map(\.description) == ["quay.io/x/y:1"])
     }

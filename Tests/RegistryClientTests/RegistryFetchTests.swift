@@ -107,9 +107,11 @@ struct RegistryFetchTests {
         let path = "/v2/team/app/blobs/\(blobs[1].digest)"
         registry.fail(.get, path, with: [503, 503])
         let retries = Mutex(0)
-        _ = try await fetch("127.0.0.1:5000/team/app:1", from: registry, progress: { event in
-            if case .retrying = event { retries.withLock { $0 += 1 } }
-        })
+        _ = try await fetch(
+            "127.0.0.1:5000/team/app:1", from: registry,
+            progress: { event in
+                if case .retrying = event { retries.withLock { $0 += 1 } }
+            })
         #expect(retries.withLock { $0 } == 2)
         #expect(ContentStore(root: work).contains(blobs[1].digest))
 

@@ -19,7 +19,11 @@ struct RegistryPushTests {
         let registry = FakeRegistry()
         let blob = registry.putBlob(Array("present".utf8), in: "team/app")
         let client = RegistryFetchTests.client(registry)
-        let outcome = try await client.pushBlob(blob, file: { Issue.record("the file was asked for"); return "/nonexistent" }, to: try ImageReference(parsing: "127.0.0.1:5000/team/app:1"))
+        let outcome = try await client.pushBlob(
+            blob,
+            file: {
+                Issue.record("the file was asked for"); return "/nonexistent"
+            }, to: try ImageReference(parsing: "127.0.0.1:5000/team/app:1"))
         #expect(outcome == .alreadyThere)
         #expect(!registry.requests.contains { $0.method == .post || $0.method == .put || $0.method == .patch })
     }
@@ -29,7 +33,10 @@ struct RegistryPushTests {
         let blob = registry.putBlob(Array("shared base".utf8), in: "team/base")
         let client = RegistryFetchTests.client(registry)
         let outcome = try await client.pushBlob(
-            blob, file: { Issue.record("the file was asked for"); return "/nonexistent" }, to: try ImageReference(parsing: "127.0.0.1:5000/team/app:1"),
+            blob,
+            file: {
+                Issue.record("the file was asked for"); return "/nonexistent"
+            }, to: try ImageReference(parsing: "127.0.0.1:5000/team/app:1"),
             mountFrom: try ImageReference(parsing: "127.0.0.1:5000/team/base:1"))
         #expect(outcome == .mounted(from: "team/base"))
         #expect(registry.hasBlob(blob.digest, in: "team/app"))

@@ -19,32 +19,32 @@ import Testing
     /// Every form of TOML 1.0 passes the check and parses.
     @Test func wellFormedTextPasses() throws {
         let text = #"""
-        # a comment with [= brackets
-        [ "quoted ] key" . inner ]   # after a header
-        list = [
-          [1, 2],  # inside an array
-          [],
-          [ [ "x" ] ],
-        ]
-        basic = """
-        [= not a header
-        \"""
-        [[= still not \
-           joined"""
-        literal = '''
-        [=
-        '''
-        quotes = """a"""""
-        'single' = 'x]'
-        escapes = "\t\u00e9\U0001F600\\\""
-        [[ tables ]]
-        name = 'x]'
-        numbers = [0, -1, +1_000, 0xdead_BEEF, 0o755, 0b1010, 1.5, -0.0, 1e10, 6.626e-34, inf, -nan]
-        dates = [1979-05-27T07:32:00Z, 1979-05-27 07:32:00.999-07:00, 1979-05-27, 07:32:00, 1979-05-27t07:32:00]
-        flags = { enabled = true, nested.deep = false, empty = {} }
-        [ 'last' ]
-        bare-key_1 = "é"
-        """#
+            # a comment with [= brackets
+            [ "quoted ] key" . inner ]   # after a header
+            list = [
+              [1, 2],  # inside an array
+              [],
+              [ [ "x" ] ],
+            ]
+            basic = """
+            [= not a header
+            \"""
+            [[= still not \
+               joined"""
+            literal = '''
+            [=
+            '''
+            quotes = """a"""""
+            'single' = 'x]'
+            escapes = "\t\u00e9\U0001F600\\\""
+            [[ tables ]]
+            name = 'x]'
+            numbers = [0, -1, +1_000, 0xdead_BEEF, 0o755, 0b1010, 1.5, -0.0, 1e10, 6.626e-34, inf, -nan]
+            dates = [1979-05-27T07:32:00Z, 1979-05-27 07:32:00.999-07:00, 1979-05-27, 07:32:00, 1979-05-27t07:32:00]
+            flags = { enabled = true, nested.deep = false, empty = {} }
+            [ 'last' ]
+            bare-key_1 = "é"
+            """#
         try TOMLSyntax.check(text)
         let table = try TOMLDocument.table(parsing: text)
         let inner = table["quoted ] key"]?.table?["inner"]?.table

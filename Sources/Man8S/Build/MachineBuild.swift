@@ -85,7 +85,8 @@ public struct MachineBuild: Sendable {
             _ = try await images.populate(path, with: prepared, progress: progress, layerApplied: layerApplied)
             return method
         }
-        let (tree, _) = try await ImageTrees(directories: directories, images: images).tree(for: prepared, method: method, progress: progress, layerApplied: layerApplied)
+        let (tree, _) = try await ImageTrees(directories: directories, images: images).tree(
+            for: prepared, method: method, progress: progress, layerApplied: layerApplied)
         try await BlockingWork.run { try ImageTrees.copy(tree, as: name, in: parent, method: method, path: path) }
         undo.created(name, in: parent)
         return method
@@ -155,7 +156,8 @@ public struct MachineBuild: Sendable {
             }
             return OwnDirectory(handle: directory, path: path)
         }
-        let own = OwnDirectories(config: try ownDirectory(in: directories.configs, layout.configs), data: try ownDirectory(in: directories.storage, layout.storage))
+        let own = OwnDirectories(
+            config: try ownDirectory(in: directories.configs, layout.configs), data: try ownDirectory(in: directories.storage, layout.storage))
         return (own, reused)
     }
 
@@ -197,7 +199,8 @@ public struct MachineBuild: Sendable {
         for (text, choice) in answers {
             let path = try VolumePath(text)
             guard paths.contains(path) else {
-                throw Man8SError.invalidVolume(text, reason: "the image has no such volume (it has: \(paths.isEmpty ? "none" : paths.map(\.description).joined(separator: ", ")))")
+                throw Man8SError.invalidVolume(
+                    text, reason: "the image has no such volume (it has: \(paths.isEmpty ? "none" : paths.map(\.description).joined(separator: ", ")))")
             }
             normalizedAnswers[path] = choice
         }

@@ -89,7 +89,9 @@ public struct ConfigurationFile: Sendable, Equatable {
                     return text
                 }
                 func integer(_ range: ClosedRange<Int>) throws -> Int {
-                    guard let number = value?.int, range.contains(number) else { throw fail("\(key) takes a number from \(range.lowerBound) to \(range.upperBound)") }
+                    guard let number = value?.int, range.contains(number) else {
+                        throw fail("\(key) takes a number from \(range.lowerBound) to \(range.upperBound)")
+                    }
                     return number
                 }
                 switch (section, key) {
@@ -107,7 +109,9 @@ public struct ConfigurationFile: Sendable, Equatable {
                 case ("machines", "keep_generations"): keepGenerations = try integer(1...16)
                 case ("machines", "rootfs"):
                     let text = try string()
-                    guard text == "auto" || RootfsMethod(rawValue: text) != nil else { throw fail("rootfs takes \"auto\", \"snapshot\", \"reflink\" or \"unpack\"") }
+                    guard text == "auto" || RootfsMethod(rawValue: text) != nil else {
+                        throw fail("rootfs takes \"auto\", \"snapshot\", \"reflink\" or \"unpack\"")
+                    }
                     rootfsMethod = RootfsMethod(rawValue: text)
                 case ("registry", "cert_dir"): certDirectory = try string()
                 case ("registry", "authfile"): authFile = try string()
@@ -125,7 +129,9 @@ public struct ConfigurationFile: Sendable, Equatable {
 
     /// The line (1-based) of `[section]`, for messages; 0 when it cannot be found.
     static func line(ofSection section: String, in lines: [String]) -> Int {
-        (lines.firstIndex { $0.trimmingCharacters(in: .whitespaces).hasPrefix("[\(section)]") || $0.trimmingCharacters(in: .whitespaces).hasPrefix("[ \(section) ]") } ?? -1) + 1
+        (lines.firstIndex {
+            $0.trimmingCharacters(in: .whitespaces).hasPrefix("[\(section)]") || $0.trimmingCharacters(in: .whitespaces).hasPrefix("[ \(section) ]")
+        } ?? -1) + 1
     }
 
     /// The line of `key = …` in `section` (or before any section).

@@ -35,7 +35,8 @@ public enum EnvironmentFile {
         }
         return try entries.map { key, value in
             guard !key.isEmpty, !key.hasPrefix("#"), !(key + value).contains(where: { $0.isNewline }) else {
-                throw Man8SError.unrepresentable(what: "environment variable \(key) to man8env.env", reason: "a KEY=VALUE line cannot hold a line break or start with #")
+                throw Man8SError.unrepresentable(
+                    what: "environment variable \(key) to man8env.env", reason: "a KEY=VALUE line cannot hold a line break or start with #")
             }
             guard !(key + value).unicodeScalars.contains("\0") else {
                 throw Man8SError.unrepresentable(what: "environment variable \(key) to man8env.env", reason: "a KEY=VALUE line cannot hold a NUL byte")

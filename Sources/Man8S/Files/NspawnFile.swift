@@ -89,14 +89,21 @@ public enum NspawnFile {
             var fields: [String] = [""]
             var escaped = false
             for character in line.dropFirst("Bind=".count) {
-                if escaped { fields[fields.count - 1].append(character); escaped = false }
-                else if character == "\\" { escaped = true }
-                else if character == ":" { fields.append("") }
-                else { fields[fields.count - 1].append(character) }
+                if escaped {
+                    fields[fields.count - 1].append(character); escaped = false
+                } else if character == "\\" {
+                    escaped = true
+                } else if character == ":" {
+                    fields.append("")
+                } else {
+                    fields[fields.count - 1].append(character)
+                }
             }
             guard fields.count >= 2, fields[1] != "/man8env.env", let path = try? VolumePath(fields[1]) else { return nil }
             let host = fields[0]
-            let choice: VolumeChoice = host.hasPrefix(layout.configDirectory(of: name) + "/") ? .config
+            let choice: VolumeChoice =
+                host.hasPrefix(layout.configDirectory(of: name) + "/")
+                ? .config
                 : host.hasPrefix(layout.dataDirectory(of: name) + "/") ? .data : .custom(host)
             return VolumeMapping(containerPath: path, choice: choice, hostPath: host)
         }

@@ -69,8 +69,9 @@ struct MachineTransition: Codable, Equatable {
                     }
                     // Only a regular file is kept: a link or FIFO planted there is nobody's settings.
                     if let configuration = try? directories.configs.openDirectory(name.bytes),
-                       let info = try configuration.status(of: environmentName), (info.st_mode & S_IFMT) == S_IFREG,
-                       let environment = try naming(environmentPath, { try configuration.readFile(environmentName, limit: Self.largestFile) }) {
+                        let info = try configuration.status(of: environmentName), (info.st_mode & S_IFMT) == S_IFREG,
+                        let environment = try naming(environmentPath, { try configuration.readFile(environmentName, limit: Self.largestFile) })
+                    {
                         try keptDirectory.writeFile(environmentName, contents: environment, mode: 0o644)
                     }
                     let record = try generations.current().map { record -> [UInt8] in

@@ -72,8 +72,11 @@ public struct MachineUpgrade: Sendable {
         // mbctl's own record decides; the machine's man8env.env is only carried over, as data.
         let current = try generations.current()
         guard let imageText = sourceText ?? current?.image else { throw Man8SError.unrecordedImage(name.value) }
-        let address = try current?.yggdrasilAddress ?? prefix.map { YggdrasilAddress(machineName: name.value, prefix: $0) }
-            ?? { throw Man8SError.noPrefix(reasons: ["mbctl has no record of \(name)'s address (it was made by an older mbctl), so it derives it from the name"]) }()
+        let address =
+            try current?.yggdrasilAddress ?? prefix.map { YggdrasilAddress(machineName: name.value, prefix: $0) }
+            ?? {
+                throw Man8SError.noPrefix(reasons: ["mbctl has no record of \(name)'s address (it was made by an older mbctl), so it derives it from the name"])
+            }()
         let environmentText = try directories.carriedEnvironment(of: name)
         let location = try ImageLocation(parsing: imageText)
         let prepared = try await build.images.prepare(location, progress: progress)
@@ -118,9 +121,10 @@ public struct MachineUpgrade: Sendable {
         if running { try await BlockingWork.run { try systemd.stop(name) } }
         try MachineTransition(incoming: "next", outgoing: currentNumber, keep: keep).begin(in: generations)
         if running { try await BlockingWork.run { try systemd.start(name) } }
-        return .upgraded(Upgraded(
-            from: current?.digest, to: digest, generation: number, newVolumes: newVolumes, droppedVolumes: dropped,
-            restarted: running, warnings: definition.droppedEnvironment))
+        return .upgraded(
+            Upgraded(
+                from: current?.digest, to: digest, generation: number, newVolumes: newVolumes, droppedVolumes: dropped,
+                restarted: running, warnings: definition.droppedEnvironment))
     }
 
     /// Builds the incoming generation in `next/` (``MachineBuild``) and writes its nspawn file,

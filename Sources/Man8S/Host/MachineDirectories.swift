@@ -66,7 +66,8 @@ struct MachineDirectories {
     /// never taken as mbctl's facts (those are in ``record(of:)``).
     func environment(of name: MachineName) -> [(key: String, value: String)] {
         guard let directory = try? configs.openDirectory(name.bytes),
-              let bytes = try? directory.readFile(Self.environmentFileName, limit: Self.environmentFileLimit) else { return [] }
+            let bytes = try? directory.readFile(Self.environmentFileName, limit: Self.environmentFileLimit)
+        else { return [] }
         return EnvironmentFile.parse(String(decoding: bytes, as: UTF8.self))
     }
 

@@ -11,7 +11,8 @@ public struct MachineName: Hashable, Sendable, CustomStringConvertible {
         func fail(_ reason: String) -> Man8SError { .invalidMachineName(text, reason: reason) }
         guard !text.isEmpty else { throw fail("it is empty") }
         guard text.utf8.count <= Self.maximumLength else { throw fail("it is longer than \(Self.maximumLength) characters") }
-        guard text.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) }) else {
+        guard text.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)) })
+        else {
             throw fail("only letters, digits, '-', '_' and '.' are allowed")
         }
         guard !text.hasPrefix("."), !text.hasSuffix("."), !text.contains("..") else {

@@ -27,7 +27,8 @@ public struct MachineList: Sendable {
     public func names() -> [String] {
         let files = (try? FileManager.default.contentsOfDirectory(atPath: layout.nspawnFiles)) ?? []
         let rootfses = (try? FileManager.default.contentsOfDirectory(atPath: layout.machines)) ?? []
-        let names = files.filter { $0.hasSuffix(".nspawn") }.map { String($0.dropLast(".nspawn".count)) }
+        let names =
+            files.filter { $0.hasSuffix(".nspawn") }.map { String($0.dropLast(".nspawn".count)) }
             + rootfses.filter { !$0.hasPrefix(".") }
         return Array(Set(names.filter { (try? MachineName($0)) != nil })).sorted()
     }

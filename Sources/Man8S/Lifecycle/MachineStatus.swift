@@ -60,7 +60,9 @@ public struct MachineStatus: Sendable {
         let userSettings = directories.environment(of: name).filter {
             !written.contains("\($0.key)=\($0.value)") && (record != nil || !$0.key.hasPrefix(MachineDefinition.reservedPrefix))
         }.map(\.key)
-        let volumes = (record?.mappings ?? NspawnFile.boundVolumes(in: directories, of: name)).map { Volume(path: $0.containerPath.description, hostPath: $0.hostPath) }
+        let volumes = (record?.mappings ?? NspawnFile.boundVolumes(in: directories, of: name)).map {
+            Volume(path: $0.containerPath.description, hostPath: $0.hostPath)
+        }
         return Details(
             name: name.value, address: record?.address, image: record?.image, digest: record?.digest,
             template: record.map { $0.template ?? "network_isolated" }, createdAt: record.map { ISO8601DateFormatter().string(from: $0.createdAt) },

@@ -20,7 +20,10 @@ public struct Systemd: Sendable {
     public func requireManaged(_ name: MachineName) throws {
         guard isBooted else {
             throw Man8SError.systemd(
-                command: "systemctl", reason: "systemd does not run this host (no /run/systemd/system), so it cannot manage machine \(name); boot it by hand with systemd-nspawn -M \(name) -D /var/lib/machines/\(name)")
+                command: "systemctl",
+                reason:
+                    "systemd does not run this host (no /run/systemd/system), so it cannot manage machine \(name); boot it by hand with systemd-nspawn -M \(name) -D /var/lib/machines/\(name)"
+            )
         }
     }
 
@@ -48,13 +51,16 @@ public struct Systemd: Sendable {
 
     /// The unit's state, nil when systemd does not run the host.
     public func state(_ name: MachineName) -> UnitState? {
-        guard isBooted, let output = try? run(Self.systemctlPath, ["show", "--property=ActiveState,UnitFileState,ActiveEnterTimestamp", Self.unit(name)]) else { return nil }
+        guard isBooted, let output = try? run(Self.systemctlPath, ["show", "--property=ActiveState,UnitFileState,ActiveEnterTimestamp", Self.unit(name)]) else {
+            return nil
+        }
         var properties: [String: String] = [:]
         for line in output.split(separator: "\n") {
             guard let equals = line.firstIndex(of: "=") else { continue }
             properties[String(line[..<equals])] = String(line[line.index(after: equals)...])
         }
-        return UnitState(active: properties["ActiveState"] ?? "unknown", file: properties["UnitFileState"] ?? "unknown", since: properties["ActiveEnterTimestamp"] ?? "")
+        return UnitState(
+            active: properties["ActiveState"] ?? "unknown", file: properties["UnitFileState"] ?? "unknown", since: properties["ActiveEnterTimestamp"] ?? "")
     }
 
     /// `journalctl` reading the machine's unit, for the CLI to run in its place.

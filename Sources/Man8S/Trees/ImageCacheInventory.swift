@@ -37,13 +37,17 @@ public struct ImageCacheInventory: Sendable {
                 machines: [], lastUsed: image.stored)
         }
         for (digest, tree) in trees() {
-            var entry = entries[digest.description] ?? Entry(references: [], digest: digest.description, storedSize: nil, unpackedSize: nil, tree: true, machines: [], lastUsed: nil)
+            var entry =
+                entries[digest.description]
+                ?? Entry(references: [], digest: digest.description, storedSize: nil, unpackedSize: nil, tree: true, machines: [], lastUsed: nil)
             entry.tree = true
             entry.unpackedSize = Self.size(of: tree)
             entries[digest.description] = entry
         }
         for (digest, users) in usage {
-            var entry = entries[digest.description] ?? Entry(references: [], digest: digest.description, storedSize: nil, unpackedSize: nil, tree: false, machines: [], lastUsed: nil)
+            var entry =
+                entries[digest.description]
+                ?? Entry(references: [], digest: digest.description, storedSize: nil, unpackedSize: nil, tree: false, machines: [], lastUsed: nil)
             entry.machines = users.map(\.name).sorted()
             entry.lastUsed = ([entry.lastUsed] + users.map(\.since)).compactMap { $0 }.max()
             entries[digest.description] = entry
@@ -83,10 +87,13 @@ public struct ImageCacheInventory: Sendable {
     /// The image trees, by digest.
     func trees() -> [(Digest, DirectoryHandle)] {
         guard let directories = try? MachineDirectories.openExisting(layout), let top = try? directories.machines.openDirectory(ImageTrees.directoryName),
-              let names = try? top.entries() else { return [] }
+            let names = try? top.entries()
+        else { return [] }
         return names.compactMap { name in
             let text = String(decoding: name, as: UTF8.self)
-            guard text.hasPrefix("sha256-"), let digest = try? Digest(parsing: "sha256:" + text.dropFirst(7)), let tree = try? top.openDirectory(name) else { return nil }
+            guard text.hasPrefix("sha256-"), let digest = try? Digest(parsing: "sha256:" + text.dropFirst(7)), let tree = try? top.openDirectory(name) else {
+                return nil
+            }
             return (digest, tree)
         }
     }

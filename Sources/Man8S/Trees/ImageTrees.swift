@@ -22,13 +22,17 @@ struct ImageTrees {
 
     /// The method this host's machines directory allows: `configured`, else the cheapest.
     static func method(for directories: MachineDirectories, configured: RootfsMethod?) throws -> RootfsMethod {
-        let available: [RootfsMethod] = Btrfs.holds(directories.machines) ? [.snapshot, .reflink, .unpack]
+        let available: [RootfsMethod] =
+            Btrfs.holds(directories.machines)
+            ? [.snapshot, .reflink, .unpack]
             : try supportsReflinks(directories) ? [.reflink, .unpack] : [.unpack]
         guard let configured else { return available[0] }
         guard available.contains(configured) else {
             throw Man8SError.configuration(
                 path: ConfigurationFile.defaultPath, line: 0,
-                reason: "rootfs = \"\(configured.rawValue)\" is not possible on the file system of \(directories.layout.machines) (it can do: \(available.map(\.rawValue).joined(separator: ", ")))")
+                reason:
+                    "rootfs = \"\(configured.rawValue)\" is not possible on the file system of \(directories.layout.machines) (it can do: \(available.map(\.rawValue).joined(separator: ", ")))"
+            )
         }
         return configured
     }
@@ -61,7 +65,9 @@ struct ImageTrees {
             return try directories.machines.openDirectory(MachineLock.directoryName)
         }
         let lockPath = "\(directories.layout.machines)/.locks/image-sha256-\(digest.encoded).lock"
-        let lock = try await BlockingWork.run { try naming(lockPath) { try FileLock.acquire(Array("image-sha256-\(digest.encoded).lock".utf8), in: lockDirectory) } }
+        let lock = try await BlockingWork.run {
+            try naming(lockPath) { try FileLock.acquire(Array("image-sha256-\(digest.encoded).lock".utf8), in: lockDirectory) }
+        }
         defer { lock.release() }
         if try naming(path, { try top.status(of: name) }) != nil {
             return (try naming("\(path)/sha256-\(digest.encoded)") { try top.openDirectory(name) }, nil)

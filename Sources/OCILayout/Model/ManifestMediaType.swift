@@ -28,7 +28,8 @@ extension MediaType {
         if probe.schemaVersion == 1 || schema1Types.contains(probe.mediaType ?? declared ?? "") {
             throw OCILayoutError.schema1Manifest(image: image)
         }
-        let mediaType = probe.mediaType
+        let mediaType =
+            probe.mediaType
             ?? declared.flatMap { known.contains($0) ? $0 : nil }
             ?? (probe.manifests != nil ? ociIndex : (probe.config != nil ? ociManifest : declared ?? "none"))
         guard known.contains(mediaType) else {

@@ -21,7 +21,8 @@ public enum ImageGraph {
         if MediaType.indexTypes.contains(root.mediaType) {
             for entry in try manifests(of: data, what: "index \(root.digest)") {
                 add(entry)
-                let manifest = try JSONDecoder.decodeDocument(ImageManifest.self, from: try store.read(entry, limit: DocumentLimits.manifest), what: "manifest \(entry.digest)")
+                let manifest = try JSONDecoder.decodeDocument(
+                    ImageManifest.self, from: try store.read(entry, limit: DocumentLimits.manifest), what: "manifest \(entry.digest)")
                 for blob in [manifest.config] + manifest.layers { add(blob) }
             }
         } else {

@@ -134,7 +134,8 @@ public struct AuthFile: Sendable {
     private func decode(_ entry: Entry, key: String) throws -> RegistryCredentials? {
         if let auth = entry.auth, !auth.isEmpty {
             guard let decoded = Data(base64Encoded: auth).flatMap({ String(data: $0, encoding: .utf8) }),
-                  let colon = decoded.firstIndex(of: ":") else {
+                let colon = decoded.firstIndex(of: ":")
+            else {
                 throw RegistryError.credentials(source: path, reason: "the \"auth\" of \(key) is not base64 of USER:PASSWORD")
             }
             return RegistryCredentials(username: String(decoded[..<colon]), password: String(decoded[decoded.index(after: colon)...]))

@@ -192,7 +192,7 @@ private final class CurlTransfer: @unchecked Sendable {
     static func classify(_ code: CURLcode, url: String, message: String) -> RegistryError {
         switch code {
         case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM,
-             CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+            CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_ISSUER_ERROR, CURLE_SSL_PINNEDPUBKEYNOTMATCH:
             return .tls(url: url, message: message, code: Int(code.rawValue))
         default:
             return .transport(url: url, message: message, code: Int(code.rawValue))
