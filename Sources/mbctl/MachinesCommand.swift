@@ -69,9 +69,13 @@ struct MachinesCommand: AsyncParsableCommand {
             let location = try ImageLocation(parsing: source)
             let configuration = try host.configuration()
             let layout = build.layout(from: configuration, host: host)
-            let prefix =
-                try (self.prefix ?? configuration.prefix).map(IPv6Prefix.init(parsing:))
-                ?? YggdrasilPrefixDiscovery(configFiles: layout.yggdrasilConfigs).discover()
+            let configured = try (self.prefix ?? configuration.prefix).map(IPv6Prefix.init(parsing:))
+            let prefix: IPv6Prefix
+            if let configured {
+                prefix = configured
+            } else {
+                prefix = try await YggdrasilPrefixDiscovery(configFiles: layout.yggdrasilConfigs).discover()
+            }
             var answers: [String: VolumeChoice] = [:]
             for flag in volumes {
                 let (path, choice) = try VolumeChoice.parseFlag(flag)

@@ -1,3 +1,4 @@
+import BlockingWork
 import Foundation
 import SystemErrors
 
@@ -12,7 +13,13 @@ public struct YggdrasilPrefixDiscovery: Sendable {
         self.configFiles = configFiles
     }
 
-    public func discover() throws -> IPv6Prefix {
+    /// The subnet, asked on a thread of its own: the admin socket and `yggdrasilctl` are
+    /// blocking I/O, kept off the concurrency pool.
+    public func discover() async throws -> IPv6Prefix {
+        try await BlockingWork.run { try discoverBlocking() }
+    }
+
+    private func discoverBlocking() throws -> IPv6Prefix {
         let endpoint = adminEndpoint()
         var problems: [String] = []
         do {

@@ -64,8 +64,13 @@ public struct MachineBuild: Sendable {
         let nspawn = try NspawnFile.render(definition)
         let environment = try EnvironmentFile.render(definition, version: MbctlVersion.current)
         let (own, reused) = try openOwnDirectories(of: definition.name, in: directories, undo: undo)
-        let seeded = try seed(seeding, from: try RootDirectory(path: place.path), into: own, undo: undo)
-        try finishRootfs(place.path)
+        // Copies of the image's volume contents and busybox: blocking file work, on a thread of its own.
+        let seeded = try await BlockingWork.run { [self] flag in
+            let copied = try seed(seeding, from: try RootDirectory(path: place.path), into: own, undo: undo)
+            try flag.check()
+            try finishRootfs(place.path)
+            return copied
+        }
         try Task.checkCancellation()
         return Generation(
             method: method, nspawnFile: nspawn, environmentFile: environment,
@@ -170,12 +175,12 @@ public struct MachineBuild: Sendable {
     }
 
     /// A machine's configuration or data directory, open.
-    struct OwnDirectory {
+    struct OwnDirectory: Sendable {
         let handle: DirectoryHandle
         let path: String
     }
 
-    struct OwnDirectories {
+    struct OwnDirectories: Sendable {
         let config: OwnDirectory
         let data: OwnDirectory
     }
