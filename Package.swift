@@ -79,6 +79,8 @@ let package = Package(
             name: "RegistryClient",
             dependencies: ["OCILayout", "SystemErrors", "CCurlShim", "TOMLDocument", .product(name: "Crypto", package: "swift-crypto")]
         ),
+        // containers-policy.json(5): which images the operator trusts, and by which signatures.
+        .target(name: "TrustPolicy", dependencies: ["RegistryClient", "OCILayout"]),
         // Getting an image, one way for every command: location, source, store, layers to apply.
         .target(
             name: "ImageAccess",
@@ -114,6 +116,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout", "TestSupport", "SystemErrors"]),
         .testTarget(name: "TOMLDocumentTests", dependencies: ["TOMLDocument"]),
+        .testTarget(name: "TrustPolicyTests", dependencies: ["TrustPolicy", "RegistryClient"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient", "OCILayout", "TestSupport"]),
         .testTarget(
