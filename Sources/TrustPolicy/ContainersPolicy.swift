@@ -91,12 +91,8 @@ public struct ContainersPolicy: Equatable, Sendable {
     static func requirement(_ value: Any?, at place: String, source: String) throws -> PolicyRequirement {
         let type = (value as? [String: Any])?["type"] as? String
         switch type {
-        case "insecureAcceptAnything":
-            _ = try StrictJSONObject(value, at: place, source: source, allowed: ["type"])
-            return .insecureAcceptAnything
-        case "reject":
-            _ = try StrictJSONObject(value, at: place, source: source, allowed: ["type"])
-            return .reject
+        case "insecureAcceptAnything": return try typeOnly(value, at: place, source: source, .insecureAcceptAnything)
+        case "reject": return try typeOnly(value, at: place, source: source, .reject)
         case "signedBy":
             let object = try StrictJSONObject(
                 value, at: place, source: source, allowed: ["type", "keyType", "keyPath", "keyPaths", "keyData", "signedIdentity"])
@@ -162,20 +158,20 @@ public struct ContainersPolicy: Equatable, Sendable {
         }
     }
 
+    /// `result`, for an object that may hold nothing but its `type`.
+    static func typeOnly<T>(_ value: Any?, at place: String, source: String, _ result: T) throws -> T {
+        _ = try StrictJSONObject(value, at: place, source: source, allowed: ["type"])
+        return result
+    }
+
     /// A `signedIdentity` object; absent, `matchRepoDigestOrExact`.
     static func identity(_ value: Any?, at place: String, source: String) throws -> SignedIdentity {
         guard let value else { return .matchRepoDigestOrExact }
         let type = (value as? [String: Any])?["type"] as? String
         switch type {
-        case "matchExact":
-            _ = try StrictJSONObject(value, at: place, source: source, allowed: ["type"])
-            return .matchExact
-        case "matchRepoDigestOrExact":
-            _ = try StrictJSONObject(value, at: place, source: source, allowed: ["type"])
-            return .matchRepoDigestOrExact
-        case "matchRepository":
-            _ = try StrictJSONObject(value, at: place, source: source, allowed: ["type"])
-            return .matchRepository
+        case "matchExact": return try typeOnly(value, at: place, source: source, .matchExact)
+        case "matchRepoDigestOrExact": return try typeOnly(value, at: place, source: source, .matchRepoDigestOrExact)
+        case "matchRepository": return try typeOnly(value, at: place, source: source, .matchRepository)
         case "exactReference":
             let object = try StrictJSONObject(value, at: place, source: source, allowed: ["type", "dockerReference"])
             let reference = try object.requiredString("dockerReference")
