@@ -1,4 +1,6 @@
+import Foundation
 import Testing
+import TestSupport
 @testable import Man8S
 
 /// Which systemd-nspawn process runs which machine, from its command line alone.
@@ -25,5 +27,31 @@ import Testing
         #expect(Man8SError.notRunning("web", directory: "/srv/a/var/lib/machines/web").description.hasSuffix("-D /srv/a/var/lib/machines/web"))
         let long = Man8SError.invalidVolume(String(repeating: "v", count: 5000), reason: "too long").description
         #expect(long.count < 300 && long.contains("(5000 characters)"))
+    }
+}
+
+/// A process of another PID namespace (a machine's) that calls itself systemd-nspawn is not
+/// taken for a running machine.
+@Suite(.timeLimit(.minutes(1))) struct ImpostorNspawnTests {
+    @Test func aProcessInsideAMachineCannotPassForAnNspawnOfTheHost() throws {
+        let marker = "/var/lib/man8machines/impostor-\(UUID().uuidString.prefix(8))"
+        let log = NSTemporaryDirectory() + "mbctl-impostor-\(UUID().uuidString).log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        // `exec -a` names a waiting shell systemd-nspawn, with `-D MARKER` among its arguments,
+        // in a PID namespace of its own (`; :` keeps the shell from becoming `sleep`).
+        let impostor = try BackgroundProcess(
+            ["unshare", "--pid", "--fork", "bash", "-c", "exec -a systemd-nspawn bash -c 'sleep 60; :' -D \(marker)"], logPath: log)
+        defer { impostor.stop(abruptly: true) }
+        // The impostor is in /proc (what an unguarded scan would find) before the check.
+        var seen = false
+        for _ in 0..<500 where !seen {
+            seen = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).contains { entry in
+                guard Int32(entry) != nil, let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline") else { return false }
+                return String(decoding: data, as: UTF8.self).hasPrefix("systemd-nspawn\u{0}") && String(decoding: data, as: UTF8.self).contains(marker)
+            }
+            if !seen { usleep(10_000) }
+        }
+        #expect(seen, "the impostor did not start")
+        #expect(!RunningMachines.scan().contains { $0.directory == marker })
     }
 }

@@ -2,6 +2,10 @@ import Foundation
 
 /// systemd-nspawn processes running now, read from /proc: machined may not be there (PID 1 is
 /// not always systemd), and the process table always is.
+///
+/// Only processes of mbctl's own PID namespace count: a machine's processes are in the host's
+/// /proc too, and one of them may call itself `systemd-nspawn -D /var/lib/man8machines/other`
+/// to make mbctl believe another machine runs.
 struct RunningMachines {
     let pid: Int32
     let arguments: [String]
@@ -16,14 +20,24 @@ struct RunningMachines {
 
     static func scan() -> [RunningMachines] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        let ownNamespace = pidNamespace(of: "self")
         return entries.compactMap { entry in
-            guard let pid = Int32(entry),
+            guard let pid = Int32(entry), ownNamespace != nil, pidNamespace(of: entry) == ownNamespace,
                 let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline"), !data.isEmpty
             else { return nil }
             let arguments = data.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
             guard let program = arguments.first, (program as NSString).lastPathComponent == "systemd-nspawn" else { return nil }
             return RunningMachines(pid: pid, arguments: arguments)
         }
+    }
+
+    /// The PID namespace of process `entry` of /proc (`pid:[4026531836]`); nil when it cannot be
+    /// read (the process ended, or /proc hides it).
+    static func pidNamespace(of entry: String) -> String? {
+        var buffer = [CChar](repeating: 0, count: 64)
+        let length = readlink("/proc/\(entry)/ns/pid", &buffer, buffer.count - 1)
+        guard length > 0 else { return nil }
+        return String(decoding: buffer[0..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Whether this nspawn runs machine `name`: `-D` on its rootfs (or its systemd link), or, with
