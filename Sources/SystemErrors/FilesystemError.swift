@@ -28,15 +28,6 @@ public struct FilesystemError: Error, Equatable, Sendable, CustomStringConvertib
         default: return error
         }
     }
-
-    /// Whether `error` is a failed system call (with or without its path) that said `code`.
-    public static func isFailure(_ error: Error, _ codes: Int32...) -> Bool {
-        switch error {
-        case let failure as FilesystemError: return codes.contains(failure.errno)
-        case let failure as SystemCallError: return codes.contains(failure.errno)
-        default: return false
-        }
-    }
 }
 
 /// Runs `body`, naming `path` in the path-less errors it throws (``FilesystemError/naming(_:_:)``):

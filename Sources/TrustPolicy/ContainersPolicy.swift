@@ -100,9 +100,9 @@ public struct ContainersPolicy: Equatable, Sendable {
             guard ["GPGKeys", "signedByGPGKeys", "X509Certificates", "signedByX509CAs"].contains(keyType) else {
                 throw object.fail("unknown keyType \"\(keyType)\"")
             }
-            let keys = try object.keySource(path: "keyPath", paths: "keyPaths", data: "keyData", required: true)
+            let keys = try object.requiredKeySource(path: "keyPath", paths: "keyPaths", data: "keyData")
             return .signedBy(
-                keyType: keyType, keys: keys ?? .paths([]),
+                keyType: keyType, keys: keys,
                 signedIdentity: try identity(object.fields["signedIdentity"], at: place + ".signedIdentity", source: source))
         case "signedBaseLayer":
             let object = try StrictJSONObject(value, at: place, source: source, allowed: ["type", "baseLayerIdentity"])
@@ -126,13 +126,13 @@ public struct ContainersPolicy: Equatable, Sendable {
         let roots = ["keyPath", "keyPaths", "keyData", "keyDatas", "fulcio", "pki"].filter(object.has)
         guard roots.count == 1 else { throw object.fail("exactly one of keyPath, keyPaths, keyData, keyDatas, fulcio and pki must be given") }
         let rekor = try object.keySource(
-            path: "rekorPublicKeyPath", paths: "rekorPublicKeyPaths", data: "rekorPublicKeyData", datas: "rekorPublicKeyDatas", required: false)
+            path: "rekorPublicKeyPath", paths: "rekorPublicKeyPaths", data: "rekorPublicKeyData", datas: "rekorPublicKeyDatas")
         let signedIdentity = try identity(object.fields["signedIdentity"], at: place + ".signedIdentity", source: source)
         switch roots[0] {
         case "fulcio":
             let fulcio = try StrictJSONObject(
                 object.fields["fulcio"], at: place + ".fulcio", source: source, allowed: ["caPath", "caData", "oidcIssuer", "subjectEmail"])
-            guard let ca = try fulcio.keySource(path: "caPath", paths: "caPaths", data: "caData", required: true) else { throw fulcio.fail("no CA") }
+            let ca = try fulcio.requiredKeySource(path: "caPath", data: "caData")
             guard rekor != nil else { throw object.fail("keyless (fulcio) signatures need a Rekor public key (rekorPublicKeyPath, …)") }
             return .sigstoreSigned(
                 .fulcio(
@@ -144,17 +144,15 @@ public struct ContainersPolicy: Equatable, Sendable {
             let pki = try StrictJSONObject(
                 object.fields["pki"], at: place + ".pki", source: source,
                 allowed: ["caRootsPath", "caRootsData", "caIntermediatesPath", "caIntermediatesData", "subjectEmail", "subjectHostname"])
-            guard let roots = try pki.keySource(path: "caRootsPath", paths: "caRootsPaths", data: "caRootsData", required: true) else {
-                throw pki.fail("no roots")
-            }
-            let intermediates = try pki.keySource(path: "caIntermediatesPath", paths: "caIntermediatesPaths", data: "caIntermediatesData", required: false)
+            let roots = try pki.requiredKeySource(path: "caRootsPath", data: "caRootsData")
+            let intermediates = try pki.keySource(path: "caIntermediatesPath", data: "caIntermediatesData")
             let email = try pki.string("subjectEmail"), hostname = try pki.string("subjectHostname")
             guard email != nil || hostname != nil else { throw pki.fail("one of subjectEmail and subjectHostname is required") }
             return .sigstoreSigned(
                 .pki(roots: roots, intermediates: intermediates, subjectEmail: email, subjectHostname: hostname), signedIdentity: signedIdentity)
         default:
-            let keys = try object.keySource(path: "keyPath", paths: "keyPaths", data: "keyData", datas: "keyDatas", required: true)
-            return .sigstoreSigned(.keys(keys ?? .paths([]), rekorPublicKeys: rekor), signedIdentity: signedIdentity)
+            let keys = try object.requiredKeySource(path: "keyPath", paths: "keyPaths", data: "keyData", datas: "keyDatas")
+            return .sigstoreSigned(.keys(keys, rekorPublicKeys: rekor), signedIdentity: signedIdentity)
         }
     }
 

@@ -47,16 +47,23 @@ struct StrictJSONObject {
         return data
     }
 
-    /// The key source of `path`/`paths`/`data`/`datas` fields: exactly one when `required`, at
-    /// most one otherwise.
-    func keySource(path: String, paths: String, data dataKey: String, datas: String? = nil, required: Bool) throws -> KeySource? {
+    /// The key source of the `path`, `paths`, `data` and `datas` fields that are given (at most
+    /// one may be); nil when none is.
+    func keySource(path: String, paths: String? = nil, data dataKey: String, datas: String? = nil) throws -> KeySource? {
         let given = [path, paths, dataKey, datas].compactMap { $0 }.filter { has($0) }
         guard given.count <= 1 else { throw fail("only one of \(given.map { "\"\($0)\"" }.joined(separator: ", ")) may be given") }
         if let single = try string(path) { return .paths([single]) }
-        if let list = try strings(paths) { return .paths(list) }
+        if let paths, let list = try strings(paths) { return .paths(list) }
         if let text = try string(dataKey) { return .data([try data(text, dataKey)]) }
         if let datas, let list = try strings(datas) { return .data(try list.map { try data($0, datas) }) }
-        if required { throw fail("one of \"\(path)\", \"\(paths)\", \"\(dataKey)\" is required") }
         return nil
+    }
+
+    /// As ``keySource(path:paths:data:datas:)``, where one of them must be given.
+    func requiredKeySource(path: String, paths: String? = nil, data dataKey: String, datas: String? = nil) throws -> KeySource {
+        guard let source = try keySource(path: path, paths: paths, data: dataKey, datas: datas) else {
+            throw fail("one of \([path, paths, dataKey, datas].compactMap { $0 }.map { "\"\($0)\"" }.joined(separator: ", ")) is required")
+        }
+        return source
     }
 }

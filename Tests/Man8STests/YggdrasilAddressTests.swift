@@ -53,6 +53,25 @@ import Testing
         #expect(YggdrasilPrefixDiscovery.adminListen(in: "Peers: []") == nil)
     }
 
+    /// No admin socket, and a yggdrasilctl that never answers: the discovery ends at its
+    /// deadline, saying so, instead of waiting with it.
+    @Test(.timeLimit(.minutes(1))) func aYggdrasilctlThatNeverAnswersIsStoppedAtItsDeadline() async throws {
+        let work = NSTemporaryDirectory() + "mbctl-yggdrasilctl-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: true)
+        try Data("#!/bin/sh\nsleep 600\n".utf8).write(to: URL(fileURLWithPath: "\(work)/yggdrasilctl"))
+        chmod("\(work)/yggdrasilctl", 0o755)
+        var discovery = YggdrasilPrefixDiscovery(configFiles: [])
+        discovery.defaultEndpoint = "unix://\(work)/no-such.sock"
+        discovery.yggdrasilctl = "\(work)/yggdrasilctl"
+        discovery.yggdrasilctlDeadline = 1
+        await #expect {
+            try await discovery.discover()
+        } throws: { error in
+            "\(error)".contains("did not answer within 1 seconds")
+        }
+    }
+
     @Test func findsTheSubnetInBothAnswerShapes() throws {
         let v05 = Data(#"{"key":"k","address":"200::1","subnet":"300:7cf4:cd63:29b7::/64"}"#.utf8)
         let v04 = Data(#"{"status":"success","response":{"self":{"200::1":{"subnet":"301:1::/64"}}}}"#.utf8)

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 @testable import RegistryClient
 
-@Suite struct CredentialSourcesTests {
+// Serialized: two tests put their helpers on PATH.
+@Suite(.serialized) struct CredentialSourcesTests {
     let root: String
 
     init() throws {
@@ -86,6 +87,21 @@ import Testing
         setenv("PATH", "\(bin):\(oldPath)", 1)
         defer { setenv("PATH", oldPath, 1) }
         #expect(try sources().credentials(registry: "r.example", repository: "a") == RegistryCredentials(username: "helper-r.example", password: "s3cret"))
+    }
+
+    @Test func aHelperThatNeverAnswersIsStoppedAtItsDeadline() throws {
+        let bin = "\(root)/bin"
+        try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
+        try Data("#!/bin/sh\nsleep 600\n".utf8).write(to: URL(fileURLWithPath: "\(bin)/docker-credential-stuck"))
+        chmod("\(bin)/docker-credential-stuck", 0o755)
+        let oldPath = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        setenv("PATH", "\(bin):\(oldPath)", 1)
+        defer { setenv("PATH", oldPath, 1) }
+        #expect {
+            try CredentialHelper(name: "stuck", deadline: 1).get(registry: "r.example")
+        } throws: { error in
+            "\(error)".contains("docker-credential-stuck") && "\(error)".contains("did not answer within 1 seconds")
+        }
     }
 
     @Test func credsFlagSplitsAtFirstColon() throws {

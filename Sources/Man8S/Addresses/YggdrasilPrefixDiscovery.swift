@@ -8,6 +8,10 @@ import SystemErrors
 public struct YggdrasilPrefixDiscovery: Sendable {
     public var configFiles: [String]
     public var defaultEndpoint = "unix:///var/run/yggdrasil.sock"
+    /// The yggdrasilctl to ask when the admin socket does not answer (found on PATH).
+    public var yggdrasilctl = "yggdrasilctl"
+    /// How long `yggdrasilctl getself` may take, in seconds.
+    public var yggdrasilctlDeadline = 10
 
     public init(configFiles: [String] = HostLayout().yggdrasilConfigs) {
         self.configFiles = configFiles
@@ -90,9 +94,10 @@ public struct YggdrasilPrefixDiscovery: Sendable {
     }
 
     func runYggdrasilctl(_ endpoint: String) throws -> Data {
+        // Under a deadline: a yggdrasil that accepts and never answers must not hold mbctl.
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["yggdrasilctl", "-endpoint", endpoint, "-json", "getself"]
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = ["--kill-after=2", String(yggdrasilctlDeadline), yggdrasilctl, "-endpoint", endpoint, "-json", "getself"]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -100,7 +105,10 @@ public struct YggdrasilPrefixDiscovery: Sendable {
         let data = output.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            throw Man8SError.yggdrasil(source: "yggdrasilctl -endpoint \(endpoint) getself", reason: "it exited with status \(process.terminationStatus)")
+            let reason =
+                process.terminationStatus == 124
+                ? "it did not answer within \(yggdrasilctlDeadline) seconds" : "it exited with status \(process.terminationStatus)"
+            throw Man8SError.yggdrasil(source: "yggdrasilctl -endpoint \(endpoint) getself", reason: reason)
         }
         return data
     }

@@ -160,10 +160,11 @@ public struct MachinePull: Sendable {
     ) throws {
         if try directories.exists(name) { throw Man8SError.machineExists(name.value) }
         // Other machines' addresses as mbctl recorded them; one made before mbctl kept records
-        // has the address its name gives in this prefix. Never what a machine wrote itself.
+        // has the address its name gives in this prefix. Never what a machine wrote itself. A
+        // damaged record stops the pull, naming it: the address it held cannot be guessed.
         for other in MachineList(layout: layout).names() where other != name.value {
             guard let otherName = try? MachineName(other) else { continue }
-            let recorded = (try? directories.record(of: otherName))??.yggdrasilAddress
+            let recorded = try directories.record(of: otherName)?.yggdrasilAddress
             if (recorded ?? YggdrasilAddress(machineName: other, prefix: prefix)) == address {
                 throw Man8SError.addressCollision(name: name.value, address: address.description, other: other)
             }

@@ -41,8 +41,19 @@ public enum MachineUnitDropIn {
 
     /// Removes the drop-in of `name` (when it is there).
     static func remove(_ name: MachineName, layout: HostLayout) throws {
-        guard let units = try? DirectoryHandle.open(layout.systemdUnits), let directory = try? units.openDirectory(directoryName(name)) else { return }
-        try naming("\(layout.systemdUnits)/systemd-nspawn@\(name).service.d/50-mbctl.conf") { try directory.remove(fileName) }
-        _ = withCPath(directoryName(name)) { unlinkat(units.fd, $0, AT_REMOVEDIR) }
+        let path = "\(layout.systemdUnits)/systemd-nspawn@\(name).service.d"
+        let units: DirectoryHandle, directory: DirectoryHandle
+        do {
+            units = try DirectoryHandle.open(layout.systemdUnits)
+            directory = try naming(path) { try units.openDirectory(directoryName(name)) }
+        } catch let error as FilesystemError where error.errno == ENOENT {
+            return
+        }
+        try naming("\(path)/50-mbctl.conf") { try directory.remove(fileName) }
+        // The operator's own drop-ins for the unit may be there too: then the directory stays.
+        let removed = withCPath(directoryName(name)) { unlinkat(units.fd, $0, AT_REMOVEDIR) }
+        guard removed == 0 || errno == ENOTEMPTY || errno == ENOENT else {
+            throw FilesystemError(path: path, operation: "remove", errno: errno)
+        }
     }
 }

@@ -90,7 +90,9 @@ struct GenerationRecord: Codable, Equatable {
         do {
             bytes = try directory.readFile(name, limit: largestRecord + 1)
         } catch let error as SystemCallError {
-            throw Man8SError.damagedRecord(path: path, reason: "cannot \(error.operation): \(String(cString: strerror(error.errno)))")
+            throw Man8SError.damagedRecord(path: path, reason: error.description)
+        } catch let error as UnexpectedFileKind {
+            throw Man8SError.damagedRecord(path: path, reason: "it is \(error.kind), not \(error.expected)")
         }
         guard let bytes else { return nil }
         guard bytes.count <= largestRecord else { throw Man8SError.damagedRecord(path: path, reason: "it is larger than 1 MiB") }

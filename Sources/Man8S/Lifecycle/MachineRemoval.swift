@@ -37,7 +37,8 @@ public struct MachineRemoval: Sendable {
         // another tool that has the same name there.
         if let link {
             guard (link.st_mode & S_IFMT) == S_IFLNK else {
-                throw FilesystemError(path: layout.systemdLink(of: name), operation: "remove (not a symlink mbctl made)", errno: EEXIST)
+                throw RefusedPath(
+                    path: layout.systemdLink(of: name), reason: "not the symlink mbctl makes there, so mbctl leaves it alone (another tool's machine?)")
             }
             try naming(layout.systemdLink(of: name)) { try directories.systemdMachines.remove(name.bytes) }
             removed.append(layout.systemdLink(of: name))

@@ -4,12 +4,15 @@ import Foundation
 /// `credsStore` in an auth file.
 struct CredentialHelper {
     let name: String
+    /// How long the helper may take, in seconds.
+    var deadline = 30
 
     func get(registry: String) throws -> RegistryCredentials? {
         let serverURL = registry == ImageReference.dockerHub ? "https://index.docker.io/v1/" : registry
+        // Under a deadline: a helper that waits (for a locked keyring, a prompt) must not hold mbctl.
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["docker-credential-\(name)", "get"]
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = ["--kill-after=2", String(deadline), "docker-credential-\(name)", "get"]
         let input = Pipe(), output = Pipe(), errors = Pipe()
         process.standardInput = input
         process.standardOutput = output
@@ -27,6 +30,9 @@ struct CredentialHelper {
         guard process.terminationStatus == 0 else {
             let text = (String(decoding: data, as: UTF8.self) + message).trimmingCharacters(in: .whitespacesAndNewlines)
             if text.localizedCaseInsensitiveContains("credentials not found") { return nil }
+            if process.terminationStatus == 124 {
+                throw RegistryError.credentials(source: "docker-credential-\(name)", reason: "it did not answer within \(deadline) seconds")
+            }
             if process.terminationStatus == 127 {
                 throw RegistryError.credentials(source: "docker-credential-\(name)", reason: "the helper is not installed")
             }
