@@ -7,6 +7,7 @@
 //     <- every library
 //   OCILayout  <- RegistryClient, ImageArchive (libarchive)
 //   OCILayout, ConfinedFilesystem <- LayerUnpacker (libarchive)
+//   RegistryClient, OCILayout <- TrustPolicy (signature policy, sigstore signatures)
 //   ImageAccess (getting images: location, source, store, layers) uses those;
 //   Man8S uses all of them; mbctl only parses arguments and prints.
 import Foundation
@@ -23,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
         // TOML (toml++ underneath) for mbctl's configuration file and registries.conf.
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // YAML for registries.d, where containers/image keeps where signatures are.
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // libcurl, found through pkg-config; its variadic setopt is wrapped by CCurlShim.
@@ -80,23 +83,32 @@ let package = Package(
             dependencies: ["OCILayout", "SystemErrors", "CCurlShim", "TOMLDocument", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // containers-policy.json(5): which images the operator trusts, and by which signatures.
-        .target(name: "TrustPolicy", dependencies: ["RegistryClient", "OCILayout"]),
+        // Signatures checked with swift-crypto (ECDSA, Ed25519, and RSA from _CryptoExtras).
+        .target(
+            name: "TrustPolicy",
+            dependencies: [
+                "RegistryClient", "OCILayout", "SystemErrors", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"), .product(name: "Yams", package: "Yams"),
+            ]
+        ),
         // Getting an image, one way for every command: location, source, store, layers to apply.
         .target(
             name: "ImageAccess",
-            dependencies: ["OCILayout", "ImageArchive", "RegistryClient", "ConfinedFilesystem", "LayerUnpacker", "SystemErrors", "BlockingWork"]
+            dependencies: [
+                "OCILayout", "ImageArchive", "RegistryClient", "TrustPolicy", "ConfinedFilesystem", "LayerUnpacker", "SystemErrors", "BlockingWork",
+            ]
         ),
         .target(
             name: "Man8S",
             dependencies: [
-                "ImageAccess", "OCILayout", "RegistryClient", "ConfinedFilesystem", "LayerUnpacker", "TOMLDocument",
+                "ImageAccess", "OCILayout", "RegistryClient", "TrustPolicy", "ConfinedFilesystem", "LayerUnpacker", "TOMLDocument",
                 "SystemErrors", "BlockingWork", .product(name: "Crypto", package: "swift-crypto"), .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         .executableTarget(
             name: "mbctl",
             dependencies: [
-                "Man8S", "ImageAccess", "OCILayout", "RegistryClient", "LayerUnpacker", "SystemErrors", "BlockingWork",
+                "Man8S", "ImageAccess", "OCILayout", "RegistryClient", "TrustPolicy", "LayerUnpacker", "SystemErrors", "BlockingWork",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -116,7 +128,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "OCILayoutTests", dependencies: ["OCILayout", "TestSupport", "SystemErrors"]),
         .testTarget(name: "TOMLDocumentTests", dependencies: ["TOMLDocument"]),
-        .testTarget(name: "TrustPolicyTests", dependencies: ["TrustPolicy", "RegistryClient"]),
+        .testTarget(name: "TrustPolicyTests", dependencies: ["TrustPolicy", "RegistryClient", "OCILayout", "TestSupport"]),
         .testTarget(name: "FuzzTargetsTests", dependencies: ["FuzzTargets"]),
         .testTarget(name: "RegistryClientTests", dependencies: ["RegistryClient", "OCILayout", "TestSupport"]),
         .testTarget(

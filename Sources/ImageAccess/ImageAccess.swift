@@ -4,6 +4,7 @@ import LayerUnpacker
 import OCILayout
 import RegistryClient
 import BlockingWork
+import TrustPolicy
 
 /// Getting an image, the same way for every command: from where it is (an ``ImageLocation``)
 /// through its source and the store its blobs go to, to the layers to apply.
@@ -25,6 +26,9 @@ public struct ImageAccess: Sendable {
     public var uploadChunkSize: Int64?
     /// Threads creating files beside the tar reader (see ``LayerUnpacker/workers``).
     public var unpackWorkers = LayerUnpacker.defaultWorkers
+    /// The signature policy every image is let in by, and where signatures are: with no
+    /// policy, images are taken unverified, and records say so.
+    public var trust = ImageTrust.none
 
     public init(registry: RegistryClient.Configuration = .init(), platform: Platform = .host, cacheDirectory: String) {
         self.registry = registry
@@ -40,6 +44,10 @@ public struct ImageAccess: Sendable {
         /// The command's share of the cache, when the image goes through it.
         let lease: CacheLease?
 
+        /// How the image was let in by the signature policy, once its root manifest has come
+        /// (nil before, and for a source opened without verification).
+        public var verification: ImageVerification? { (source as? VerifyingImageSource)?.verification }
+
         /// Names the image `manifest` in the cache's index by its location, so that
         /// `cache list` shows it and `cache prune` can tell it (nothing for a layout read in place).
         func remember(_ manifest: Descriptor, as location: ImageLocation) throws {
@@ -48,25 +56,52 @@ public struct ImageAccess: Sendable {
         }
     }
 
-    /// Opens `location`. An archive is read here, once, into the cache (on a thread of its own).
-    public func open(_ location: ImageLocation) async throws -> Opened {
+    /// Opens `location`, its source checked by the signature policy (``trust``) as soon as its
+    /// root manifest arrives; with `verifying` false (inspection only), not. An archive is read
+    /// here, once, into the cache (on a thread of its own), once the policy can accept an image
+    /// from it.
+    public func open(_ location: ImageLocation, verifying: Bool = true) async throws -> Opened {
+        let verifier = verifying ? trust.verifier : nil
+        let subject = Self.policySubject(of: location)
+        func gate(_ source: ImageSource, signatures: @escaping @Sendable () -> SignatureSource = { NoSignatures() }) -> ImageSource {
+            guard verifying else { return source }
+            return VerifyingImageSource(source, verifier: verifier, subject: subject, name: location.description, signatures: signatures)
+        }
         switch location {
         case .layout(let path, let tag):
+            try verifier?.refuseUnsignable(subject, image: location.description)
             let layout = try ImageLayout.open(at: path)
-            return Opened(source: LayoutImageSource(layout: layout, tag: tag), store: layout.store, lease: nil)
+            return Opened(source: gate(LayoutImageSource(layout: layout, tag: tag)), store: layout.store, lease: nil)
         case .registry(let reference):
             let cache = try ImageCache(path: cacheDirectory).open()
             let lease = try await ImageCache(path: cacheDirectory).lease()
+            let client = try RegistryClient(configuration: registry)
+            let source = try RegistryImageSource(client: client, reference: reference)
+            let attachments = trust.storage.usesSigstoreAttachments(for: reference)
             return Opened(
-                source: try RegistryImageSource(client: try RegistryClient(configuration: registry), reference: reference), store: cache.store, lease: lease)
+                source: gate(source) { RegistrySignatures(client: client, endpoint: source.chosen, usesSigstoreAttachments: attachments) }, store: cache.store,
+                lease: lease)
         case .ociArchive(let path, let name), .dockerArchive(let path, let name):
+            try verifier?.refuseUnsignable(subject, image: location.description)
             let kind: ArchiveImageSource.Kind = if case .ociArchive = location { .oci } else { .docker }
             let cache = try ImageCache(path: cacheDirectory).open()
             let lease = try await ImageCache(path: cacheDirectory).lease()
             let source = try await BlockingWork.run { flag in
                 try ArchiveImageSource.open(path: path, kind: kind, name: name, cache: cache.store, cancellation: flag)
             }
-            return Opened(source: source, store: cache.store, lease: lease)
+            return Opened(source: gate(source), store: cache.store, lease: lease)
+        }
+    }
+
+    /// How the signature policy looks `location` up: a registry image by its name, a layout or
+    /// archive by its absolute path (a docker-archive by its transport only).
+    static func policySubject(of location: ImageLocation) -> PolicySubject {
+        func absolute(_ path: String) -> String { URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path }
+        switch location {
+        case .registry(let reference): return .docker(reference)
+        case .layout(let path, _): return .file(transport: "oci", path: absolute(path))
+        case .ociArchive(let path, _): return .file(transport: "oci-archive", path: absolute(path))
+        case .dockerArchive: return .dockerArchive
         }
     }
 
@@ -75,6 +110,9 @@ public struct ImageAccess: Sendable {
         public let image: FetchedImage
         public let location: ImageLocation
         let opened: Opened
+
+        /// How the signature policy let the image in.
+        public var verification: ImageVerification { opened.verification ?? .notVerified }
     }
 
     /// Chooses the image's manifest and stores its config: what a caller needs to know (its

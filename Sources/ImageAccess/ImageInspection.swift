@@ -63,9 +63,10 @@ extension ImageInspection.Layer {
 
 extension ImageAccess {
     /// Resolves `location` for the platform and reads its config (into the cache, for registry
-    /// images and archives; no layer is fetched).
+    /// images and archives; no layer is fetched). Like `skopeo inspect`, inspecting is no use of
+    /// the image: the signature policy is not asked.
     public func inspect(_ location: ImageLocation, progress: TransferEventHandler? = nil) async throws -> ImageInspection {
-        let opened = try await open(location)
+        let opened = try await open(location, verifying: false)
         let root = try await opened.source.rootManifest(progress: progress)
         let image = try await fetcher.resolve(from: opened.source, into: opened.store, progress: progress)
         let config = try opened.store.read(image.manifest.config, limit: DocumentLimits.config)

@@ -153,7 +153,11 @@ extension MachinesCommand {
             say("template      \(details.template ?? "-")")
             say("created       \(details.createdAt ?? "-")")
             say("generation    \(details.current.number)")
-            for kept in details.previous { say("kept          \(kept.number): \(kept.image ?? "?") \(kept.digest ?? "")") }
+            say("verified      \(details.current.verification)")
+            for kept in details.previous {
+                say("kept          \(kept.number): \(kept.image ?? "?") \(kept.digest ?? "")")
+                say("  verified    \(kept.verification)")
+            }
             for volume in details.volumes { say("volume        \(volume.path) <- \(volume.hostPath)") }
             say("rootfs        \(details.rootfs)")
             say("nspawn file   \(details.nspawnFile)")

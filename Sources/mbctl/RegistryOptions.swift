@@ -3,6 +3,8 @@ import ImageAccess
 import Man8S
 import OCILayout
 import RegistryClient
+import TrustPolicy
+import Foundation
 
 /// The options every command that reads images takes, with the names skopeo gives them.
 struct RegistryOptions: ParsableArguments {
@@ -34,6 +36,19 @@ struct RegistryOptions: ParsableArguments {
         help: ArgumentHelp(
             "Read this registries.conf instead of /etc/containers/registries.conf, its drop-ins and ~/.config/containers/registries.conf.", valueName: "file"))
     var registriesConf: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Let images in by this signature policy (containers-policy.json(5)) instead of ~/.config/containers/policy.json or /etc/containers/policy.json; with neither, images are not verified.",
+            valueName: "file"))
+    var policy: String?
+
+    @Option(
+        name: .customLong("registries.d"),
+        help: ArgumentHelp(
+            "Find signatures as the *.yaml files of this directory say (containers-registries.d(5)) instead of ~/.config/containers/registries.d or /etc/containers/registries.d.",
+            valueName: "dir"))
+    var registriesDirectory: String?
 
     @Option(
         help: ArgumentHelp(
@@ -76,6 +91,8 @@ struct RegistryOptions: ParsableArguments {
     func imageAccess(cache: String, file: ConfigurationFile, root: String? = nil) throws -> ImageAccess {
         var access = ImageAccess(registry: try registryConfiguration(defaults: file, root: root), platform: chosenPlatform, cacheDirectory: cache)
         access.jobs = jobs ?? file.jobs ?? 4
+        access.trust = try ImageTrust.load(
+            policy: policy, registriesDirectory: registriesDirectory, root: root ?? "/", home: ProcessInfo.processInfo.environment["HOME"])
         return access
     }
 }

@@ -72,9 +72,11 @@ public struct MachineBuild: Sendable {
             return copied
         }
         try Task.checkCancellation()
+        var record = GenerationRecord(definition, number: number, written: environment)
+        record.verification = prepared.verification
         return Generation(
             method: method, nspawnFile: nspawn, environmentFile: environment,
-            record: GenerationRecord(definition, number: number, written: environment),
+            record: record,
             own: own, reused: reused, seeded: seeded)
     }
 

@@ -1,6 +1,7 @@
 import ConfinedFilesystem
 import Foundation
 import SystemErrors
+import TrustPolicy
 
 /// What mbctl knows of one generation of a machine: the image it was made from, its address and
 /// template, its volumes, and the `man8env.env` mbctl wrote for it (without the user's lines, so
@@ -28,6 +29,9 @@ struct GenerationRecord: Codable, Equatable {
     var volumes: [Volume]
     /// The `man8env.env` mbctl wrote for this generation, without lines the user added.
     var written: String
+    /// How the signature policy let its image in (nil in records of mbctl before policies: not
+    /// verified).
+    var verification: ImageVerification?
     /// When it was kept for rollback (set when it stops being the current generation).
     var keptAt: Date?
 

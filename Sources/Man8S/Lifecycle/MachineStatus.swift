@@ -1,4 +1,5 @@
 import Foundation
+import TrustPolicy
 
 /// `mbctl machines show` and `status`: everything mbctl knows of a machine, from its files, its
 /// generations and (where systemd runs the host) its unit.
@@ -15,6 +16,11 @@ public struct MachineStatus: Sendable {
         public var image: String?
         public var digest: String?
         public var createdAt: Date?
+        /// How the signature policy let the image in: one line ("not verified (no signature
+        /// policy)" for generations made without one).
+        public var verification: String
+        /// The same, as recorded (nil: made without a policy).
+        public var verificationDetails: ImageVerification?
     }
 
     public struct Volume: Sendable, Codable, Equatable {
@@ -51,11 +57,13 @@ public struct MachineStatus: Sendable {
         // What mbctl recorded; the machine's man8env.env only says which settings are the user's.
         let generations = try MachineGenerations.open(name, in: directories, create: false)
         let record = try generations?.current()
-        let current = Generation(number: record?.number ?? 1, image: record?.image, digest: record?.digest, createdAt: record?.createdAt)
-        let previous = (try generations?.previous() ?? []).map { number in
-            let kept = generations?.record(of: number)
-            return Generation(number: number, image: kept?.image, digest: kept?.digest, createdAt: kept?.createdAt)
+        func generation(_ number: Int, _ record: GenerationRecord?) -> Generation {
+            Generation(
+                number: number, image: record?.image, digest: record?.digest, createdAt: record?.createdAt,
+                verification: (record?.verification ?? .notVerified).summary, verificationDetails: record?.verification)
         }
+        let current = generation(record?.number ?? 1, record)
+        let previous = (try generations?.previous() ?? []).map { number in generation(number, generations?.record(of: number)) }
         let written = Set(EnvironmentFile.parse(record?.written ?? "").map { "\($0.key)=\($0.value)" })
         let userSettings = directories.environment(of: name).filter {
             !written.contains("\($0.key)=\($0.value)") && (record != nil || !$0.key.hasPrefix(MachineDefinition.reservedPrefix))

@@ -35,3 +35,30 @@ public enum RegularFileOpening {
         }
     }
 }
+
+extension RegularFileOpening {
+    /// The bytes of the small regular file at `path` (a configuration file, a key), at most
+    /// `limit` of them (more is ``OCILayoutError/tooLarge(what:size:limit:)``, with the size read so far); nil when there is no such file. A FIFO, device or directory there is
+    /// refused, never waited on.
+    public static func contents(of path: String, limit: Int) throws -> Data? {
+        let fd: Int32
+        do {
+            fd = try open(path, flags: O_RDONLY)
+        } catch let error as FilesystemError where error.errno == ENOENT {
+            return nil
+        }
+        defer { close(fd) }
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 64 << 10)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw FilesystemError(path: path, operation: "read", errno: errno)
+            }
+            if count == 0 { return data }
+            data.append(contentsOf: buffer[..<count])
+            guard data.count <= limit else { throw OCILayoutError.tooLarge(what: path, size: Int64(data.count), limit: Int64(limit)) }
+        }
+    }
+}

@@ -45,4 +45,8 @@ public struct PolicySubject: Equatable, Sendable {
         }
         return PolicySubject(transport: transport, identity: path, namespaces: namespaces, reference: nil)
     }
+
+    /// An image in a docker-archive: containers/image gives such images no identity, so only
+    /// the transport's default scope `""` applies.
+    public static let dockerArchive = PolicySubject(transport: "docker-archive", identity: "", namespaces: [], reference: nil)
 }

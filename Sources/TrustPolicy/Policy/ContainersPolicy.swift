@@ -72,7 +72,9 @@ public struct ContainersPolicy: Equatable, Sendable {
             }
             if scope.contains("*") { return "\"\(scope)\": a wildcard may only start a scope, as *.DOMAIN" }
             return scope.hasPrefix("/") || scope.hasSuffix("/") || scope.contains("//") ? "\"\(scope)\" is no registry, repository or image" : nil
-        case "oci", "oci-archive", "docker-archive", "dir":
+        case "docker-archive":
+            return "docker-archive: has no scopes but the transport's default \"\""
+        case "oci", "oci-archive", "dir":
             guard scope.hasPrefix("/") else { return "\"\(scope)\" must be an absolute path" }
             guard scope != "/" else { return "\"/\": use the transport's default scope \"\" instead" }
             let canonical = URL(fileURLWithPath: scope).standardizedFileURL.path

@@ -1,0 +1,45 @@
+import Foundation
+import OCILayout
+
+/// What the operator trusts, as the containers tools find it: the signature policy
+/// (containers-policy.json(5)) and where signatures are (containers-registries.d(5)).
+public struct ImageTrust: Sendable {
+    /// Decides by the policy; nil when there is no policy file (images are not verified).
+    public let verifier: ImageVerifier?
+    public let storage: SignatureStorage
+
+    public init(verifier: ImageVerifier?, storage: SignatureStorage) {
+        self.verifier = verifier
+        self.storage = storage
+    }
+
+    /// No policy: every image is taken, unverified, as before signature policies.
+    public static let none = ImageTrust(verifier: nil, storage: SignatureStorage())
+
+    /// The policy file to read: `explicit` (`--policy`, which must exist), else
+    /// `~/.config/containers/policy.json` when it exists, else `/etc/containers/policy.json`,
+    /// both under `root`.
+    public static func policyPath(explicit: String?, root: String, home: String?) -> String {
+        if let explicit { return explicit }
+        let base = root == "/" ? "" : root
+        if let home, !home.isEmpty {
+            let user = "\(base)\(home)/.config/containers/policy.json"
+            if FileManager.default.fileExists(atPath: user) { return user }
+        }
+        return "\(base)/etc/containers/policy.json"
+    }
+
+    /// Reads the policy and registries.d as ``policyPath(explicit:root:home:)`` and
+    /// ``SignatureStorage/directory(explicit:root:home:)`` find them. A policy named with
+    /// `--policy` must exist; without one, a missing standard file means no policy.
+    public static func load(policy explicit: String?, registriesDirectory: String?, root: String, home: String?) throws -> ImageTrust {
+        let path = policyPath(explicit: explicit, root: root, home: home)
+        let storage = try SignatureStorage.load(directory: SignatureStorage.directory(explicit: registriesDirectory, root: root, home: home))
+        guard let data = try RegularFileOpening.contents(of: path, limit: ContainersPolicy.sizeLimit) else {
+            if explicit != nil { throw TrustPolicyError.invalidPolicy(source: path, reason: "there is no such file") }
+            return ImageTrust(verifier: nil, storage: storage)
+        }
+        let policy = try ContainersPolicy(parsing: data, source: path)
+        return ImageTrust(verifier: ImageVerifier(policy: policy, policySource: path, root: root), storage: storage)
+    }
+}

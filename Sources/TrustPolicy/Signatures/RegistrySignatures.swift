@@ -1,0 +1,54 @@
+import Foundation
+import OCILayout
+import RegistryClient
+
+/// The signatures of an image in a registry: with `use-sigstore-attachments` (registries.d),
+/// the layers of the attachment manifest tagged `sha256-HEX.sig` in the image's repository,
+/// fetched from the endpoint (registry or mirror) that gave the image.
+///
+/// What the registry sends is hostile: the attachment manifest is read with the manifest size
+/// limit and verified against the registry's digest, at most ``signatureLimit`` signatures are
+/// read, each payload at most ``SigstoreSignature/payloadLimit`` bytes and verified against its
+/// digest. An attachment that does not exist means "no signatures".
+public struct RegistrySignatures: SignatureSource {
+    /// The most signatures read from one attachment (containers/image reads at most 128
+    /// lookaside signatures).
+    public static let signatureLimit = 128
+
+    let client: RegistryClient
+    let endpoint: RegistriesConfiguration.Endpoint
+    let usesSigstoreAttachments: Bool
+
+    public init(client: RegistryClient, endpoint: RegistriesConfiguration.Endpoint, usesSigstoreAttachments: Bool) {
+        self.client = client
+        self.endpoint = endpoint
+        self.usesSigstoreAttachments = usesSigstoreAttachments
+    }
+
+    public func sigstoreSignatures(of digest: Digest) async throws -> [SigstoreSignature] {
+        guard usesSigstoreAttachments else { return [] }
+        let image = endpoint.reference
+        let attachment = try ImageReference(parsing: "\(image.registry)/\(image.repository):\(SigstoreSignature.attachmentTag(for: digest))")
+        let document: ManifestDocument
+        do {
+            document = try await client.fetchManifest(attachment, asMirror: endpoint.isMirror, insecure: endpoint.insecure)
+        } catch RegistryError.notFound {
+            return []
+        }
+        guard !document.isIndex, let manifest = try? JSONDecoder().decode(ImageManifest.self, from: document.data) else {
+            throw RegistryError.invalidResponse(url: "\(attachment)", reason: "the signature attachment is not an image manifest")
+        }
+        let layers = manifest.layers.filter { $0.mediaType == SigstoreSignature.mediaType }
+        guard layers.count <= Self.signatureLimit else {
+            throw RegistryError.invalidResponse(
+                url: "\(attachment)", reason: "the signature attachment holds \(layers.count) signatures, more than the limit of \(Self.signatureLimit)")
+        }
+        var signatures: [SigstoreSignature] = []
+        for layer in layers {
+            let payload = try await client.fetchSmallBlob(
+                layer, of: image, asMirror: endpoint.isMirror, insecure: endpoint.insecure, limit: SigstoreSignature.payloadLimit)
+            signatures.append(SigstoreSignature(payload: payload, annotations: layer.annotations ?? [:]))
+        }
+        return signatures
+    }
+}

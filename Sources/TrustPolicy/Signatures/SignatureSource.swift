@@ -1,0 +1,14 @@
+import OCILayout
+
+/// Where an image's signatures are fetched from: a registry's sigstore attachments, a
+/// lookaside store. Everything a source returns is untrusted; ``ImageVerifier`` decides.
+public protocol SignatureSource: Sendable {
+    /// The sigstore signatures attached to the manifest `digest` (none: an empty list).
+    func sigstoreSignatures(of digest: Digest) async throws -> [SigstoreSignature]
+}
+
+/// An image with nowhere to hold signatures: a layout or an archive read in place.
+public struct NoSignatures: SignatureSource {
+    public init() {}
+    public func sigstoreSignatures(of digest: Digest) async throws -> [SigstoreSignature] { [] }
+}

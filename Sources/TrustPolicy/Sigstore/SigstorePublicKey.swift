@@ -1,0 +1,93 @@
+import Crypto
+import Foundation
+import _CryptoExtras
+
+/// A public key a `sigstoreSigned` requirement trusts, read from PEM as cosign writes it
+/// (`cosign.pub`: a SubjectPublicKeyInfo, "PUBLIC KEY"): ECDSA on P-256, P-384 or P-521,
+/// Ed25519, or RSA.
+///
+/// Signatures are checked as containers/image checks them: the payload hashed with SHA-256 for
+/// ECDSA (whatever the curve) and RSA (PKCS #1 v1.5), the payload itself for Ed25519.
+public enum SigstorePublicKey: Sendable {
+    case p256(P256.Signing.PublicKey)
+    case p384(P384.Signing.PublicKey)
+    case p521(P521.Signing.PublicKey)
+    case ed25519(Curve25519.Signing.PublicKey)
+    case rsa(_RSA.Signing.PublicKey)
+
+    /// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410), before the 32 key bytes.
+    static let ed25519InfoPrefix: [UInt8] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]
+
+    /// The one key in `pem`; nil when it holds none of the kinds above.
+    public init?(pem: String) {
+        if let key = try? P256.Signing.PublicKey(pemRepresentation: pem) {
+            self = .p256(key)
+        } else if let key = try? P384.Signing.PublicKey(pemRepresentation: pem) {
+            self = .p384(key)
+        } else if let key = try? P521.Signing.PublicKey(pemRepresentation: pem) {
+            self = .p521(key)
+        } else if let key = try? _RSA.Signing.PublicKey(pemRepresentation: pem) {
+            self = .rsa(key)
+        } else if let der = Self.pemBody(pem, label: "PUBLIC KEY"), der.count == Self.ed25519InfoPrefix.count + 32,
+            der.starts(with: Self.ed25519InfoPrefix),
+            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: der.dropFirst(Self.ed25519InfoPrefix.count))
+        {
+            self = .ed25519(key)
+        } else {
+            return nil
+        }
+    }
+
+    /// What kind of key this is, for messages and records.
+    public var kind: String {
+        switch self {
+        case .p256: return "ECDSA P-256"
+        case .p384: return "ECDSA P-384"
+        case .p521: return "ECDSA P-521"
+        case .ed25519: return "Ed25519"
+        case .rsa(let key): return "RSA-\(key.keySizeInBits)"
+        }
+    }
+
+    /// The SHA-256 of the key's SubjectPublicKeyInfo, as `sha256:HEX`: what records and
+    /// messages name a key by.
+    public var fingerprint: String {
+        let info: Data
+        switch self {
+        case .p256(let key): info = key.derRepresentation
+        case .p384(let key): info = key.derRepresentation
+        case .p521(let key): info = key.derRepresentation
+        case .ed25519(let key): info = Data(Self.ed25519InfoPrefix) + key.rawRepresentation
+        case .rsa(let key): info = key.derRepresentation
+        }
+        return "sha256:" + SHA256.hash(data: info).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Whether `signature` (raw bytes: DER for ECDSA) is this key's signature of `payload`.
+    public func isValidSignature(_ signature: Data, of payload: Data) -> Bool {
+        let digest = SHA256.hash(data: payload)
+        switch self {
+        case .p256(let key):
+            guard let parsed = try? P256.Signing.ECDSASignature(derRepresentation: signature) else { return false }
+            return key.isValidSignature(parsed, for: digest)
+        case .p384(let key):
+            guard let parsed = try? P384.Signing.ECDSASignature(derRepresentation: signature) else { return false }
+            return key.isValidSignature(parsed, for: digest)
+        case .p521(let key):
+            guard let parsed = try? P521.Signing.ECDSASignature(derRepresentation: signature) else { return false }
+            return key.isValidSignature(parsed, for: digest)
+        case .ed25519(let key):
+            return key.isValidSignature(signature, for: payload)
+        case .rsa(let key):
+            return key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: digest, padding: .insecurePKCS1v1_5)
+        }
+    }
+
+    /// The bytes of the first PEM block labelled `label` in `text`.
+    static func pemBody(_ text: String, label: String) -> Data? {
+        let begin = "-----BEGIN \(label)-----", end = "-----END \(label)-----"
+        guard let start = text.range(of: begin), let stop = text.range(of: end, range: start.upperBound..<text.endIndex) else { return nil }
+        let base64 = text[start.upperBound..<stop.lowerBound].filter { !$0.isWhitespace }
+        return Data(base64Encoded: String(base64))
+    }
+}

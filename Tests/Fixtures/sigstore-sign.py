@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""Makes sigstore (cosign) signatures for mbctl's tests, in exactly the layout skopeo and
+containers/image write: a payload {"critical": {"identity": {"docker-reference": REF},
+"image": {"docker-manifest-digest": DIGEST}, "type": "cosign container image signature"},
+"optional": {...}}, signed with SHA-256 (ECDSA, RSA PKCS #1 v1.5) or as is (Ed25519), uploaded as
+a layer of media type application/vnd.dev.cosign.simplesigning.v1+json with the base64 signature
+in the annotation dev.cosignproject.cosign/signature, in the OCI manifest tagged sha256-HEX.sig
+of the image's repository (signatures already there are kept, new ones appended).
+Debian's skopeo has sigstore compiled out, so the tests make them here with `cryptography`.
+
+    sigstore-sign.py keygen p256|p384|ed25519|rsa PRIVATE.pem PUBLIC.pem
+    sigstore-sign.py sign REGISTRY REPOSITORY DIGEST IDENTITY PRIVATE.pem
+        [--signed-digest D]     put D in the payload instead of DIGEST (a signature moved onto
+                                another image)
+        [--payload-bytes N]     pad the payload's optional part to about N bytes (oversized)
+        [--garbage]             a signature annotation that is not base64
+    sigstore-sign.py payload DIGEST IDENTITY     print a payload
+The registry is spoken to over plain HTTP (a docker-registry on loopback without auth).
+"""
+import base64
+import hashlib
+import json
+import sys
+import urllib.error
+import urllib.request
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
+ANNOTATION = "dev.cosignproject.cosign/signature"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+TIMEOUT = 30
+
+
+def keygen(kind, private_path, public_path):
+    key = {
+        "p256": lambda: ec.generate_private_key(ec.SECP256R1()),
+        "p384": lambda: ec.generate_private_key(ec.SECP384R1()),
+        "ed25519": ed25519.Ed25519PrivateKey.generate,
+        "rsa": lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+    }[kind]()
+    with open(private_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    with open(public_path, "wb") as f:
+        f.write(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def payload(digest, identity, pad=0):
+    optional = {"creator": "mbctl tests", "timestamp": 1700000000}
+    if pad:
+        optional["padding"] = "x" * pad
+    return json.dumps({"critical": {"identity": {"docker-reference": identity}, "image": {"docker-manifest-digest": digest},
+                                    "type": "cosign container image signature"}, "optional": optional}, separators=(",", ":")).encode()
+
+
+def sign_bytes(private_path, data):
+    with open(private_path, "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=None)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return key.sign(data, ec.ECDSA(hashes.SHA256()))
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key.sign(data)
+    return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+
+def request(method, url, data=None, headers=None):
+    req = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    return urllib.request.urlopen(req, timeout=TIMEOUT)
+
+
+def put_blob(base, repository, data):
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    location = request("POST", f"{base}/v2/{repository}/blobs/uploads/").headers["Location"]
+    if location.startswith("/"):
+        location = base + location
+    separator = "&" if "?" in location else "?"
+    request("PUT", f"{location}{separator}digest={digest}", data, {"Content-Type": "application/octet-stream"})
+    return {"digest": digest, "size": len(data)}
+
+
+def sign(registry, repository, digest, identity, private_path, signed_digest=None, pad=0, garbage=False):
+    base = f"http://{registry}"
+    tag = digest.replace(":", "-") + ".sig"
+    manifest, config = None, {"architecture": "", "os": "", "config": {}, "rootfs": {"type": "layers", "diff_ids": []}}
+    try:
+        with request("GET", f"{base}/v2/{repository}/manifests/{tag}", headers={"Accept": OCI_MANIFEST}) as answer:
+            manifest = json.load(answer)
+        with request("GET", f"{base}/v2/{repository}/blobs/{manifest['config']['digest']}") as answer:
+            config = json.load(answer)
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            raise
+    body = payload(signed_digest or digest, identity, pad)
+    signature = "not base64!" if garbage else base64.b64encode(sign_bytes(private_path, body)).decode()
+    layer = put_blob(base, repository, body)
+    layer.update({"mediaType": MEDIA_TYPE, "annotations": {ANNOTATION: signature}})
+    layers = (manifest or {}).get("layers", []) + [layer]
+    config["rootfs"]["diff_ids"] = config["rootfs"].get("diff_ids") or []
+    config["rootfs"]["diff_ids"].append(layer["digest"])
+    config_blob = json.dumps(config, separators=(",", ":")).encode()
+    config_descriptor = put_blob(base, repository, config_blob)
+    config_descriptor["mediaType"] = OCI_CONFIG
+    document = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_descriptor, "layers": layers}
+    request("PUT", f"{base}/v2/{repository}/manifests/{tag}", json.dumps(document).encode(), {"Content-Type": OCI_MANIFEST}).close()
+
+
+def main(argv):
+    if len(argv) == 5 and argv[1] == "keygen":
+        keygen(argv[2], argv[3], argv[4])
+    elif len(argv) == 4 and argv[1] == "payload":
+        sys.stdout.buffer.write(payload(argv[2], argv[3]))
+    elif len(argv) >= 7 and argv[1] == "sign":
+        options, rest = {}, argv[7:]
+        while rest:
+            flag = rest.pop(0)
+            if flag == "--garbage":
+                options["garbage"] = True
+            elif flag == "--signed-digest":
+                options["signed_digest"] = rest.pop(0)
+            elif flag == "--payload-bytes":
+                options["pad"] = int(rest.pop(0))
+            else:
+                sys.exit(f"unknown option {flag}")
+        sign(argv[2], argv[3], argv[4], argv[5], argv[6], **options)
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main(sys.argv)
