@@ -63,7 +63,8 @@ public struct ImageVerifier: Sendable {
             switch requirement {
             case .insecureAcceptAnything: continue
             case .reject: throw TrustPolicyError.refused(image: image, reason: "rejected by policy for \(scope)")
-            default: throw TrustPolicyError.refused(image: image, reason: "unsigned: \(scope) requires a signature, and \(subject.transport): images carry none")
+            default:
+                throw TrustPolicyError.refused(image: image, reason: "unsigned: \(scope) requires a signature, and \(subject.transport): images carry none")
             }
         }
     }
