@@ -31,7 +31,8 @@ public struct ImageTrust: Sendable {
 
     /// Reads the policy and registries.d as ``policyPath(explicit:root:home:)`` and
     /// ``SignatureStorage/directory(explicit:root:home:)`` find them. A policy named with
-    /// `--policy` must exist; without one, a missing standard file means no policy.
+    /// `--policy` must exist; without one, a missing standard file means no policy. Key paths
+    /// in a policy found under `root` are read under `root` too.
     public static func load(policy explicit: String?, registriesDirectory: String?, root: String, home: String?) throws -> ImageTrust {
         let path = policyPath(explicit: explicit, root: root, home: home)
         let storage = try SignatureStorage.load(directory: SignatureStorage.directory(explicit: registriesDirectory, root: root, home: home))
@@ -40,6 +41,8 @@ public struct ImageTrust: Sendable {
             return ImageTrust(verifier: nil, storage: storage)
         }
         let policy = try ContainersPolicy(parsing: data, source: path)
-        return ImageTrust(verifier: ImageVerifier(policy: policy, policySource: path, root: root), storage: storage)
+        // The key paths of a policy found under `root` are that system's paths; those of a
+        // policy named on the command line are this one's.
+        return ImageTrust(verifier: ImageVerifier(policy: policy, policySource: path, root: explicit == nil ? root : "/"), storage: storage)
     }
 }

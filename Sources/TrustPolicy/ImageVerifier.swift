@@ -46,7 +46,15 @@ public struct ImageVerifier: Sendable {
                     image: image, reason: "signedBy (\(scope)) needs GPG simple-signing verification, which this mbctl does not do yet")
             case .sigstoreSigned(let trust, let signedIdentity):
                 let keys = try sigstoreKeys(trust, scope: scope, image: image)
-                if fetched == nil { fetched = try await signatures.sigstoreSignatures(of: manifest.digest) }
+                if fetched == nil {
+                    do {
+                        fetched = try await signatures.sigstoreSignatures(of: manifest.digest)
+                    } catch let error as CancellationError {
+                        throw error
+                    } catch {
+                        throw TrustPolicyError.refused(image: image, reason: "its signatures cannot be read: \(error)")
+                    }
+                }
                 met.append(
                     try acceptSigstore(
                         fetched ?? [], keys: keys, signedIdentity: signedIdentity, subject: subject, manifest: manifest.digest, image: image))
