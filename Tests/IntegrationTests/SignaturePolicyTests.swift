@@ -90,7 +90,9 @@ import Testing
         let (result, unpacked) = try download(image, policy: policy)
         #expect(result.status != 0 && !unpacked, "accepted: \(result.stdout)", sourceLocation: sourceLocation)
         let lines = result.stderr.split(separator: "\n").filter { $0.hasPrefix("Error:") }
-        #expect(lines.count == 1 && lines[0].contains("is refused by the signature policy") && lines[0].contains(reason), "\(result.stderr)", sourceLocation: sourceLocation)
+        #expect(
+            lines.count == 1 && lines[0].contains("is refused by the signature policy") && lines[0].contains(reason), "\(result.stderr)",
+            sourceLocation: sourceLocation)
         #expect(try blobRequests(repository) == before, "a refused image had blobs fetched", sourceLocation: sourceLocation)
     }
 

@@ -17,14 +17,14 @@ struct SignatureStorageTests {
         let path = try directory([
             "default.yaml": "default-docker:\n  lookaside: https://sigs.example/store\n",
             "site.yaml": """
-                docker:
-                  registry.example:
-                    use-sigstore-attachments: true
-                  registry.example/team/app:
-                    lookaside: file:///var/lib/sigs/
-                  registry.example/team/app:v2:
-                    use-sigstore-attachments: false
-                """,
+            docker:
+              registry.example:
+                use-sigstore-attachments: true
+              registry.example/team/app:
+                lookaside: file:///var/lib/sigs/
+              registry.example/team/app:v2:
+                use-sigstore-attachments: false
+            """,
             "ignored.yml": "not: [read",
         ])
         defer { try? FileManager.default.removeItem(atPath: path) }
@@ -40,7 +40,8 @@ struct SignatureStorageTests {
         let path = try directory(["a.yaml": "docker:\n  h.example:\n    use-sigstore-attachments: true\n", "b.yaml": "docker:\n  h.example: {}\n"])
         defer { try? FileManager.default.removeItem(atPath: path) }
         #expect(
-            throws: TrustPolicyError.invalidRegistriesDirectory(source: "\(path)/b.yaml", reason: "docker scope \"h.example\" is given in \(path)/a.yaml already")
+            throws: TrustPolicyError.invalidRegistriesDirectory(
+                source: "\(path)/b.yaml", reason: "docker scope \"h.example\" is given in \(path)/a.yaml already")
         ) { try SignatureStorage.load(directory: path) }
     }
 

@@ -52,8 +52,7 @@ struct SigstoreVerificationTests {
             signatures: FixedSignatures(signatures: try signatures.map(Self.signature)))
     }
 
-    func refusal(_ policy: String, image: String, manifest: String = "dir-img-cosign-valid-manifest.json", signatures: [String]) async throws -> String
-    {
+    func refusal(_ policy: String, image: String, manifest: String = "dir-img-cosign-valid-manifest.json", signatures: [String]) async throws -> String {
         do {
             let accepted = try await verify(policy, image: image, manifest: manifest, signatures: signatures)
             Issue.record("accepted: \(accepted.summary)")
