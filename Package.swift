@@ -83,11 +83,18 @@ let package = Package(
             dependencies: ["OCILayout", "SystemErrors", "CCurlShim", "TOMLDocument", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // containers-policy.json(5): which images the operator trusts, and by which signatures.
+        // GnuPG Made Easy: OpenPGP "simple signing" signatures verified as containers/image
+        // verifies them, by gpg in a home of its own holding only the policy's keys.
+        .systemLibrary(
+            name: "CGPGME",
+            pkgConfig: "gpgme",
+            providers: [.apt(["libgpgme-dev"])]
+        ),
         // Signatures checked with swift-crypto (ECDSA, Ed25519, and RSA from _CryptoExtras).
         .target(
             name: "TrustPolicy",
             dependencies: [
-                "RegistryClient", "OCILayout", "SystemErrors", .product(name: "Crypto", package: "swift-crypto"),
+                "RegistryClient", "OCILayout", "SystemErrors", "BlockingWork", "CGPGME", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"), .product(name: "Yams", package: "Yams"),
             ]
         ),

@@ -78,9 +78,11 @@ public struct ImageAccess: Sendable {
             let client = try RegistryClient(configuration: registry)
             let source = try RegistryImageSource(client: client, reference: reference)
             let attachments = trust.storage.usesSigstoreAttachments(for: reference)
-            return Opened(
-                source: gate(source) { RegistrySignatures(client: client, endpoint: source.chosen, usesSigstoreAttachments: attachments) }, store: cache.store,
-                lease: lease)
+            let lookaside = trust.lookaside(for: reference)
+            let signatures: @Sendable () -> SignatureSource = {
+                RegistrySignatures(client: client, endpoint: source.chosen, usesSigstoreAttachments: attachments, lookaside: lookaside)
+            }
+            return Opened(source: gate(source, signatures: signatures), store: cache.store, lease: lease)
         case .ociArchive(let path, let name), .dockerArchive(let path, let name):
             try verifier?.refuseUnsignable(subject, image: location.description)
             let kind: ArchiveImageSource.Kind = if case .ociArchive = location { .oci } else { .docker }

@@ -1,5 +1,6 @@
 import Foundation
 import OCILayout
+import RegistryClient
 
 /// What the operator trusts, as the containers tools find it: the signature policy
 /// (containers-policy.json(5)) and where signatures are (containers-registries.d(5)).
@@ -7,10 +8,20 @@ public struct ImageTrust: Sendable {
     /// Decides by the policy; nil when there is no policy file (images are not verified).
     public let verifier: ImageVerifier?
     public let storage: SignatureStorage
+    /// The system the files are of (`--root`).
+    public let root: String
 
-    public init(verifier: ImageVerifier?, storage: SignatureStorage) {
+    public init(verifier: ImageVerifier?, storage: SignatureStorage, root: String = "/") {
         self.verifier = verifier
         self.storage = storage
+        self.root = root
+    }
+
+    /// The lookaside store of `reference`'s repository: what registries.d names, else
+    /// containers/image's built-in directory (under `root`).
+    public func lookaside(for reference: ImageReference) -> String {
+        storage.lookaside(for: reference)
+            ?? SignatureStorage.append(reference.repository, to: "file://" + (root == "/" ? "" : root) + SignatureStorage.builtinLookaside)
     }
 
     /// No policy: every image is taken, unverified, as before signature policies.
@@ -38,11 +49,11 @@ public struct ImageTrust: Sendable {
         let storage = try SignatureStorage.load(directory: SignatureStorage.directory(explicit: registriesDirectory, root: root, home: home))
         guard let data = try RegularFileOpening.contents(of: path, limit: ContainersPolicy.sizeLimit) else {
             if explicit != nil { throw TrustPolicyError.invalidPolicy(source: path, reason: "there is no such file") }
-            return ImageTrust(verifier: nil, storage: storage)
+            return ImageTrust(verifier: nil, storage: storage, root: root)
         }
         let policy = try ContainersPolicy(parsing: data, source: path)
         // The key paths of a policy found under `root` are that system's paths; those of a
         // policy named on the command line are this one's.
-        return ImageTrust(verifier: ImageVerifier(policy: policy, policySource: path, root: explicit == nil ? root : "/"), storage: storage)
+        return ImageTrust(verifier: ImageVerifier(policy: policy, policySource: path, root: explicit == nil ? root : "/"), storage: storage, root: root)
     }
 }

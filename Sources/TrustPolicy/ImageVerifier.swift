@@ -1,6 +1,7 @@
 import Foundation
 import OCILayout
 import RegistryClient
+import BlockingWork
 
 /// Decides, by a signature policy, whether an image may be used: after its manifest (or index)
 /// is fetched and before anything else of it is, as containers/image's policy context does.
@@ -41,26 +42,38 @@ public struct ImageVerifier: Sendable {
                 throw TrustPolicyError.refused(image: image, reason: "rejected by policy for \(scope)")
             case .signedBaseLayer:
                 throw TrustPolicyError.refused(image: image, reason: "signedBaseLayer (\(scope)) is a requirement mbctl cannot check")
-            case .signedBy:
-                throw TrustPolicyError.refused(
-                    image: image, reason: "signedBy (\(scope)) needs GPG simple-signing verification, which this mbctl does not do yet")
+            case .signedBy(let keyType, let keys, let signedIdentity):
+                guard ["GPGKeys", "signedByGPGKeys"].contains(keyType) else {
+                    throw TrustPolicyError.refused(image: image, reason: "signedBy (\(scope)) with keyType \(keyType) is not supported; use GPGKeys")
+                }
+                let texts = try keyData(keys)
+                let signed = try await readSignatures(image: image) { try await signatures.simpleSignatures(of: manifest.digest) }
+                met.append(
+                    try await BlockingWork.run { [self] _ in
+                        let keyring = try GPGKeyring(keys: texts.map(\.data), origins: texts.map(\.origin))
+                        return try acceptSimpleSigning(
+                            signed, keyring: keyring, signedIdentity: signedIdentity, subject: subject, manifest: manifest.digest, image: image)
+                    })
             case .sigstoreSigned(let trust, let signedIdentity):
                 let keys = try sigstoreKeys(trust, scope: scope, image: image)
-                if fetched == nil {
-                    do {
-                        fetched = try await signatures.sigstoreSignatures(of: manifest.digest)
-                    } catch let error as CancellationError {
-                        throw error
-                    } catch {
-                        throw TrustPolicyError.refused(image: image, reason: "its signatures cannot be read: \(error)")
-                    }
-                }
+                if fetched == nil { fetched = try await readSignatures(image: image) { try await signatures.sigstoreSignatures(of: manifest.digest) } }
                 met.append(
                     try acceptSigstore(
                         fetched ?? [], keys: keys, signedIdentity: signedIdentity, subject: subject, manifest: manifest.digest, image: image))
             }
         }
         return ImageVerification(policy: policySource, scope: scope, requirements: met, manifestDigest: manifest.digest.description)
+    }
+
+    /// What `read` returns; failing to read signatures refuses the image, naming why.
+    func readSignatures<T>(image: String, _ read: () async throws -> T) async throws -> T {
+        do {
+            return try await read()
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            throw TrustPolicyError.refused(image: image, reason: "its signatures cannot be read: \(error)")
+        }
     }
 
     /// Refuses `subject` at once when the requirements for it need signatures: for an image from
@@ -86,8 +99,8 @@ public struct ImageVerifier: Sendable {
                 throw TrustPolicyError.refused(
                     image: image, reason: "sigstoreSigned (\(scope)) asks for Rekor log entries (rekorPublicKey…), which this mbctl does not check yet")
             }
-            return try keyTexts(source).map { text, origin in
-                guard let key = SigstorePublicKey(pem: text) else {
+            return try keyData(source).map { data, origin in
+                guard let text = String(data: data, encoding: .utf8), let key = SigstorePublicKey(pem: text) else {
                     throw TrustPolicyError.invalidKey(source: origin, reason: "it holds no ECDSA, Ed25519 or RSA public key in PEM")
                 }
                 return (key, origin)
@@ -100,8 +113,8 @@ public struct ImageVerifier: Sendable {
         }
     }
 
-    /// The texts of the keys `source` names, each with where it came from.
-    func keyTexts(_ source: KeySource) throws -> [(text: String, origin: String)] {
+    /// The bytes of the keys `source` names, each with where it came from.
+    func keyData(_ source: KeySource) throws -> [(data: Data, origin: String)] {
         switch source {
         case .paths(let paths):
             return try paths.map { path in
@@ -109,16 +122,10 @@ public struct ImageVerifier: Sendable {
                 guard let data = try RegularFileOpening.contents(of: file, limit: Self.keyFileLimit) else {
                     throw TrustPolicyError.invalidKey(source: file, reason: "there is no such file")
                 }
-                guard let text = String(data: data, encoding: .utf8) else { throw TrustPolicyError.invalidKey(source: file, reason: "it is not text") }
-                return (text, path)
+                return (data, path)
             }
         case .data(let items):
-            return try items.enumerated().map { index, data in
-                guard let text = String(data: data, encoding: .utf8) else {
-                    throw TrustPolicyError.invalidKey(source: "keyData \(index + 1) of \(policySource)", reason: "it is not text")
-                }
-                return (text, "keyData \(index + 1)")
-            }
+            return items.enumerated().map { index, data in (data, "keyData \(index + 1) of \(policySource)") }
         }
     }
 
@@ -139,6 +146,43 @@ public struct ImageVerifier: Sendable {
         throw TrustPolicyError.refused(image: image, reason: Self.summary(of: faults))
     }
 
+    /// How one simple-signing signature of `signatures` meets a `signedBy` requirement, or the
+    /// refusal that counts why none does.
+    func acceptSimpleSigning(
+        _ signatures: [Data], keyring: GPGKeyring, signedIdentity: SignedIdentity, subject: PolicySubject, manifest: Digest, image: String
+    ) throws -> String {
+        guard !signatures.isEmpty else { throw TrustPolicyError.refused(image: image, reason: "unsigned: it has no simple-signing (GPG) signature") }
+        var faults: [SignatureFault] = []
+        for signature in signatures {
+            switch keyring.verify(signature) {
+            case .failure(let fault):
+                faults.append(fault)
+            case .success(let (contents, fingerprint)):
+                switch Self.checkPayload(contents, type: SignaturePayload.simpleSigningType, signedIdentity: signedIdentity, subject: subject, manifest: manifest) {
+                case .success(let name): return "signedBy GPG key \(fingerprint) as \(name)"
+                case .failure(let fault): faults.append(fault)
+                }
+            }
+        }
+        throw TrustPolicyError.refused(image: image, reason: Self.summary(of: faults))
+    }
+
+    /// The name a verified payload vouches for, when it is one for `manifest` that
+    /// `signedIdentity` accepts for `subject`.
+    static func checkPayload(_ data: Data, type: String, signedIdentity: SignedIdentity, subject: PolicySubject, manifest: Digest) -> Result<String, SignatureFault> {
+        let payload: SignaturePayload
+        do {
+            payload = try SignaturePayload(parsing: data, type: type)
+        } catch {
+            return .failure(error)
+        }
+        guard payload.manifestDigest == manifest else { return .failure(.otherImage(signed: payload.manifestDigest.description)) }
+        guard signedIdentity.accepts(signed: payload.dockerReference, for: subject.reference) else {
+            return .failure(.identityMismatch(signed: payload.dockerReference))
+        }
+        return .success(payload.dockerReference)
+    }
+
     static func check(
         _ signature: SigstoreSignature, keys: [(key: SigstorePublicKey, source: String)], signedIdentity: SignedIdentity, subject: PolicySubject,
         manifest: Digest
@@ -148,17 +192,8 @@ public struct ImageVerifier: Sendable {
         }
         guard let raw = Data(base64Encoded: base64), !raw.isEmpty else { return .failure(.malformed("the signature is not base64")) }
         guard let signer = keys.first(where: { $0.key.isValidSignature(raw, of: signature.payload) }) else { return .failure(.otherKey) }
-        let payload: SigstorePayload
-        do {
-            payload = try SigstorePayload(parsing: signature.payload)
-        } catch {
-            return .failure(error)
-        }
-        guard payload.manifestDigest == manifest else { return .failure(.otherImage(signed: payload.manifestDigest.description)) }
-        guard signedIdentity.accepts(signed: payload.dockerReference, for: subject.reference) else {
-            return .failure(.identityMismatch(signed: payload.dockerReference))
-        }
-        return .success("sigstoreSigned by \(signer.key.kind) key \(signer.key.fingerprint) (\(signer.source)) as \(payload.dockerReference)")
+        return checkPayload(signature.payload, type: SignaturePayload.sigstoreType, signedIdentity: signedIdentity, subject: subject, manifest: manifest)
+            .map { "sigstoreSigned by \(signer.key.kind) key \(signer.key.fingerprint) (\(signer.source)) as \($0)" }
     }
 
     /// "3 signatures tried, none accepted: 2 made by a key the policy does not trust, 1 for

@@ -12,8 +12,10 @@ struct SigstoreVerificationTests {
 
     /// Signatures of the same images, as a registry attachment would hand them over.
     struct FixedSignatures: SignatureSource {
-        var signatures: [SigstoreSignature]
+        var signatures: [SigstoreSignature] = []
+        var simple: [Data] = []
         func sigstoreSignatures(of digest: Digest) async throws -> [SigstoreSignature] { signatures }
+        func simpleSignatures(of digest: Digest) async throws -> [Data] { simple }
     }
 
     /// Reads containers/image's on-disk signature: "\0sigstore-json\n" and JSON.
@@ -131,7 +133,7 @@ struct SigstoreVerificationTests {
                 #"{"default": [{"type": "sigstoreSigned", "fulcio": {"caPath": "\#(key)", "oidcIssuer": "https://i", "subjectEmail": "a@b"}, "rekorPublicKeyPath": "\#(key)"}]}"#,
                 "Fulcio"
             ),
-            (#"{"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "\#(key)"}]}"#, "GPG"),
+            (#"{"default": [{"type": "signedBy", "keyType": "X509Certificates", "keyPath": "\#(key)"}]}"#, "X509Certificates is not supported"),
             (#"{"default": [{"type": "signedBaseLayer", "baseLayerIdentity": {"type": "matchRepository"}}]}"#, "signedBaseLayer"),
         ]
         for (policy, word) in cases {
@@ -174,8 +176,10 @@ struct SigstoreVerificationTests {
 
     @Test func payloadsAreReadStrictly() throws {
         let digest = "sha256:" + String(repeating: "a", count: 64)
-        let valid = SigstorePayload(manifestDigest: try Digest(parsing: digest), dockerReference: "h:1/r:t")
-        #expect(try SigstorePayload(parsing: valid.serialized(creator: "t", timestamp: 1)) == valid)
+        let valid = SignaturePayload(manifestDigest: try Digest(parsing: digest), dockerReference: "h:1/r:t")
+        let type = SignaturePayload.sigstoreType
+        #expect(try SignaturePayload(parsing: valid.serialized(type: type, creator: "t", timestamp: 1), type: type) == valid)
+        #expect(throws: SignatureFault.self) { try SignaturePayload(parsing: valid.serialized(type: type, creator: "t", timestamp: 1), type: "other") }
         let bad = [
             "[]", "{}", #"{"critical": {}, "optional": null}"#,
             #"{"critical": {"type": "cosign container image signature", "image": {"docker-manifest-digest": "sha256:zz"}, "identity": {"docker-reference": "a"}}, "optional": null}"#,
@@ -184,7 +188,7 @@ struct SigstoreVerificationTests {
             #"{"critical": {"type": "cosign container image signature", "image": {"docker-manifest-digest": "\#(digest)"}, "identity": {"docker-reference": 5}}, "optional": null}"#,
         ]
         for text in bad {
-            #expect(throws: SignatureFault.self, "\(text)") { try SigstorePayload(parsing: Data(text.utf8)) }
+            #expect(throws: SignatureFault.self, "\(text)") { try SignaturePayload(parsing: Data(text.utf8), type: type) }
         }
     }
 }

@@ -4,7 +4,9 @@ import RegistryClient
 
 /// The signatures of an image in a registry: with `use-sigstore-attachments` (registries.d),
 /// the layers of the attachment manifest tagged `sha256-HEX.sig` in the image's repository,
-/// fetched from the endpoint (registry or mirror) that gave the image.
+/// fetched from the endpoint (registry or mirror) that gave the image; and the simple-signing
+/// signatures of its lookaside store, `LOOKASIDE/REPO@sha256=HEX/signature-N` from N = 1 to the
+/// first that does not exist.
 ///
 /// What the registry sends is hostile: the attachment manifest is read with the manifest size
 /// limit and verified against the registry's digest, at most ``signatureLimit`` signatures are
@@ -18,11 +20,24 @@ public struct RegistrySignatures: SignatureSource {
     let client: RegistryClient
     let endpoint: RegistriesConfiguration.Endpoint
     let usesSigstoreAttachments: Bool
+    /// The lookaside store of the image's repository (its path appended).
+    let lookaside: String
 
-    public init(client: RegistryClient, endpoint: RegistriesConfiguration.Endpoint, usesSigstoreAttachments: Bool) {
+    public init(client: RegistryClient, endpoint: RegistriesConfiguration.Endpoint, usesSigstoreAttachments: Bool, lookaside: String) {
         self.client = client
         self.endpoint = endpoint
         self.usesSigstoreAttachments = usesSigstoreAttachments
+        self.lookaside = lookaside
+    }
+
+    public func simpleSignatures(of digest: Digest) async throws -> [Data] {
+        var signatures: [Data] = []
+        for index in 1...Self.signatureLimit {
+            let url = "\(lookaside)@\(digest.algorithm)=\(digest.encoded)/signature-\(index)"
+            guard let signature = try await client.fetchLookaside(url, limit: SigstoreSignature.payloadLimit) else { return signatures }
+            signatures.append(signature)
+        }
+        throw RegistryError.invalidResponse(url: lookaside, reason: "the lookaside store holds more than \(Self.signatureLimit) signatures")
     }
 
     public func sigstoreSignatures(of digest: Digest) async throws -> [SigstoreSignature] {

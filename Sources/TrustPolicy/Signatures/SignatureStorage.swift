@@ -164,6 +164,10 @@ public struct SignatureStorage: Equatable, Sendable {
         return nil
     }
 
+    /// Where containers/image looks for signatures when no scope names a lookaside: root's
+    /// lookaside directory.
+    public static let builtinLookaside = "/var/lib/containers/sigstore"
+
     static func append(_ repository: String, to base: String) -> String {
         (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/" + repository
     }

@@ -1,12 +1,14 @@
 import Foundation
 import OCILayout
 
-/// What a sigstore signature's payload claims, read as containers/image reads it: exactly
-/// `critical` and `optional`; in `critical` exactly `type` ("cosign container image signature"),
-/// `image.docker-manifest-digest` and `identity.docker-reference`. Anything else is no payload
-/// of an image signature. Read only after a trusted key has verified the bytes.
-public struct SigstorePayload: Sendable, Equatable {
-    public static let signatureType = "cosign container image signature"
+/// What a signature's payload claims, read as containers/image reads it: exactly `critical` and
+/// `optional`; in `critical` exactly `type`, `image.docker-manifest-digest` and
+/// `identity.docker-reference`. The type is "cosign container image signature" for sigstore
+/// signatures and "atomic container signature" for simple signing (GPG). Anything else is no
+/// payload of an image signature. Read only after a trusted key has verified the bytes.
+public struct SignaturePayload: Sendable, Equatable {
+    public static let sigstoreType = "cosign container image signature"
+    public static let simpleSigningType = "atomic container signature"
 
     /// The digest of the manifest the signature vouches for.
     public var manifestDigest: Digest
@@ -18,15 +20,15 @@ public struct SigstorePayload: Sendable, Equatable {
         self.dockerReference = dockerReference
     }
 
-    /// The payload in `data`, or why it is none.
-    public init(parsing data: Data) throws(SignatureFault) {
+    /// The payload of type `type` in `data`, or why it is none.
+    public init(parsing data: Data, type: String) throws(SignatureFault) {
         guard let top = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { throw .malformed("the payload is not a JSON object") }
         guard Set(top.keys) == ["critical", "optional"] else { throw .malformed("the payload has fields \(top.keys.sorted()), not critical and optional") }
         guard top["optional"] is NSNull || top["optional"] is [String: Any] else { throw .malformed("the payload's optional is not an object") }
         guard let critical = top["critical"] as? [String: Any], Set(critical.keys) == ["type", "image", "identity"] else {
             throw .malformed("the payload's critical is not an object of type, image and identity")
         }
-        guard critical["type"] as? String == Self.signatureType else { throw .malformed("the payload is not a \"\(Self.signatureType)\"") }
+        guard critical["type"] as? String == type else { throw .malformed("the payload is not of type \"\(type)\"") }
         guard let image = critical["image"] as? [String: Any], image.count == 1, let digestText = image["docker-manifest-digest"] as? String,
             let digest = try? Digest(parsing: digestText)
         else {
@@ -38,14 +40,14 @@ public struct SigstorePayload: Sendable, Equatable {
         self.init(manifestDigest: digest, dockerReference: reference)
     }
 
-    /// The payload containers/image and cosign sign: `critical` as above, `optional` with who
-    /// made it and when.
-    public func serialized(creator: String, timestamp: Int) -> Data {
+    /// The payload of type `type` containers/image and cosign sign: `critical` as above,
+    /// `optional` with who made it and when.
+    public func serialized(type: String, creator: String, timestamp: Int) -> Data {
         let object: [String: Any] = [
             "critical": [
                 "identity": ["docker-reference": dockerReference],
                 "image": ["docker-manifest-digest": manifestDigest.description],
-                "type": Self.signatureType,
+                "type": type,
             ],
             "optional": ["creator": creator, "timestamp": timestamp],
         ]

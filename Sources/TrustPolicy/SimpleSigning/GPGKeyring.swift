@@ -1,0 +1,128 @@
+import CGPGME
+import Foundation
+import SystemErrors
+
+/// The OpenPGP keys of a `signedBy` requirement, in a GnuPG home of their own: gpg (through
+/// gpgme, as containers/image uses it) verifies signatures against these keys only, never the
+/// user's keyring. The home is a fresh directory, removed with the keyring.
+///
+/// gpgme runs gpg and waits for it: every call here blocks, and belongs on a thread of its own
+/// (``ImageVerifier`` runs it through BlockingWork).
+final class GPGKeyring {
+    private let context: gpgme_ctx_t
+    private let home: String
+    /// Fingerprints of the primary keys imported.
+    let fingerprints: Set<String>
+
+    /// gpgme must be told its version is checked once, before any other call.
+    private static let initialized: Bool = gpgme_check_version(nil) != nil
+
+    /// Imports every key in `keys` (binary or armored keyrings); a source that holds no key is
+    /// an error naming `origins[i]`.
+    init(keys: [Data], origins: [String]) throws {
+        guard Self.initialized else { throw TrustPolicyError.invalidKey(source: "gpgme", reason: "the gpgme library cannot be initialized") }
+        var template = Array((NSTemporaryDirectory() + "mbctl-gnupg-XXXXXX").utf8CString)
+        guard let made = mkdtemp(&template) else { throw FilesystemError(path: NSTemporaryDirectory(), operation: "make a GnuPG home in", errno: errno) }
+        home = String(cString: made)
+        var created: gpgme_ctx_t?
+        do {
+            try Self.check(gpgme_new(&created), "create a gpgme context")
+        } catch {
+            try? FileManager.default.removeItem(atPath: home)
+            throw error
+        }
+        guard let context = created else {
+            try? FileManager.default.removeItem(atPath: home)
+            throw TrustPolicyError.invalidKey(source: "gpgme", reason: "no context")
+        }
+        self.context = context
+        let home = self.home
+        do {
+            try Self.check(gpgme_set_protocol(context, GPGME_PROTOCOL_OpenPGP), "choose OpenPGP")
+            try Self.check(gpgme_ctx_set_engine_info(context, GPGME_PROTOCOL_OpenPGP, nil, home), "use a GnuPG home of its own")
+            var imported = Set<String>()
+            for (data, origin) in zip(keys, origins) {
+                let before = imported.count
+                try Self.withData(data) { keyData in
+                    try Self.check(gpgme_op_import(context, keyData), "import the keys of \(origin)")
+                }
+                var entry = gpgme_op_import_result(context)?.pointee.imports
+                while let item = entry {
+                    if item.pointee.result == 0, let fingerprint = item.pointee.fpr { imported.insert(String(cString: fingerprint)) }
+                    entry = item.pointee.next
+                }
+                guard imported.count > before else { throw TrustPolicyError.invalidKey(source: origin, reason: "it holds no OpenPGP public key") }
+            }
+            fingerprints = imported
+        } catch {
+            gpgme_release(context)
+            try? FileManager.default.removeItem(atPath: home)
+            throw error
+        }
+    }
+
+    deinit {
+        gpgme_release(context)
+        try? FileManager.default.removeItem(atPath: home)
+    }
+
+    /// The signed contents of `signature` (an OpenPGP signed message) and the fingerprint of the
+    /// primary key that made it, when one of this keyring's keys made it validly; otherwise why not.
+    func verify(_ signature: Data) -> Result<(contents: Data, fingerprint: String), SignatureFault> {
+        var plain: gpgme_data_t?
+        guard gpgme_data_new(&plain) == 0, let plain else { return .failure(.malformed("gpgme cannot hold the signed contents")) }
+        var contents: Data?
+        defer {
+            if contents == nil { gpgme_data_release(plain) }
+        }
+        let verified: gpgme_error_t
+        do {
+            verified = try Self.withData(signature) { signed in gpgme_op_verify(context, signed, nil, plain) }
+        } catch {
+            return .failure(.malformed("gpgme cannot read it"))
+        }
+        guard gpgme_err_code(verified) == GPG_ERR_NO_ERROR else { return .failure(.malformed("it is no OpenPGP signature (\(Self.text(verified)))")) }
+        guard let result = gpgme_op_verify_result(context)?.pointee, let first = result.signatures, first.pointee.next == nil else {
+            return .failure(.malformed("it does not hold exactly one OpenPGP signature"))
+        }
+        let made = first.pointee
+        if gpgme_err_code(made.status) == GPG_ERR_NO_PUBKEY { return .failure(.otherKey) }
+        guard gpgme_err_code(made.status) == GPG_ERR_NO_ERROR, made.validity != GPGME_VALIDITY_NEVER, made.validity_reason == 0, made.wrong_key_usage == 0,
+            let signer = made.fpr
+        else {
+            return .failure(.malformed("the OpenPGP signature is not valid (\(Self.text(made.status)))"))
+        }
+        // A subkey's signature names the subkey: the primary key is the one the policy lists.
+        var key: gpgme_key_t?
+        guard gpgme_get_key(context, signer, &key, 0) == 0, let key, let primary = key.pointee.subkeys?.pointee.fpr else { return .failure(.otherKey) }
+        let fingerprint = String(cString: primary)
+        gpgme_key_unref(key)
+        guard fingerprints.contains(fingerprint) else { return .failure(.otherKey) }
+        var length = 0
+        guard let bytes = gpgme_data_release_and_get_mem(plain, &length) else {
+            contents = Data()
+            return .failure(.malformed("the signed contents are empty"))
+        }
+        contents = Data(bytes: bytes, count: length)
+        gpgme_free(bytes)
+        return .success((contents ?? Data(), fingerprint))
+    }
+
+    private static func withData<T>(_ data: Data, _ body: (gpgme_data_t) throws -> T) throws -> T {
+        try data.withUnsafeBytes { raw in
+            var handle: gpgme_data_t?
+            // Not copied: the bytes outlive the handle, released before this returns.
+            try check(gpgme_data_new_from_mem(&handle, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count, 0), "hold data")
+            guard let handle else { throw TrustPolicyError.invalidKey(source: "gpgme", reason: "no data handle") }
+            defer { gpgme_data_release(handle) }
+            return try body(handle)
+        }
+    }
+
+    private static func check(_ error: gpgme_error_t, _ what: String) throws {
+        guard gpgme_err_code(error) != GPG_ERR_NO_ERROR else { return }
+        throw TrustPolicyError.invalidKey(source: "gpgme", reason: "cannot \(what): \(text(error))")
+    }
+
+    private static func text(_ error: gpgme_error_t) -> String { String(cString: gpgme_strerror(error)) }
+}
