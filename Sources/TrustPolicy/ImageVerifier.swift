@@ -158,7 +158,9 @@ public struct ImageVerifier: Sendable {
             case .failure(let fault):
                 faults.append(fault)
             case .success(let (contents, fingerprint)):
-                switch Self.checkPayload(contents, type: SignaturePayload.simpleSigningType, signedIdentity: signedIdentity, subject: subject, manifest: manifest) {
+                switch Self.checkPayload(
+                    contents, type: SignaturePayload.simpleSigningType, signedIdentity: signedIdentity, subject: subject, manifest: manifest)
+                {
                 case .success(let name): return "signedBy GPG key \(fingerprint) as \(name)"
                 case .failure(let fault): faults.append(fault)
                 }
@@ -169,7 +171,9 @@ public struct ImageVerifier: Sendable {
 
     /// The name a verified payload vouches for, when it is one for `manifest` that
     /// `signedIdentity` accepts for `subject`.
-    static func checkPayload(_ data: Data, type: String, signedIdentity: SignedIdentity, subject: PolicySubject, manifest: Digest) -> Result<String, SignatureFault> {
+    static func checkPayload(_ data: Data, type: String, signedIdentity: SignedIdentity, subject: PolicySubject, manifest: Digest) -> Result<
+        String, SignatureFault
+    > {
         let payload: SignaturePayload
         do {
             payload = try SignaturePayload(parsing: data, type: type)

@@ -224,4 +224,86 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: layout))
         #expect(try blobRequests() == 0)
     }
+
+    /// A GnuPG home with a new signing key: its fingerprint and the public key exported.
+    func gpgKey(_ name: String) throws -> (home: String, fingerprint: String, publicKey: String) {
+        let home = "\(work)/\(name)-gnupg"
+        try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let environment = ["GNUPGHOME": home, "PATH": "/usr/bin:/bin"]
+        try runCommand(
+            [
+                "gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", "\(name) <\(name)@mbctl.invalid>", "ed25519", "sign",
+                "never",
+            ],
+            environment: environment)
+        let listing = try runCommand(["gpg", "--batch", "--with-colons", "--list-keys"], environment: environment).stdout
+        let fingerprint = try #require(
+            listing.split(separator: "\n").first { $0.hasPrefix("fpr:") }?.split(separator: ":", omittingEmptySubsequences: false)[9])
+        let publicKey = "\(work)/\(name).gpg"
+        try runCommand(["sh", "-c", "gpg --batch --export \(fingerprint) > \(publicKey)"], environment: environment)
+        return (home, String(fingerprint), publicKey)
+    }
+
+    @Test func gpgSignaturesInALookasideStoreDecideAsSkopeoDecides() throws {
+        defer { cleanUp() }
+        let trusted = try gpgKey("trusted"), decoy = try gpgKey("decoy")
+        defer {
+            for home in [trusted.home, decoy.home] { _ = try? runCommand(["gpgconf", "--kill", "gpg-agent"], environment: ["GNUPGHOME": home], check: false) }
+        }
+        // skopeo signs into a staging directory; mbctl and skopeo read it over http.
+        let staging = "\(work)/lookaside"
+        try FileManager.default.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        let port = try freeLoopbackPort()
+        let server = try BackgroundProcess(
+            ["python3", "-m", "http.server", "\(port)", "--bind", "127.0.0.1", "--directory", staging], logPath: "\(work)/lookaside.log")
+        defer { server.stop() }
+        try waitForListener(port: port)
+        let registriesD = "\(work)/gpg-registries.d"
+        try FileManager.default.createDirectory(atPath: registriesD, withIntermediateDirectories: true)
+        try """
+        docker:
+          \(registry.host):
+            lookaside: http://127.0.0.1:\(port)
+            lookaside-staging: file://\(staging)
+        """.write(toFile: "\(registriesD)/lookaside.yaml", atomically: true, encoding: .utf8)
+        func signedCopy(_ repository: String, by key: (home: String, fingerprint: String, publicKey: String)) throws {
+            try runCommand(
+                [
+                    "skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false", "--registries.d", registriesD, "--sign-by",
+                    key.fingerprint, "docker://\(registry.host)/apps/app:v1", "docker://\(registry.host)/\(repository):v1",
+                ], environment: ["GNUPGHOME": key.home, "PATH": "/usr/bin:/bin"])
+        }
+        try signedCopy("apps/gpg", by: trusted)
+        try signedCopy("apps/decoy", by: decoy)
+        _ = try runCommand([
+            "skopeo", "copy", "--quiet", "--src-tls-verify=false", "--dest-tls-verify=false", "docker://\(registry.host)/apps/app:v1",
+            "docker://\(registry.host)/apps/unsigned:v1",
+        ])
+        #expect(FileManager.default.fileExists(atPath: "\(staging)/apps/gpg@\(digest.replacingOccurrences(of: ":", with: "="))/signature-1"))
+
+        let policy = try self.policy(default: #"{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "\#(trusted.publicKey)"}"#)
+        for (repository, accepted, reason) in [
+            ("apps/gpg", true, ""), ("apps/decoy", false, "its one signature is made by a key the policy does not trust"),
+            ("apps/unsigned", false, "unsigned: it has no simple-signing (GPG) signature"),
+        ] {
+            // skopeo decides with an empty GnuPG home of its own: only the policy's key counts.
+            let oracle = try runCommand(
+                [
+                    "skopeo", "copy", "--quiet", "--remove-signatures", "--policy", policy, "--registries.d", registriesD, "--src-tls-verify=false",
+                    "docker://\(registry.host)/\(repository):v1", "oci:\(work)/skopeo-\(UUID().uuidString.prefix(8)):t",
+                ], environment: ["GNUPGHOME": "\(work)/empty-gnupg", "PATH": "/usr/bin:/bin"], check: false)
+            #expect((oracle.status == 0) == accepted, "skopeo on \(repository): \(oracle.stderr)")
+            let target = "\(work)/out-\(UUID().uuidString.prefix(8))"
+            let result = try runMbctl([
+                "oci", "download", "--policy", policy, "--registries.d", registriesD, "--retry-times", "1", "--cache-dir", "\(work)/gpg-cache",
+                "docker://\(registry.host)/\(repository):v1", target,
+            ])
+            #expect((result.status == 0) == accepted, "mbctl on \(repository): \(result.stderr)")
+            if !accepted {
+                #expect(result.stderr.contains(reason), "\(result.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: target))
+            }
+        }
+        #expect(server.log.contains("GET /apps/gpg@sha256="), "mbctl never asked the lookaside store: \(server.log)")
+    }
 }

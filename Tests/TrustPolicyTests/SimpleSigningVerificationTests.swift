@@ -12,7 +12,10 @@ struct SimpleSigningVerificationTests {
     static let fixtures = SigstoreVerificationTests.fixtures
     static let image = "testing/manifest:latest"
 
-    func verify(key: String, identity: String = #"{"type": "matchRepoDigestOrExact"}"#, image: String = Self.image, manifest: String = "image.manifest.json", signatures: [String])
+    func verify(
+        key: String, identity: String = #"{"type": "matchRepoDigestOrExact"}"#, image: String = Self.image, manifest: String = "image.manifest.json",
+        signatures: [String]
+    )
         async throws -> ImageVerification
     {
         let policy = """
@@ -25,7 +28,10 @@ struct SimpleSigningVerificationTests {
             signatures: SigstoreVerificationTests.FixedSignatures(simple: simple))
     }
 
-    func refusal(key: String, identity: String = #"{"type": "matchRepoDigestOrExact"}"#, image: String = Self.image, manifest: String = "image.manifest.json", signatures: [String])
+    func refusal(
+        key: String, identity: String = #"{"type": "matchRepoDigestOrExact"}"#, image: String = Self.image, manifest: String = "image.manifest.json",
+        signatures: [String]
+    )
         async throws -> String
     {
         do {
@@ -45,7 +51,9 @@ struct SimpleSigningVerificationTests {
     }
 
     @Test func anotherKeyAnotherManifestOrAnotherNameIsRefused() async throws {
-        #expect(try await refusal(key: "public-key-2.gpg", signatures: ["dir-img-valid-signature-1"]) == "its one signature is made by a key the policy does not trust")
+        #expect(
+            try await refusal(key: "public-key-2.gpg", signatures: ["dir-img-valid-signature-1"])
+                == "its one signature is made by a key the policy does not trust")
         #expect(
             try await refusal(key: "public-key.gpg", manifest: "dir-img-modified-manifest-manifest.json", signatures: ["dir-img-valid-signature-1"])
                 == "its one signature is for another image (sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55)")
@@ -61,7 +69,9 @@ struct SimpleSigningVerificationTests {
         defer { try? FileManager.default.removeItem(atPath: garbage) }
         let reason = try await refusal(key: "public-key.gpg", signatures: [garbage])
         #expect(reason.hasPrefix("its one signature is malformed: "), "\(reason)")
-        await #expect(throws: TrustPolicyError.invalidKey(source: Self.fixtures.appendingPathComponent("cosign.pub").path, reason: "it holds no OpenPGP public key")) {
+        await #expect(
+            throws: TrustPolicyError.invalidKey(source: Self.fixtures.appendingPathComponent("cosign.pub").path, reason: "it holds no OpenPGP public key")
+        ) {
             _ = try await verify(key: "cosign.pub", signatures: ["dir-img-valid-signature-1"])
         }
     }

@@ -14,13 +14,29 @@ final class GPGKeyring {
     /// Fingerprints of the primary keys imported.
     let fingerprints: Set<String>
 
-    /// gpgme must be told its version is checked once, before any other call.
-    private static let initialized: Bool = gpgme_check_version(nil) != nil
+    /// The gpg gpgme runs: Debian's gnupg package puts it here.
+    static let gpgPath = "/usr/bin/gpg"
+
+    /// gpgme is initialized once, and finds gpgconf and gpg then (and keeps their paths). It
+    /// looks them up only in `PATH`, which mbctl does not trust to name its tools (a `PATH`
+    /// could lead it to another gpg): while it does, `PATH` is the system's directories only.
+    private static let initialized: Bool = {
+        let saved = getenv("PATH").map { String(cString: $0) }
+        setenv("PATH", "/usr/bin:/bin", 1)
+        defer {
+            if let saved { setenv("PATH", saved, 1) } else { unsetenv("PATH") }
+        }
+        var engines: gpgme_engine_info_t?
+        return gpgme_check_version(nil) != nil && gpgme_get_engine_info(&engines) == 0
+    }()
 
     /// Imports every key in `keys` (binary or armored keyrings); a source that holds no key is
     /// an error naming `origins[i]`.
     init(keys: [Data], origins: [String]) throws {
         guard Self.initialized else { throw TrustPolicyError.invalidKey(source: "gpgme", reason: "the gpgme library cannot be initialized") }
+        guard access(Self.gpgPath, X_OK) == 0 else {
+            throw TrustPolicyError.invalidKey(source: origins.first ?? "gpg", reason: "checking GPG signatures needs \(Self.gpgPath) (Debian's gnupg package)")
+        }
         var template = Array((NSTemporaryDirectory() + "mbctl-gnupg-XXXXXX").utf8CString)
         guard let made = mkdtemp(&template) else { throw FilesystemError(path: NSTemporaryDirectory(), operation: "make a GnuPG home in", errno: errno) }
         home = String(cString: made)
@@ -39,7 +55,7 @@ final class GPGKeyring {
         let home = self.home
         do {
             try Self.check(gpgme_set_protocol(context, GPGME_PROTOCOL_OpenPGP), "choose OpenPGP")
-            try Self.check(gpgme_ctx_set_engine_info(context, GPGME_PROTOCOL_OpenPGP, nil, home), "use a GnuPG home of its own")
+            try Self.check(gpgme_ctx_set_engine_info(context, GPGME_PROTOCOL_OpenPGP, Self.gpgPath, home), "use a GnuPG home of its own")
             var imported = Set<String>()
             for (data, origin) in zip(keys, origins) {
                 let before = imported.count
