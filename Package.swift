@@ -127,7 +127,8 @@ let package = Package(
         .target(
             name: "FuzzTargets",
             dependencies: [
-                "Man8S", "ImageAccess", "ImageArchive", "LayerUnpacker", "OCILayout", "RegistryClient", .product(name: "Crypto", package: "swift-crypto"),
+                "Man8S", "ImageAccess", "ImageArchive", "LayerUnpacker", "OCILayout", "RegistryClient", "TrustPolicy",
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
 

@@ -6,6 +6,7 @@ import LayerUnpacker
 import Man8S
 import OCILayout
 import RegistryClient
+import TrustPolicy
 
 /// Everything mbctl parses from bytes it does not control, one entry point each, for libFuzzer
 /// (`scripts/fuzz`) and for `swift test`, which replays the corpora in `Tests/Fixtures/fuzz`.
@@ -33,6 +34,16 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case authfile
     /// mbctl's configuration file, registries.conf and a machine's `man8env.env`.
     case configfile
+    /// A signature policy (containers-policy.json) and a registries.d file, with the lookups
+    /// they answer.
+    case policy
+    /// What a signature carries: its payload (sigstore and simple signing), a PEM public key,
+    /// a base64 signature checked with a fixed key.
+    case signature
+
+    /// A P-256 key that signatures are checked with (the fuzzer's bytes are never its signatures).
+    static let fixedKey = SigstorePublicKey(
+        pem: "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEFNLqFhf4fiN6o/glAuYnq2jYUeL0\nvRuLu/z39pmbVwS9ff5AYnlwaP9sxREajdLY9ynM6G1sy6AAmb7Z63TsLg==\n-----END PUBLIC KEY-----\n")
 
     /// Feeds `data` to the target's parsers.
     public func run(_ data: Data) {
@@ -80,6 +91,31 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                 if let short = try? ImageReference(parsing: "busybox") { _ = try? registries.candidates(for: short) }
             }
             _ = EnvironmentFile.parse(text)
+        case .policy:
+            let references = ["docker.io/library/busybox:1", "quay.io/a/b@sha256:" + String(repeating: "a", count: 64), "x.example.com:5000/y/z:t"]
+                .compactMap { try? ImageReference(parsing: $0) }
+            if let policy = try? ContainersPolicy(parsing: data, source: "fuzz") {
+                for reference in references {
+                    for requirement in policy.requirements(for: .docker(reference)).requirements {
+                        if case .sigstoreSigned(_, let identity) = requirement { _ = identity.accepts(signed: "quay.io/a/b:t", for: reference) }
+                        if case .signedBy(_, _, let identity) = requirement { _ = identity.accepts(signed: "x.example.com:5000/y/z", for: reference) }
+                    }
+                }
+                _ = policy.requirements(for: .file(transport: "oci", path: "/var/lib/images/a"))
+            }
+            if let storage = try? SignatureStorage(parsing: data, source: "fuzz") {
+                for reference in references {
+                    _ = storage.usesSigstoreAttachments(for: reference)
+                    _ = storage.lookaside(for: reference, writing: true)
+                }
+            }
+        case .signature:
+            for type in [SignaturePayload.sigstoreType, SignaturePayload.simpleSigningType] { _ = try? SignaturePayload(parsing: data, type: type) }
+            let text = String(decoding: data, as: UTF8.self)
+            _ = SigstorePublicKey(pem: text).map(\.fingerprint)
+            if let key = Self.fixedKey {
+                _ = key.isValidSignature(Data(base64Encoded: text) ?? data, of: data)
+            }
         }
     }
 
