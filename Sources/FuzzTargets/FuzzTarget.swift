@@ -43,7 +43,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
 
     /// A P-256 key that signatures are checked with (the fuzzer's bytes are never its signatures).
     static let fixedKey = SigstorePublicKey(
-        pem: "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEFNLqFhf4fiN6o/glAuYnq2jYUeL0\nvRuLu/z39pmbVwS9ff5AYnlwaP9sxREajdLY9ynM6G1sy6AAmb7Z63TsLg==\n-----END PUBLIC KEY-----\n")
+        pem:
+            "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEFNLqFhf4fiN6o/glAuYnq2jYUeL0\nvRuLu/z39pmbVwS9ff5AYnlwaP9sxREajdLY9ynM6G1sy6AAmb7Z63TsLg==\n-----END PUBLIC KEY-----\n"
+    )
 
     /// Feeds `data` to the target's parsers.
     public func run(_ data: Data) {
