@@ -54,6 +54,10 @@ struct SignatureStorageTests {
             "docker: [1, 2]\n",
             "docker:\n  h.example: {lookaside: [1]}\n",
             "{{{",
+            "docker:\n  h.example: {}\n  h.example: {}\n",
+            "docker:\n  [a, b]: {}\n",
+            "? [x]\n: 1\n",
+            String(repeating: "[", count: 100_000),
         ]
         for text in cases {
             #expect(throws: TrustPolicyError.self, "\(text)") { try SignatureStorage(parsing: Data(text.utf8), source: "x.yaml") }

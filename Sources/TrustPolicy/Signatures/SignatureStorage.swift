@@ -89,42 +89,74 @@ public struct SignatureStorage: Equatable, Sendable {
         return storage
     }
 
-    /// One registries.d file, `source` naming it in messages.
+    /// The deepest nesting of flow collections (`[`, `{`) a file may have: libyaml's node tree
+    /// is built recursively, and registries.d files are two levels deep.
+    static let nestingLimit = 64
+
+    /// One registries.d file, `source` naming it in messages. Read as a YAML node tree (never
+    /// through Yams' `Any` conversion, which traps on a key that is not a string and keeps the
+    /// last of two equal keys): every key must be a string, given once.
     public init(parsing data: Data, source: String) throws {
         func fail(_ reason: String) -> TrustPolicyError { .invalidRegistriesDirectory(source: source, reason: reason) }
         guard let text = String(data: data, encoding: .utf8) else { throw fail("it is not UTF-8 text") }
-        let value: Any?
+        guard Self.flowNesting(of: data) <= Self.nestingLimit else { throw fail("it nests [ and { more than \(Self.nestingLimit) deep") }
+        let root: Node?
         do {
-            value = try Yams.load(yaml: text)
+            root = try Yams.compose(yaml: text)
         } catch {
             throw fail("it is not YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
         }
         self.init()
-        guard let value else { return }
-        guard let top = value as? [String: Any] else { throw fail("it is not a mapping of default-docker and docker") }
-        if let unknown = top.keys.sorted().first(where: { !["default-docker", "docker"].contains($0) }) {
-            throw fail("unknown key \"\(unknown)\" (default-docker and docker are known)")
-        }
+        guard let root, !Self.isNull(root) else { return }
+        let top = try Self.fields(of: root, at: "the file", allowed: ["default-docker", "docker"], fail: fail)
         if let value = top["default-docker"] { defaultDocker = try Self.scope(value, at: "default-docker", fail: fail) }
-        if let value = top["docker"], !(value is NSNull) {
-            guard let scopes = value as? [String: Any] else { throw fail("\"docker\" is not a mapping of scopes") }
-            for (name, value) in scopes {
+        if let value = top["docker"], !Self.isNull(value) {
+            for (name, value) in try Self.fields(of: value, at: "\"docker\"", allowed: nil, fail: fail) {
                 guard !name.isEmpty, !name.contains(where: { $0.isWhitespace || $0.isNewline }) else { throw fail("docker scope \"\(name)\" is no scope") }
                 docker[name] = try Self.scope(value, at: "docker \"\(name)\"", fail: fail)
             }
         }
     }
 
-    static func scope(_ value: Any, at place: String, fail: (String) -> TrustPolicyError) throws -> Scope {
-        if value is NSNull { return Scope() }
-        guard let fields = value as? [String: Any] else { throw fail("\(place) is not a mapping") }
-        let known = ["lookaside", "lookaside-staging", "sigstore", "sigstore-staging", "use-sigstore-attachments"]
-        if let unknown = fields.keys.sorted().first(where: { !known.contains($0) }) {
-            throw fail("\(place) has an unknown key \"\(unknown)\" (known: \(known.joined(separator: ", ")))")
+    /// The deepest nesting of `[` and `{` in `data`, counted everywhere (in strings too: an
+    /// overestimate only refuses a strange file).
+    static func flowNesting(of data: Data) -> Int {
+        var depth = 0, deepest = 0
+        for byte in data {
+            if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
+                depth += 1
+                deepest = max(deepest, depth)
+            } else if (byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}")) && depth > 0 {
+                depth -= 1
+            }
         }
+        return deepest
+    }
+
+    static func isNull(_ node: Node) -> Bool { node.scalar.flatMap(NSNull.construct(from:)) != nil }
+
+    /// The entries of the mapping `node`, each key a string given once (and, with `allowed`, one
+    /// of those).
+    static func fields(of node: Node, at place: String, allowed: [String]?, fail: (String) -> TrustPolicyError) throws -> [String: Node] {
+        guard let mapping = node.mapping else { throw fail("\(place) is not a mapping") }
+        var fields: [String: Node] = [:]
+        for (key, value) in mapping {
+            guard let name = key.scalar?.string else { throw fail("\(place) has a key that is not a string") }
+            if let allowed, !allowed.contains(name) {
+                throw fail("\(place) has an unknown key \"\(name)\" (known: \(allowed.joined(separator: ", ")))")
+            }
+            guard fields.updateValue(value, forKey: name) == nil else { throw fail("\(place) has the key \"\(name)\" twice") }
+        }
+        return fields
+    }
+
+    static func scope(_ node: Node, at place: String, fail: (String) -> TrustPolicyError) throws -> Scope {
+        if isNull(node) { return Scope() }
+        let known = ["lookaside", "lookaside-staging", "sigstore", "sigstore-staging", "use-sigstore-attachments"]
+        let fields = try fields(of: node, at: place, allowed: known, fail: fail)
         func url(_ key: String) throws -> String? {
             guard let value = fields[key] else { return nil }
-            guard let text = value as? String, let parsed = URL(string: text), let scheme = parsed.scheme?.lowercased(),
+            guard let text = value.scalar?.string, let parsed = URL(string: text), let scheme = parsed.scheme?.lowercased(),
                 ["http", "https", "file"].contains(scheme)
             else {
                 throw fail("\(place): \"\(key)\" is not an http://, https:// or file:// URL")
@@ -136,7 +168,7 @@ public struct SignatureStorage: Equatable, Sendable {
         scope.lookaside = try url("lookaside") ?? url("sigstore")
         scope.lookasideStaging = try url("lookaside-staging") ?? url("sigstore-staging")
         if let value = fields["use-sigstore-attachments"] {
-            guard let flag = value as? Bool else { throw fail("\(place): \"use-sigstore-attachments\" is not true or false") }
+            guard let flag = value.bool else { throw fail("\(place): \"use-sigstore-attachments\" is not true or false") }
             scope.useSigstoreAttachments = flag
         }
         return scope
