@@ -21,7 +21,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-crypto", "3.0.0"..<"5.0.0"),
+        // 4: _CryptoExtras reads Ed25519 public keys from PEM.
+        .package(url: "https://github.com/apple/swift-crypto", "4.0.0"..<"5.0.0"),
         // TOML (toml++ underneath) for mbctl's configuration file and registries.conf.
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         // YAML for registries.d, where containers/image keeps where signatures are.

@@ -25,12 +25,7 @@ extension RegistryClient {
             case 404:
                 return nil
             case 301, 302, 303, 307, 308:
-                guard let location = response.headers["Location"], let next = URL(string: location, relativeTo: URL(string: current))?.absoluteURL,
-                    let nextScheme = next.scheme?.lowercased(), nextScheme == "https" || (nextScheme == "http" && current.lowercased().hasPrefix("http:"))
-                else {
-                    throw RegistryError.redirectRefused(url: current, reason: "to \(response.headers["Location"] ?? "nowhere") is not allowed")
-                }
-                current = next.absoluteString
+                current = try RegistrySession.redirectTarget(location: response.headers["Location"], of: current, allowsPlainHTTP: false)
             default:
                 try Self.check(response, what: "signature \(url)")
             }

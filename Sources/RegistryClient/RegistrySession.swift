@@ -129,6 +129,12 @@ actor RegistrySession {
     /// Where a `Location` header of a response from `url` points: resolved against it, http or
     /// https only, plain HTTP only where this registry may be spoken to so.
     func resolve(location: String?, of url: String) throws -> String {
+        try Self.redirectTarget(location: location, of: url, allowsPlainHTTP: allowsPlainHTTP)
+    }
+
+    /// Where a `Location` header of a response from `url` points: resolved against it, http or
+    /// https only, plain HTTP only from plain HTTP or where `allowsPlainHTTP`.
+    static func redirectTarget(location: String?, of url: String, allowsPlainHTTP: Bool) throws -> String {
         guard let location, let next = URL(string: location, relativeTo: URL(string: url))?.absoluteURL,
             let scheme = next.scheme?.lowercased()
         else {

@@ -13,13 +13,13 @@ public struct ImageVerifier: Sendable {
     public let policy: ContainersPolicy
     /// The policy's file, for records and messages.
     public let policySource: String
-    /// Where key paths are read (`--root`); `/` for the running system.
-    public let root: String
+    /// The directory key paths are read under (`--root`); nil for the running system.
+    public let root: String?
 
     /// The largest key file read.
     static let keyFileLimit = 1 << 20
 
-    public init(policy: ContainersPolicy, policySource: String, root: String = "/") {
+    public init(policy: ContainersPolicy, policySource: String, root: String? = nil) {
         self.policy = policy
         self.policySource = policySource
         self.root = root
@@ -118,7 +118,7 @@ public struct ImageVerifier: Sendable {
         switch source {
         case .paths(let paths):
             return try paths.map { path in
-                let file = root == "/" ? path : root + path
+                let file = (root ?? "") + path
                 guard let data = try RegularFileOpening.contents(of: file, limit: Self.keyFileLimit) else {
                     throw TrustPolicyError.invalidKey(source: file, reason: "there is no such file")
                 }
@@ -135,15 +135,9 @@ public struct ImageVerifier: Sendable {
         _ signatures: [SigstoreSignature], keys: [(key: SigstorePublicKey, source: String)], signedIdentity: SignedIdentity,
         subject: PolicySubject, manifest: Digest, image: String
     ) throws -> String {
-        guard !signatures.isEmpty else { throw TrustPolicyError.refused(image: image, reason: "unsigned: it has no sigstore signature") }
-        var faults: [SignatureFault] = []
-        for signature in signatures {
-            switch Self.check(signature, keys: keys, signedIdentity: signedIdentity, subject: subject, manifest: manifest) {
-            case .success(let accepted): return accepted
-            case .failure(let fault): faults.append(fault)
-            }
+        try Self.firstAccepted(signatures, kind: "sigstore", image: image) { signature in
+            Self.check(signature, keys: keys, signedIdentity: signedIdentity, subject: subject, manifest: manifest)
         }
-        throw TrustPolicyError.refused(image: image, reason: Self.summary(of: faults))
     }
 
     /// How one simple-signing signature of `signatures` meets a `signedBy` requirement, or the
@@ -151,22 +145,28 @@ public struct ImageVerifier: Sendable {
     func acceptSimpleSigning(
         _ signatures: [Data], keyring: GPGKeyring, signedIdentity: SignedIdentity, subject: PolicySubject, manifest: Digest, image: String
     ) throws -> String {
-        guard !signatures.isEmpty else { throw TrustPolicyError.refused(image: image, reason: "unsigned: it has no simple-signing (GPG) signature") }
-        var faults: [SignatureFault] = []
-        for signature in signatures {
-            switch keyring.verify(signature) {
-            case .failure(let fault):
-                faults.append(fault)
-            case .success(let (contents, fingerprint)):
-                switch Self.checkPayload(
-                    contents, type: SignaturePayload.simpleSigningType, signedIdentity: signedIdentity, subject: subject, manifest: manifest)
-                {
-                case .success(let name): return "signedBy GPG key \(fingerprint) as \(name)"
-                case .failure(let fault): faults.append(fault)
-                }
+        try Self.firstAccepted(signatures, kind: "simple-signing (GPG)", image: image) { signature in
+            keyring.verify(signature).flatMap { contents, fingerprint in
+                Self.checkPayload(contents, type: SignaturePayload.simpleSigningType, signedIdentity: signedIdentity, subject: subject, manifest: manifest)
+                    .map { "signedBy GPG key \(fingerprint) as \($0)" }
             }
         }
-        throw TrustPolicyError.refused(image: image, reason: Self.summary(of: faults))
+    }
+
+    /// What `check` says of the first signature it accepts; a refusal of `image` counting why
+    /// not, when it accepts none ("unsigned" when there is none of `kind`).
+    static func firstAccepted<Signature>(
+        _ signatures: [Signature], kind: String, image: String, _ check: (Signature) -> Result<String, SignatureFault>
+    ) throws -> String {
+        guard !signatures.isEmpty else { throw TrustPolicyError.refused(image: image, reason: "unsigned: it has no \(kind) signature") }
+        var faults: [SignatureFault] = []
+        for signature in signatures {
+            switch check(signature) {
+            case .success(let accepted): return accepted
+            case .failure(let fault): faults.append(fault)
+            }
+        }
+        throw TrustPolicyError.refused(image: image, reason: summary(of: faults))
     }
 
     /// The name a verified payload vouches for, when it is one for `manifest` that
@@ -200,8 +200,8 @@ public struct ImageVerifier: Sendable {
             .map { "sigstoreSigned by \(signer.key.kind) key \(signer.key.fingerprint) (\(signer.source)) as \($0)" }
     }
 
-    /// "3 signatures tried, none accepted: 2 made by a key the policy does not trust, 1 for
-    /// another image (sha256:…)"; a single fault is said as it is.
+    /// "none of its 3 signatures matches the policy: 2 made by a key the policy does not trust,
+    /// 1 for another image (sha256:…)"; a single fault as "its one signature is …".
     static func summary(of faults: [SignatureFault]) -> String {
         if faults.count == 1, let only = faults.first { return "its one signature is \(only)" }
         var counts: [(String, Int)] = []

@@ -92,7 +92,7 @@ struct RegistryOptions: ParsableArguments {
         var access = ImageAccess(registry: try registryConfiguration(defaults: file, root: root), platform: chosenPlatform, cacheDirectory: cache)
         access.jobs = jobs ?? file.jobs ?? 4
         access.trust = try ImageTrust.load(
-            policy: policy, registriesDirectory: registriesDirectory, root: root ?? "/", home: ProcessInfo.processInfo.environment["HOME"])
+            policy: policy, registriesDirectory: registriesDirectory, root: root, home: ProcessInfo.processInfo.environment["HOME"])
         return access
     }
 }

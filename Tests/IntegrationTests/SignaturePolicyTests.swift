@@ -103,11 +103,14 @@ import Testing
 
     /// What skopeo decides for `image` under `policy` (true: it copies the image).
     func skopeoAccepts(_ image: String, policy: String) throws -> Bool {
+        try skopeoAccepts(location: "docker://\(registry.host)/\(image)", policy: policy)
+    }
+
+    /// What skopeo decides for the image at `location` under `policy`.
+    func skopeoAccepts(location: String, policy: String) throws -> Bool {
         let result = try runCommand(
-            [
-                "skopeo", "copy", "--quiet", "--policy", policy, "--src-tls-verify=false", "docker://\(registry.host)/\(image)",
-                "oci:\(work)/skopeo-\(UUID().uuidString.prefix(8)):t",
-            ], check: false)
+            ["skopeo", "copy", "--quiet", "--policy", policy, "--src-tls-verify=false", location, "oci:\(work)/skopeo-\(UUID().uuidString.prefix(8)):t"],
+            check: false)
         #expect(result.status == 0 || result.stderr.contains("rejected"), "skopeo failed otherwise: \(result.stderr)")
         return result.status == 0
     }
@@ -305,5 +308,28 @@ import Testing
             }
         }
         #expect(server.log.contains("GET /apps/gpg@sha256="), "mbctl never asked the lookaside store: \(server.log)")
+    }
+
+    @Test func layoutsAreLookedUpByPathAndRefusedBeforeTheyAreRead() throws {
+        defer { cleanUp() }
+        try Self.image.write(toFile: "\(work)/spec.json", atomically: true, encoding: .utf8)
+        let layout = "\(work)/layouts/app"
+        try runCommand(["python3", "\(TestPaths.fixtures)/make-image.py", "\(work)/spec.json", layout])
+        let oci = #"{"default": [\#(Self.reject)], "transports": {"oci": {"\#(work)/layouts": [\#(Self.anything)]}}}"#
+        let scoped = "\(work)/oci-policy.json"
+        try oci.write(toFile: scoped, atomically: true, encoding: .utf8)
+        for (policy, accepted, reason) in [
+            (scoped, true, ""), (try policy(default: Self.reject), false, "rejected by policy for default"),
+            (try policy(default: signedBy()), false, "unsigned: default requires a signature, and oci: images carry none"),
+        ] {
+            #expect(try skopeoAccepts(location: "oci:\(layout):t", policy: policy) == accepted, "skopeo, \(policy)")
+            let target = "\(work)/out-\(UUID().uuidString.prefix(8))"
+            let result = try runMbctl(["oci", "download", "--policy", policy, "--cache-dir", "\(work)/cache", "oci:\(layout):t", target])
+            #expect((result.status == 0) == accepted, "\(result.stderr)")
+            if !accepted {
+                #expect(result.stderr.contains("oci:\(layout):t is refused by the signature policy: \(reason)"), "\(result.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: target))
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import OCILayout
 import RegistryClient
 import Testing
+import TestSupport
 import TrustPolicy
 
 /// OpenPGP "simple signing" signatures (containers/image's fixtures, made by atomic and skopeo)
@@ -19,7 +20,7 @@ struct SimpleSigningVerificationTests {
         async throws -> ImageVerification
     {
         let policy = """
-            {"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "\(Self.fixtures.appendingPathComponent(key).path)", "signedIdentity": \(identity)}]}
+            {"default": [{"type": "signedBy", "keyType": "GPGKeys", "keyPath": "\(key.hasPrefix("/") ? key : Self.fixtures.appendingPathComponent(key).path)", "signedIdentity": \(identity)}]}
             """
         let reference = try ImageReference(parsing: image)
         let simple = try signatures.map { try Data(contentsOf: $0.hasPrefix("/") ? URL(fileURLWithPath: $0) : Self.fixtures.appendingPathComponent($0)) }
@@ -74,5 +75,25 @@ struct SimpleSigningVerificationTests {
         ) {
             _ = try await verify(key: "cosign.pub", signatures: ["dir-img-valid-signature-1"])
         }
+    }
+
+    @Test func aSignatureThatUnpacksIntoTooMuchIsRefusedWithoutHoldingIt() async throws {
+        // A compressed OpenPGP message: 8 MiB of zeros signed by a trusted key is a few KiB.
+        let work = NSTemporaryDirectory() + "mbctl-gpg-bomb-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: "\(work)/home", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        defer {
+            _ = try? runCommand(["gpgconf", "--kill", "gpg-agent"], environment: ["GNUPGHOME": "\(work)/home", "PATH": "/usr/bin:/bin"], check: false)
+            try? FileManager.default.removeItem(atPath: work)
+        }
+        let environment = ["GNUPGHOME": "\(work)/home", "PATH": "/usr/bin:/bin"]
+        try runCommand(
+            ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", "bomb <bomb@mbctl.invalid>", "ed25519", "sign", "never"],
+            environment: environment)
+        try Data(count: 8 << 20).write(to: URL(fileURLWithPath: "\(work)/zeros"))
+        try runCommand(["gpg", "--batch", "--yes", "--output", "\(work)/zeros.sig", "--sign", "\(work)/zeros"], environment: environment)
+        try runCommand(["sh", "-c", "gpg --batch --export > \(work)/bomb.gpg"], environment: environment)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: "\(work)/zeros.sig")).count < 1 << 20)
+        let reason = try await refusal(key: "\(work)/bomb.gpg", signatures: ["\(work)/zeros.sig"])
+        #expect(reason == "its one signature is malformed: its signed contents are larger than 1048576 bytes")
     }
 }

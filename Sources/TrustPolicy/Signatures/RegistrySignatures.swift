@@ -10,12 +10,15 @@ import RegistryClient
 ///
 /// What the registry sends is hostile: the attachment manifest is read with the manifest size
 /// limit and verified against the registry's digest, at most ``signatureLimit`` signatures are
-/// read, each payload at most ``SigstoreSignature/payloadLimit`` bytes and verified against its
+/// read, each signature or payload at most ``sizeLimit`` bytes and verified against its
 /// digest. An attachment that does not exist means "no signatures".
 public struct RegistrySignatures: SignatureSource {
     /// The most signatures read from one attachment (containers/image reads at most 128
     /// lookaside signatures).
     public static let signatureLimit = 128
+    /// The largest signature (or sigstore payload) read: containers/image's limit for a
+    /// signature body.
+    public static let sizeLimit: Int64 = 4 << 20
 
     let client: RegistryClient
     let endpoint: RegistriesConfiguration.Endpoint
@@ -34,7 +37,7 @@ public struct RegistrySignatures: SignatureSource {
         var signatures: [Data] = []
         for index in 1...Self.signatureLimit {
             let url = "\(lookaside)@\(digest.algorithm)=\(digest.encoded)/signature-\(index)"
-            guard let signature = try await client.fetchLookaside(url, limit: SigstoreSignature.payloadLimit) else { return signatures }
+            guard let signature = try await client.fetchLookaside(url, limit: Self.sizeLimit) else { return signatures }
             signatures.append(signature)
         }
         throw RegistryError.invalidResponse(url: lookaside, reason: "the lookaside store holds more than \(Self.signatureLimit) signatures")
@@ -61,7 +64,7 @@ public struct RegistrySignatures: SignatureSource {
         var signatures: [SigstoreSignature] = []
         for layer in layers {
             let payload = try await client.fetchSmallBlob(
-                layer, of: image, asMirror: endpoint.isMirror, insecure: endpoint.insecure, limit: SigstoreSignature.payloadLimit)
+                layer, of: image, asMirror: endpoint.isMirror, insecure: endpoint.insecure, limit: Self.sizeLimit)
             signatures.append(SigstoreSignature(payload: payload, annotations: layer.annotations ?? [:]))
         }
         return signatures

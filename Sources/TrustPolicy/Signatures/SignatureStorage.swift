@@ -38,20 +38,6 @@ public struct SignatureStorage: Equatable, Sendable {
         self.docker = docker
     }
 
-    /// The registries.d directory to read: `explicit` (`--registries.d`), else the user's
-    /// `~/.config/containers/registries.d` when it exists, else `/etc/containers/registries.d`,
-    /// both under `root`.
-    public static func directory(explicit: String?, root: String, home: String?) -> String {
-        if let explicit { return explicit }
-        let base = root == "/" ? "" : root
-        if let home, !home.isEmpty {
-            let user = "\(base)\(home)/.config/containers/registries.d"
-            var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: user, isDirectory: &isDirectory), isDirectory.boolValue { return user }
-        }
-        return "\(base)/etc/containers/registries.d"
-    }
-
     /// What the `*.yaml` files of `directory` say together (nothing, when it does not exist).
     public static func load(directory: String) throws -> SignatureStorage {
         let names: [String]

@@ -15,9 +15,6 @@ public enum SigstorePublicKey: Sendable {
     case ed25519(Curve25519.Signing.PublicKey)
     case rsa(_RSA.Signing.PublicKey)
 
-    /// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410), before the 32 key bytes.
-    static let ed25519InfoPrefix: [UInt8] = [0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]
-
     /// The one key in `pem`; nil when it holds none of the kinds above.
     public init?(pem: String) {
         if let key = try? P256.Signing.PublicKey(pemRepresentation: pem) {
@@ -28,10 +25,7 @@ public enum SigstorePublicKey: Sendable {
             self = .p521(key)
         } else if let key = try? _RSA.Signing.PublicKey(pemRepresentation: pem) {
             self = .rsa(key)
-        } else if let der = Self.pemBody(pem, label: "PUBLIC KEY"), der.count == Self.ed25519InfoPrefix.count + 32,
-            der.starts(with: Self.ed25519InfoPrefix),
-            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: der.dropFirst(Self.ed25519InfoPrefix.count))
-        {
+        } else if let key = try? Curve25519.Signing.PublicKey(pemRepresentation: pem) {
             self = .ed25519(key)
         } else {
             return nil
@@ -57,7 +51,7 @@ public enum SigstorePublicKey: Sendable {
         case .p256(let key): info = key.derRepresentation
         case .p384(let key): info = key.derRepresentation
         case .p521(let key): info = key.derRepresentation
-        case .ed25519(let key): info = Data(Self.ed25519InfoPrefix) + key.rawRepresentation
+        case .ed25519(let key): info = key.derRepresentation
         case .rsa(let key): info = key.derRepresentation
         }
         return "sha256:" + SHA256.hash(data: info).map { String(format: "%02x", $0) }.joined()
@@ -81,13 +75,5 @@ public enum SigstorePublicKey: Sendable {
         case .rsa(let key):
             return key.isValidSignature(_RSA.Signing.RSASignature(rawRepresentation: signature), for: digest, padding: .insecurePKCS1v1_5)
         }
-    }
-
-    /// The bytes of the first PEM block labelled `label` in `text`.
-    static func pemBody(_ text: String, label: String) -> Data? {
-        let begin = "-----BEGIN \(label)-----", end = "-----END \(label)-----"
-        guard let start = text.range(of: begin), let stop = text.range(of: end, range: start.upperBound..<text.endIndex) else { return nil }
-        let base64 = text[start.upperBound..<stop.lowerBound].filter { !$0.isWhitespace }
-        return Data(base64Encoded: String(base64))
     }
 }

@@ -13,9 +13,6 @@ public struct SigstoreSignature: Sendable, Equatable {
     public static let certificateAnnotation = "dev.sigstore.cosign/certificate"
     public static let bundleAnnotation = "dev.sigstore.cosign/bundle"
 
-    /// The largest payload read: containers/image's limit for a signature body.
-    public static let payloadLimit: Int64 = 4 << 20
-
     public var payload: Data
     public var annotations: [String: String]
 

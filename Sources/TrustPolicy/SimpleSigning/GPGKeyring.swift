@@ -82,21 +82,24 @@ final class GPGKeyring {
         try? FileManager.default.removeItem(atPath: home)
     }
 
+    /// The most signed contents gpg may hand back: a simple-signing payload is a few hundred
+    /// bytes, and an OpenPGP message may be compressed, so a small signature could otherwise
+    /// unpack into gigabytes.
+    static let contentsLimit = 1 << 20
+
     /// The signed contents of `signature` (an OpenPGP signed message) and the fingerprint of the
     /// primary key that made it, when one of this keyring's keys made it validly; otherwise why not.
     func verify(_ signature: Data) -> Result<(contents: Data, fingerprint: String), SignatureFault> {
-        var plain: gpgme_data_t?
-        guard gpgme_data_new(&plain) == 0, let plain else { return .failure(.malformed("gpgme cannot hold the signed contents")) }
-        var contents: Data?
-        defer {
-            if contents == nil { gpgme_data_release(plain) }
-        }
+        let sink = BoundedSink(limit: Self.contentsLimit)
         let verified: gpgme_error_t
         do {
-            verified = try Self.withData(signature) { signed in gpgme_op_verify(context, signed, nil, plain) }
+            verified = try sink.withData { plain in
+                try Self.withData(signature) { signed in gpgme_op_verify(context, signed, nil, plain) }
+            }
         } catch {
             return .failure(.malformed("gpgme cannot read it"))
         }
+        guard !sink.overflowed else { return .failure(.malformed("its signed contents are larger than \(Self.contentsLimit) bytes")) }
         guard gpgme_err_code(verified) == GPG_ERR_NO_ERROR else { return .failure(.malformed("it is no OpenPGP signature (\(Self.text(verified)))")) }
         guard let result = gpgme_op_verify_result(context)?.pointee, let first = result.signatures, first.pointee.next == nil else {
             return .failure(.malformed("it does not hold exactly one OpenPGP signature"))
@@ -110,18 +113,10 @@ final class GPGKeyring {
         }
         // A subkey's signature names the subkey: the primary key is the one the policy lists.
         var key: gpgme_key_t?
-        guard gpgme_get_key(context, signer, &key, 0) == 0, let key, let primary = key.pointee.subkeys?.pointee.fpr else { return .failure(.otherKey) }
-        let fingerprint = String(cString: primary)
-        gpgme_key_unref(key)
-        guard fingerprints.contains(fingerprint) else { return .failure(.otherKey) }
-        var length = 0
-        guard let bytes = gpgme_data_release_and_get_mem(plain, &length) else {
-            contents = Data()
-            return .failure(.malformed("the signed contents are empty"))
-        }
-        contents = Data(bytes: bytes, count: length)
-        gpgme_free(bytes)
-        return .success((contents ?? Data(), fingerprint))
+        guard gpgme_get_key(context, signer, &key, 0) == 0, let key else { return .failure(.otherKey) }
+        defer { gpgme_key_unref(key) }
+        guard let primary = key.pointee.subkeys?.pointee.fpr, fingerprints.contains(String(cString: primary)) else { return .failure(.otherKey) }
+        return .success((sink.data, String(cString: primary)))
     }
 
     private static func withData<T>(_ data: Data, _ body: (gpgme_data_t) throws -> T) throws -> T {
@@ -141,4 +136,39 @@ final class GPGKeyring {
     }
 
     private static func text(_ error: gpgme_error_t) -> String { String(cString: gpgme_strerror(error)) }
+}
+
+/// Where gpgme writes the signed contents: kept in memory up to `limit` bytes; a write past it
+/// fails (with `EFBIG`, as gpgme's write callback must set `errno`), which stops gpg.
+private final class BoundedSink {
+    let limit: Int
+    private(set) var data = Data()
+    private(set) var overflowed = false
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Runs `body` with a gpgme data object writing here, released before this returns.
+    func withData<T>(_ body: (gpgme_data_t) throws -> T) throws -> T {
+        var callbacks = gpgme_data_cbs()
+        callbacks.write = { handle, buffer, size in
+            guard let handle, let buffer else { return -1 }
+            let sink = Unmanaged<BoundedSink>.fromOpaque(handle).takeUnretainedValue()
+            guard sink.data.count + size <= sink.limit else {
+                sink.overflowed = true
+                errno = EFBIG
+                return -1
+            }
+            sink.data.append(buffer.assumingMemoryBound(to: UInt8.self), count: size)
+            return size
+        }
+        return try withUnsafeMutablePointer(to: &callbacks) { table in
+            var handle: gpgme_data_t?
+            let error = gpgme_data_new_from_cbs(&handle, table, Unmanaged.passUnretained(self).toOpaque())
+            guard gpgme_err_code(error) == GPG_ERR_NO_ERROR, let handle else {
+                throw TrustPolicyError.invalidKey(source: "gpgme", reason: "cannot hold the signed contents: \(String(cString: gpgme_strerror(error)))")
+            }
+            defer { gpgme_data_release(handle) }
+            return try withExtendedLifetime(self) { try body(handle) }
+        }
+    }
 }
