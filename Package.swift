@@ -7,7 +7,7 @@
 //     <- every library
 //   OCILayout  <- RegistryClient, ImageArchive (libarchive)
 //   OCILayout, ConfinedFilesystem <- LayerUnpacker (libarchive)
-//   RegistryClient, OCILayout <- TrustPolicy (signature policy, sigstore signatures)
+//   RegistryClient, OCILayout <- TrustPolicy (signature policy, verifying and making signatures)
 //   ImageAccess (getting images: location, source, store, layers) uses those;
 //   Man8S uses all of them; mbctl only parses arguments and prints.
 import Foundation
@@ -91,11 +91,18 @@ let package = Package(
             pkgConfig: "gpgme",
             providers: [.apt(["libgpgme-dev"])]
         ),
+        // libsodium: scrypt and the NaCl secretbox that seal cosign's encrypted private keys,
+        // which swift-crypto does not offer.
+        .systemLibrary(
+            name: "CSodium",
+            pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"])]
+        ),
         // Signatures checked with swift-crypto (ECDSA, Ed25519, and RSA from _CryptoExtras).
         .target(
             name: "TrustPolicy",
             dependencies: [
-                "RegistryClient", "OCILayout", "SystemErrors", "BlockingWork", "CGPGME", .product(name: "Crypto", package: "swift-crypto"),
+                "RegistryClient", "OCILayout", "SystemErrors", "BlockingWork", "CGPGME", "CSodium", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"), .product(name: "Yams", package: "Yams"),
             ]
         ),

@@ -13,6 +13,12 @@ public enum ImageLocation: Sendable, Equatable, CustomStringConvertible {
     case ociArchive(path: String, tag: String?)
     case dockerArchive(path: String, reference: String?)
 
+    /// Whether this is an image in a registry (`docker://`).
+    public var isRegistry: Bool {
+        if case .registry = self { return true }
+        return false
+    }
+
     /// skopeo transports mbctl does not read, named so the error can say so.
     static let foreignTransports = ["dir", "containers-storage", "docker-daemon", "ostree", "sif", "tarball"]
 

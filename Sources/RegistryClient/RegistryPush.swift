@@ -31,16 +31,47 @@ extension RegistryClient {
     /// although its answer was lost is not sent again), then a chunked upload goes on where the
     /// registry says it stands, anything else starts over.
     public func pushBlob(
-        _ descriptor: Descriptor, file: @Sendable () async throws -> String, to reference: ImageReference,
+        _ descriptor: Descriptor, file: @escaping @Sendable () async throws -> String, to reference: ImageReference,
         mountFrom: ImageReference? = nil, chunkSize: Int64? = nil, progress: TransferEventHandler? = nil
     ) async throws -> BlobPushOutcome {
-        let outcome = try await uploadBlob(descriptor, file: file, to: reference, mountFrom: mountFrom, chunkSize: chunkSize, progress: progress)
+        let outcome = try await uploadBlob(
+            descriptor, content: .file(file), to: reference, mountFrom: mountFrom, chunkSize: chunkSize, progress: progress)
         progress?(.blobPushed(descriptor, outcome))
         return outcome
     }
 
+    /// Puts the small blob `bytes` (a signature's payload, a config made here) into
+    /// `reference`'s repository under `descriptor`, in one request, unless it is there.
+    public func pushBlob(
+        _ descriptor: Descriptor, bytes: Data, to reference: ImageReference, progress: TransferEventHandler? = nil
+    ) async throws -> BlobPushOutcome {
+        guard Int64(bytes.count) == descriptor.size, Digest.sha256(of: bytes) == descriptor.digest else {
+            throw RegistryError.digestMismatch(
+                what: "blob to push to \(reference.repository)", expected: descriptor.digest.description, actual: Digest.sha256(of: bytes).description)
+        }
+        return try await uploadBlob(descriptor, content: .bytes([UInt8](bytes)), to: reference, mountFrom: nil, chunkSize: nil, progress: progress)
+    }
+
+    /// What an upload sends: the verified file of a blob (asked for only when it must be sent)
+    /// or bytes in memory.
+    private enum UploadContent {
+        case file(@Sendable () async throws -> String)
+        case bytes([UInt8])
+
+        /// A request body sending `length` bytes from `offset`.
+        func body() async throws -> @Sendable (_ offset: Int64, _ length: Int64) -> HTTPRequestBody {
+            switch self {
+            case .file(let file):
+                let path = try await file()
+                return { .file(path: path, offset: $0, length: $1) }
+            case .bytes(let bytes):
+                return { .bytes(Array(bytes[Int($0)..<Int($0 + $1)])) }
+            }
+        }
+    }
+
     private func uploadBlob(
-        _ descriptor: Descriptor, file: @Sendable () async throws -> String, to reference: ImageReference,
+        _ descriptor: Descriptor, content: UploadContent, to reference: ImageReference,
         mountFrom: ImageReference?, chunkSize: Int64?, progress: TransferEventHandler?
     ) async throws -> BlobPushOutcome {
         if try await hasBlob(descriptor, in: reference, progress: progress) { return .alreadyThere }
@@ -74,7 +105,7 @@ extension RegistryClient {
                 }
                 location = try await session.resolve(location: answer.headers["Location"], of: start)
             }
-            let path = try await file()
+            let body = try await content.body()
             progress?(.uploadStarted(descriptor))
             let report: @Sendable (Int64, Int64) -> Void = { offset, sent in
                 progress?(.uploadProgress(descriptor.digest, completed: offset + sent, total: descriptor.size))
@@ -87,7 +118,7 @@ extension RegistryClient {
                     let response = try await session.send(
                         .patch, url: location, scope: scope,
                         headers: [("Content-Type", "application/octet-stream"), ("Content-Range", "\(offset)-\(offset + length - 1)")],
-                        body: .file(path: path, offset: offset, length: length), uploadProgress: { report(start, $0) })
+                        body: body(offset, length), uploadProgress: { report(start, $0) })
                     guard response.status == 202 else {
                         try Self.check(response, what: "chunk of \(descriptor.digest)")
                         throw RegistryError.invalidResponse(url: location, reason: "status \(response.status) for a chunk (202 expected)")
@@ -103,7 +134,7 @@ extension RegistryClient {
             let finish = location + (location.contains("?") ? "&" : "?") + "digest=\(descriptor.digest)"
             let response = try await session.send(
                 .put, url: finish, scope: scope, headers: [("Content-Type", "application/octet-stream")],
-                body: .file(path: path, offset: sentBefore, length: rest), uploadProgress: { report(sentBefore, $0) })
+                body: body(sentBefore, rest), uploadProgress: { report(sentBefore, $0) })
             guard response.status == 201 else {
                 try Self.check(response, what: "upload of \(descriptor.digest)")
                 throw RegistryError.invalidResponse(url: finish, reason: "status \(response.status) where the upload should end (201)")

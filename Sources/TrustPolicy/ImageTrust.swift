@@ -17,10 +17,10 @@ public struct ImageTrust: Sendable {
         self.root = root
     }
 
-    /// The lookaside store of `reference`'s repository: what registries.d names, else
-    /// containers/image's built-in directory (under `root`).
-    public func lookaside(for reference: ImageReference) -> String {
-        storage.lookaside(for: reference)
+    /// The lookaside store of `reference`'s repository (to read, or with `writing` to write
+    /// to): what registries.d names, else containers/image's built-in directory (under `root`).
+    public func lookaside(for reference: ImageReference, writing: Bool = false) -> String {
+        storage.lookaside(for: reference, writing: writing)
             ?? SignatureStorage.append(reference.repository, to: "file://" + (root ?? "") + SignatureStorage.builtinLookaside)
     }
 

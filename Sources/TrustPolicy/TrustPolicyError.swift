@@ -8,6 +8,10 @@ public enum TrustPolicyError: Error, Equatable, Sendable, CustomStringConvertibl
     case invalidKey(source: String, reason: String)
     /// The policy refuses `image`.
     case refused(image: String, reason: String)
+    /// A key to sign with (a cosign private key, a GPG secret key) cannot be used.
+    case invalidSigningKey(source: String, reason: String)
+    /// Signatures of `image` cannot be stored where registries.d says, or not at all.
+    case signaturesNotStorable(image: String, reason: String)
 
     public var description: String {
         switch self {
@@ -15,6 +19,8 @@ public enum TrustPolicyError: Error, Equatable, Sendable, CustomStringConvertibl
         case .invalidRegistriesDirectory(let source, let reason): return "the registries.d file \(source) cannot be used: \(reason)"
         case .invalidKey(let source, let reason): return "the policy's key \(source) cannot be used: \(reason)"
         case .refused(let image, let reason): return "\(image) is refused by the signature policy: \(reason)"
+        case .invalidSigningKey(let source, let reason): return "the signing key \(source) cannot be used: \(reason)"
+        case .signaturesNotStorable(let image, let reason): return "signatures of \(image) cannot be stored: \(reason)"
         }
     }
 }

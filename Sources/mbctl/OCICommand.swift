@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import ImageAccess
 import Man8S
+import RegistryClient
+import TrustPolicy
 
 struct OCICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,11 +32,22 @@ struct OCICommand: AsyncParsableCommand {
                 the source's own bytes, so the pushed digest is the source's. This is how a site \
                 seeds its registry or mirror from an archive carried offline.
 
+                A push takes the source's signatures of the pushed manifest along (sigstore \
+                attachments, lookaside signatures; --remove-signatures drops them), and signs: \
+                --sign-by-sigstore-private-key adds a cosign signature to the registry's \
+                sha256-HEX.sig attachment (registries.d must set use-sigstore-attachments for the \
+                destination), --sign-by a GPG simple signature to the file:// lookaside \
+                registries.d names (lookaside-staging, else lookaside, else \
+                /var/lib/containers/sigstore). When signatures cannot be stored, nothing is pushed. \
+                An OCI layout or archive holds no signatures.
+
                 Examples:
                   mbctl oci copy docker://busybox:latest oci:/srv/images/busybox:latest
                   mbctl oci copy 127.0.0.1:5000/app:1.0 oci:./app --platform linux/arm64
                   mbctl oci copy --all docker://busybox:latest oci-archive:/media/usb/busybox.tar
                   mbctl oci copy --all oci-archive:/media/usb/busybox.tar docker://registry.site:5000/library/busybox:latest
+                  mbctl oci copy oci:./app:1.0 docker://registry.site:5000/app:1.0 \\
+                      --sign-by-sigstore-private-key /etc/mbctl/cosign.key --sign-passphrase-file /etc/mbctl/cosign.pass
                 """
         )
 
@@ -54,6 +67,26 @@ struct OCICommand: AsyncParsableCommand {
                 "Pushing, upload blobs larger than this many bytes in chunks of that size (default: each blob in one request).", valueName: "bytes"))
         var chunkSize: Int64?
 
+        @Flag(help: "Pushing, leave the source's signatures behind.")
+        var removeSignatures = false
+
+        @Option(
+            name: .customLong("sign-by-sigstore-private-key"),
+            help: ArgumentHelp("Sign what is pushed with this cosign private key (cosign's encrypted key file).", valueName: "file"))
+        var sigstorePrivateKey: String?
+
+        @Option(help: ArgumentHelp("Sign what is pushed with this GPG secret key of $GNUPGHOME (else ~/.gnupg).", valueName: "fingerprint"))
+        var signBy: String?
+
+        @Option(
+            help: ArgumentHelp(
+                "The signing key's passphrase, the first line of this file (default: asked on the terminal for a cosign key, gpg's agent for a GPG key).",
+                valueName: "file"))
+        var signPassphraseFile: String?
+
+        @Option(help: ArgumentHelp("The name signatures vouch for (default: DEST's).", valueName: "ref"))
+        var signIdentity: String?
+
         @Option(help: OCICommand.cacheHelp)
         var cacheDir: String?
 
@@ -65,6 +98,31 @@ struct OCICommand: AsyncParsableCommand {
 
         func validate() throws {
             if let chunkSize, chunkSize < 1 << 10 { throw ValidationError("--chunk-size must be at least 1024 bytes") }
+            if let signBy, signBy.isEmpty || signBy.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+                throw ValidationError("--sign-by takes a GPG key's fingerprint, ID or user ID")
+            }
+            if sigstorePrivateKey == nil, signBy == nil, signPassphraseFile != nil || signIdentity != nil {
+                throw ValidationError("--sign-passphrase-file and --sign-identity go with --sign-by-sigstore-private-key or --sign-by")
+            }
+        }
+
+        /// How to sign, as the options say (nil: not at all). A cosign key is opened here, so a
+        /// wrong passphrase stops the copy before anything is fetched.
+        func signing() async throws -> ImageSigning? {
+            guard sigstorePrivateKey != nil || signBy != nil else { return nil }
+            let passphrase = try signPassphraseFile.map(ImageSigning.passphrase(fromFile:))
+            var signing = ImageSigning(creator: "mbctl \(MbctlVersion.current)")
+            if let signIdentity {
+                signing.identity = PolicySubject.docker(try ImageReference(parsing: signIdentity)).identity
+            }
+            if let sigstorePrivateKey {
+                guard let passphrase = try passphrase ?? PassphrasePrompt.ask("Passphrase for \(sigstorePrivateKey): ") else {
+                    throw ValidationError("--sign-by-sigstore-private-key needs --sign-passphrase-file when there is no terminal to ask on")
+                }
+                signing.sigstoreKey = try await SigstorePrivateKey.load(path: sigstorePrivateKey, passphrase: passphrase)
+            }
+            if let signBy { signing.gpgKey = ImageSigning.GPGKey(identity: signBy, passphrase: passphrase) }
+            return signing
         }
 
         func run() async throws {
@@ -78,10 +136,11 @@ struct OCICommand: AsyncParsableCommand {
             var access = try registry.imageAccess(cache: cacheDir ?? host.layout(from: configuration).cache, file: configuration, root: host.root)
             access.uploadChunkSize = chunkSize
             let images = access
+            let signatures = CopySignatures(removeExisting: removeSignatures, signing: try await signing())
             let reporter = TransferReporter(quiet: quiet)
             let started = Date()
             let result = try await Interruption.cancellable {
-                try await images.copy(from: source, to: destination, allPlatforms: all, progress: reporter.handle)
+                try await images.copy(from: source, to: destination, allPlatforms: all, signatures: signatures, progress: reporter.handle)
             }
             reporter.finish()
             let seconds = String(format: "%.1f", Date().timeIntervalSince(started))
@@ -90,6 +149,9 @@ struct OCICommand: AsyncParsableCommand {
             if let pushed = result.pushed {
                 blobs =
                     "; blobs: \(pushed.uploaded) uploaded (\(TransferReporter.bytes(pushed.bytesUploaded))), \(pushed.mounted) mounted, \(pushed.alreadyThere) already there"
+            }
+            if result.signaturesCopied + result.signaturesMade > 0 {
+                blobs += "; signatures: \(result.signaturesCopied) copied, \(result.signaturesMade) made"
             }
             say("copied \(source) to \(result.destination) (\(result.root.digest), \(platforms)\(result.layerCount) layers\(blobs)) in \(seconds)s")
         }

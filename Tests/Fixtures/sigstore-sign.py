@@ -15,6 +15,13 @@ Debian's skopeo has sigstore compiled out, so the tests make them here with `cry
         [--payload-bytes N]     pad the payload's optional part to about N bytes (oversized)
         [--garbage]             a signature annotation that is not base64
     sigstore-sign.py payload DIGEST IDENTITY     print a payload
+    sigstore-sign.py cosign-key PRIVATE.pem PASSPHRASE OUT.key [--cost N]
+                                seal a key as cosign does (PKCS #8, scrypt N (32768), r 8, p 1,
+                                NaCl secretbox; PEM "ENCRYPTED SIGSTORE PRIVATE KEY")
+    sigstore-sign.py verify REGISTRY REPOSITORY DIGEST PUBLIC.pem
+                                check every signature in the image's attachment as cosign and
+                                containers/image check them; print one JSON line per signature
+                                ({"valid", "digest", "identity", "mediaType"}); none: no output
 The registry is spoken to over plain HTTP (a docker-registry on loopback without auth).
 """
 import base64
@@ -23,6 +30,9 @@ import json
 import sys
 import urllib.error
 import urllib.request
+
+import nacl.secret
+import nacl.utils
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
@@ -63,6 +73,54 @@ def sign_bytes(private_path, data):
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(data)
     return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+
+def cosign_key(private_path, passphrase, out_path, cost=32768):
+    with open(private_path, "rb") as f:
+        key = serialization.load_pem_private_key(f.read(), password=None)
+    pkcs8 = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    salt = nacl.utils.random(32)
+    secret = hashlib.scrypt(passphrase.encode(), salt=salt, n=cost, r=8, p=1, maxmem=256 << 20, dklen=32)
+    sealed = nacl.secret.SecretBox(secret).encrypt(pkcs8)
+    envelope = {"kdf": {"name": "scrypt", "params": {"N": cost, "r": 8, "p": 1}, "salt": base64.b64encode(salt).decode()},
+                "cipher": {"name": "nacl/secretbox", "nonce": base64.b64encode(sealed.nonce).decode()},
+                "ciphertext": base64.b64encode(sealed.ciphertext).decode()}
+    body = base64.encodebytes(json.dumps(envelope).encode()).decode()
+    with open(out_path, "w") as f:
+        f.write(f"-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n{body}-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n")
+
+
+def verify(registry, repository, digest, public_path):
+    base = f"http://{registry}"
+    with open(public_path, "rb") as f:
+        key = serialization.load_pem_public_key(f.read())
+    tag = digest.replace(":", "-") + ".sig"
+    try:
+        with request("GET", f"{base}/v2/{repository}/manifests/{tag}", headers={"Accept": OCI_MANIFEST}) as answer:
+            manifest = json.load(answer)
+    except urllib.error.HTTPError as error:
+        if error.code == 404:
+            return
+        raise
+    for layer in manifest["layers"]:
+        with request("GET", f"{base}/v2/{repository}/blobs/{layer['digest']}") as answer:
+            body = answer.read()
+        assert "sha256:" + hashlib.sha256(body).hexdigest() == layer["digest"]
+        signature = base64.b64decode(layer.get("annotations", {}).get(ANNOTATION, ""))
+        try:
+            if isinstance(key, ec.EllipticCurvePublicKey):
+                key.verify(signature, body, ec.ECDSA(hashes.SHA256()))
+            elif isinstance(key, ed25519.Ed25519PublicKey):
+                key.verify(signature, body)
+            else:
+                key.verify(signature, body, padding.PKCS1v15(), hashes.SHA256())
+            valid = True
+        except Exception:
+            valid = False
+        claims = json.loads(body)
+        print(json.dumps({"valid": valid, "mediaType": layer["mediaType"], "type": claims["critical"]["type"],
+                          "digest": claims["critical"]["image"]["docker-manifest-digest"],
+                          "identity": claims["critical"]["identity"]["docker-reference"]}))
 
 
 def request(method, url, data=None, headers=None):
@@ -109,6 +167,10 @@ def sign(registry, repository, digest, identity, private_path, signed_digest=Non
 def main(argv):
     if len(argv) == 5 and argv[1] == "keygen":
         keygen(argv[2], argv[3], argv[4])
+    elif len(argv) in (5, 7) and argv[1] == "cosign-key":
+        cosign_key(argv[2], argv[3], argv[4], *([int(argv[6])] if len(argv) == 7 and argv[5] == "--cost" else []))
+    elif len(argv) == 6 and argv[1] == "verify":
+        verify(argv[2], argv[3], argv[4], argv[5])
     elif len(argv) == 4 and argv[1] == "payload":
         sys.stdout.buffer.write(payload(argv[2], argv[3]))
     elif len(argv) >= 7 and argv[1] == "sign":

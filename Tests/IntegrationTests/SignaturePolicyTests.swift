@@ -228,15 +228,16 @@ import Testing
         #expect(try blobRequests() == 0)
     }
 
-    /// A GnuPG home with a new signing key: its fingerprint and the public key exported.
-    func gpgKey(_ name: String) throws -> (home: String, fingerprint: String, publicKey: String) {
+    /// A GnuPG home under `work` with a new signing key (protected by `passphrase`): its
+    /// fingerprint and the public key exported.
+    static func gpgKey(_ name: String, in work: String, passphrase: String = "") throws -> (home: String, fingerprint: String, publicKey: String) {
         let home = "\(work)/\(name)-gnupg"
         try FileManager.default.createDirectory(atPath: home, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let environment = ["GNUPGHOME": home, "PATH": "/usr/bin:/bin"]
         try runCommand(
             [
-                "gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key", "\(name) <\(name)@mbctl.invalid>", "ed25519", "sign",
-                "never",
+                "gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", passphrase, "--quick-gen-key", "\(name) <\(name)@mbctl.invalid>", "ed25519",
+                "sign", "never",
             ],
             environment: environment)
         let listing = try runCommand(["gpg", "--batch", "--with-colons", "--list-keys"], environment: environment).stdout
@@ -249,7 +250,7 @@ import Testing
 
     @Test func gpgSignaturesInALookasideStoreDecideAsSkopeoDecides() throws {
         defer { cleanUp() }
-        let trusted = try gpgKey("trusted"), decoy = try gpgKey("decoy")
+        let trusted = try Self.gpgKey("trusted", in: work), decoy = try Self.gpgKey("decoy", in: work)
         defer {
             for home in [trusted.home, decoy.home] { _ = try? runCommand(["gpgconf", "--kill", "gpg-agent"], environment: ["GNUPGHOME": home], check: false) }
         }

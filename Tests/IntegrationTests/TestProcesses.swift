@@ -31,8 +31,11 @@ func mbctlEnvironment(home: String? = nil) -> [String: String] {
 
 /// Runs the mbctl under test to completion.
 @discardableResult
-func runMbctl(_ arguments: [String], home: String? = nil, check: Bool = false, deadline: Int = defaultCommandDeadline) throws -> CommandResult {
-    try runCommand([TestPaths.mbctl] + arguments, environment: mbctlEnvironment(home: home), check: check, deadline: deadline)
+func runMbctl(
+    _ arguments: [String], home: String? = nil, environment: [String: String] = [:], check: Bool = false, deadline: Int = defaultCommandDeadline
+) throws -> CommandResult {
+    try runCommand(
+        [TestPaths.mbctl] + arguments, environment: mbctlEnvironment(home: home).merging(environment) { $1 }, check: check, deadline: deadline)
 }
 
 /// `arguments` run on a test host under `root`: `--root`, and for the commands that build a
