@@ -57,6 +57,14 @@ struct ContainersPolicyTests {
         #expect(try self.scope(image, in: policy) == scope)
     }
 
+    @Test func equalKeysInDifferentObjectsOrInsideStringsAreNoDuplicates() throws {
+        let text =
+            #"{"default":[{"type":"reject"}],"transports":{"docker":{"a.io":[{"type":"reject"}],"b.io":[{"type":"reject"}]},"#
+            + #""oci":{"/a:\"x\"":[{"type":"reject"}],"/b":[{"type":"reject"}]}}}"#
+        let policy = try ContainersPolicy(parsing: Data(text.utf8), source: "p")
+        #expect(policy.transports["docker"]?.count == 2 && policy.transports["oci"]?.count == 2)
+    }
+
     @Test func anImageByTagOrDigestIsLookedUpByThatFirst() throws {
         let digest = "sha256:" + String(repeating: "b", count: 64)
         var policy = try ContainersPolicy(parsing: Data(#"{"default":[{"type":"reject"}]}"#.utf8), source: "policy.json")
@@ -92,6 +100,9 @@ struct ContainersPolicyTests {
             "names no tag or digest"
         ),
         ("[", "not JSON"),
+        (#"{"default":[{"type":"reject"}],"default":[{"type":"insecureAcceptAnything"}]}"#, "the key \"default\" twice"),
+        (#"{"default":[{"type":"sigstoreSigned","keyPath":"/a","keyPath":"/b"}]}"#, "the key \"keyPath\" twice"),
+        (#"{"default":[{"type":"reject"}],"transports":{"docker":{"a.io":[],"\u0061.io":[]}}}"#, "the key \"a.io\" twice"),
     ])
     func aMalformedPolicyIsAnErrorNamingWhatIsWrong(text: String, message: String) {
         #expect {

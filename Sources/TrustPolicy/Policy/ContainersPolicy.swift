@@ -25,6 +25,9 @@ public struct ContainersPolicy: Equatable, Sendable {
         } catch {
             throw TrustPolicyError.invalidPolicy(source: source, reason: "it is not JSON")
         }
+        if let key = DuplicateKeyCheck.firstDuplicate(in: data) {
+            throw TrustPolicyError.invalidPolicy(source: source, reason: "an object has the key \"\(key)\" twice")
+        }
         let top = try StrictJSONObject(value, at: "the policy", source: source, allowed: ["default", "transports"])
         guard top.has("default") else { throw TrustPolicyError.invalidPolicy(source: source, reason: "it has no \"default\" requirements") }
         defaultRequirements = try Self.requirements(top.fields["default"], at: "default", source: source)
