@@ -27,6 +27,9 @@ let package = Package(
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         // YAML for registries.d, where containers/image keeps where signatures are.
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        // X.509: the certificate chains of keyless (Fulcio) sigstore signatures.
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
     ],
     targets: [
         // libcurl, found through pkg-config; its variadic setopt is wrapped by CCurlShim.
@@ -104,6 +107,7 @@ let package = Package(
             dependencies: [
                 "RegistryClient", "OCILayout", "SystemErrors", "BlockingWork", "CGPGME", "CSodium", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"), .product(name: "Yams", package: "Yams"),
+                .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
         // Getting an image, one way for every command: location, source, store, layers to apply.

@@ -48,18 +48,24 @@ public struct ImageVerifier: Sendable {
                 }
                 let texts = try keyData(keys)
                 let signed = try await readSignatures(image: image) { try await signatures.simpleSignatures(of: manifest.digest) }
-                met.append(
-                    try await BlockingWork.run { [self] _ in
-                        let keyring = try GPGKeyring(keys: texts.map(\.data), origins: texts.map(\.origin))
-                        return try acceptSimpleSigning(
-                            signed, keyring: keyring, signedIdentity: signedIdentity, subject: subject, manifest: manifest.digest, image: image)
-                    })
+                let checked = try await BlockingWork.run { _ in
+                    let keyring = try GPGKeyring(keys: texts.map(\.data), origins: texts.map(\.origin))
+                    return signed.map { signature in
+                        keyring.verify(signature).flatMap { contents, fingerprint in
+                            Self.checkPayload(
+                                contents, type: SignaturePayload.simpleSigningType, signedIdentity: signedIdentity, subject: subject, manifest: manifest.digest
+                            ).map { "signedBy GPG key \(fingerprint) as \($0)" }
+                        }
+                    }
+                }
+                met.append(try await Self.firstAccepted(checked, kind: "simple-signing (GPG)", image: image) { $0 })
             case .sigstoreSigned(let trust, let signedIdentity):
-                let keys = try sigstoreKeys(trust, scope: scope, image: image)
+                let root = try sigstoreTrustRoot(trust, scope: scope, image: image)
                 if fetched == nil { fetched = try await readSignatures(image: image) { try await signatures.sigstoreSignatures(of: manifest.digest) } }
                 met.append(
-                    try acceptSigstore(
-                        fetched ?? [], keys: keys, signedIdentity: signedIdentity, subject: subject, manifest: manifest.digest, image: image))
+                    try await Self.firstAccepted(fetched ?? [], kind: "sigstore", image: image) { signature in
+                        await Self.check(signature, root: root, signedIdentity: signedIdentity, subject: subject, manifest: manifest.digest)
+                    })
             }
         }
         return ImageVerification(policy: policySource, scope: scope, requirements: met, manifestDigest: manifest.digest.description)
@@ -90,24 +96,29 @@ public struct ImageVerifier: Sendable {
         }
     }
 
-    /// The public keys of a `sigstoreSigned` requirement; keyless trust and Rekor checks are
-    /// refused as not supported, never skipped.
-    func sigstoreKeys(_ trust: SigstoreTrust, scope: String, image: String) throws -> [(key: SigstorePublicKey, source: String)] {
-        switch trust {
-        case .keys(let source, let rekor):
-            guard rekor == nil else {
-                throw TrustPolicyError.refused(
-                    image: image, reason: "sigstoreSigned (\(scope)) asks for Rekor log entries (rekorPublicKey…), which this mbctl does not check yet")
-            }
-            return try keyData(source).map { data, origin in
-                guard let text = String(data: data, encoding: .utf8), let key = SigstorePublicKey(pem: text) else {
-                    throw TrustPolicyError.invalidKey(source: origin, reason: "it holds no ECDSA, Ed25519 or RSA public key in PEM")
+    /// What a `sigstoreSigned` requirement trusts, its keys (and Rekor keys, and Fulcio CA
+    /// certificates) read; a PKI is refused as not supported, never skipped.
+    func sigstoreTrustRoot(_ trust: SigstoreTrust, scope: String, image: String) throws -> SigstoreTrustRoot {
+        func publicKeys(_ source: KeySource, ecdsaOnly: Bool = false) throws -> [(key: SigstorePublicKey, source: String)] {
+            try keyData(source).map { data, origin in
+                guard let text = String(data: data, encoding: .utf8), let key = SigstorePublicKey(pem: text), !ecdsaOnly || key.isECDSA else {
+                    throw TrustPolicyError.invalidKey(source: origin, reason: "it holds no \(ecdsaOnly ? "ECDSA" : "ECDSA, Ed25519 or RSA") public key in PEM")
                 }
                 return (key, origin)
             }
-        case .fulcio:
-            throw TrustPolicyError.refused(
-                image: image, reason: "sigstoreSigned (\(scope)) trusts keyless Fulcio certificates, which this mbctl does not verify yet")
+        }
+        switch trust {
+        case .keys(let source, let rekor):
+            return .keys(try publicKeys(source), rekor: try rekor.map { try publicKeys($0, ecdsaOnly: true).map(\.key) })
+        case .fulcio(let caSource, let issuer, let email, let rekor):
+            guard let rekor else { throw TrustPolicyError.refused(image: image, reason: "sigstoreSigned (\(scope)) trusts Fulcio without a Rekor key") }
+            let roots = try keyData(caSource).flatMap { data, origin in
+                guard let text = String(data: data, encoding: .utf8), let certificates = FulcioTrust.certificates(in: text) else {
+                    throw TrustPolicyError.invalidKey(source: origin, reason: "it holds no PEM certificate")
+                }
+                return certificates
+            }
+            return .fulcio(FulcioTrust(roots: roots, oidcIssuer: issuer, subjectEmail: email), rekor: try publicKeys(rekor, ecdsaOnly: true).map(\.key))
         case .pki:
             throw TrustPolicyError.refused(image: image, reason: "sigstoreSigned (\(scope)) trusts a PKI, which this mbctl does not verify yet")
         }
@@ -129,39 +140,15 @@ public struct ImageVerifier: Sendable {
         }
     }
 
-    /// How one signature of `signatures` meets a `sigstoreSigned` requirement, or the refusal
-    /// that counts why none does.
-    func acceptSigstore(
-        _ signatures: [SigstoreSignature], keys: [(key: SigstorePublicKey, source: String)], signedIdentity: SignedIdentity,
-        subject: PolicySubject, manifest: Digest, image: String
-    ) throws -> String {
-        try Self.firstAccepted(signatures, kind: "sigstore", image: image) { signature in
-            Self.check(signature, keys: keys, signedIdentity: signedIdentity, subject: subject, manifest: manifest)
-        }
-    }
-
-    /// How one simple-signing signature of `signatures` meets a `signedBy` requirement, or the
-    /// refusal that counts why none does.
-    func acceptSimpleSigning(
-        _ signatures: [Data], keyring: GPGKeyring, signedIdentity: SignedIdentity, subject: PolicySubject, manifest: Digest, image: String
-    ) throws -> String {
-        try Self.firstAccepted(signatures, kind: "simple-signing (GPG)", image: image) { signature in
-            keyring.verify(signature).flatMap { contents, fingerprint in
-                Self.checkPayload(contents, type: SignaturePayload.simpleSigningType, signedIdentity: signedIdentity, subject: subject, manifest: manifest)
-                    .map { "signedBy GPG key \(fingerprint) as \($0)" }
-            }
-        }
-    }
-
     /// What `check` says of the first signature it accepts; a refusal of `image` counting why
     /// not, when it accepts none ("unsigned" when there is none of `kind`).
     static func firstAccepted<Signature>(
-        _ signatures: [Signature], kind: String, image: String, _ check: (Signature) -> Result<String, SignatureFault>
-    ) throws -> String {
+        _ signatures: [Signature], kind: String, image: String, _ check: (Signature) async -> Result<String, SignatureFault>
+    ) async throws -> String {
         guard !signatures.isEmpty else { throw TrustPolicyError.refused(image: image, reason: "unsigned: it has no \(kind) signature") }
         var faults: [SignatureFault] = []
         for signature in signatures {
-            switch check(signature) {
+            switch await check(signature) {
             case .success(let accepted): return accepted
             case .failure(let fault): faults.append(fault)
             }
@@ -187,17 +174,21 @@ public struct ImageVerifier: Sendable {
         return .success(payload.dockerReference)
     }
 
+    /// How `signature` meets a `sigstoreSigned` requirement trusting `root`, or why not.
     static func check(
-        _ signature: SigstoreSignature, keys: [(key: SigstorePublicKey, source: String)], signedIdentity: SignedIdentity, subject: PolicySubject,
-        manifest: Digest
-    ) -> Result<String, SignatureFault> {
+        _ signature: SigstoreSignature, root: SigstoreTrustRoot, signedIdentity: SignedIdentity, subject: PolicySubject, manifest: Digest
+    ) async -> Result<String, SignatureFault> {
         guard let base64 = signature.annotations[SigstoreSignature.signatureAnnotation] else {
             return .failure(.malformed("no \(SigstoreSignature.signatureAnnotation) annotation"))
         }
         guard let raw = Data(base64Encoded: base64), !raw.isEmpty else { return .failure(.malformed("the signature is not base64")) }
-        guard let signer = keys.first(where: { $0.key.isValidSignature(raw, of: signature.payload) }) else { return .failure(.otherKey) }
-        return checkPayload(signature.payload, type: SignaturePayload.sigstoreType, signedIdentity: signedIdentity, subject: subject, manifest: manifest)
-            .map { "sigstoreSigned by \(signer.key.kind) key \(signer.key.fingerprint) (\(signer.source)) as \($0)" }
+        switch await root.signer(of: signature, raw: raw, base64: base64) {
+        case .failure(let fault): return .failure(fault)
+        case .success(let signer):
+            return checkPayload(
+                signature.payload, type: SignaturePayload.sigstoreType, signedIdentity: signedIdentity, subject: subject, manifest: manifest
+            ).map { "sigstoreSigned by \(signer) as \($0)" }
+        }
     }
 
     /// "none of its 3 signatures matches the policy: 2 made by a key the policy does not trust,

@@ -128,11 +128,7 @@ struct SigstoreVerificationTests {
     @Test func whatMbctlCannotCheckIsRefusedNeverSkipped() async throws {
         let key = Self.fixtures.appendingPathComponent("cosign.pub").path
         let cases = [
-            (#"{"default": [{"type": "sigstoreSigned", "keyPath": "\#(key)", "rekorPublicKeyPath": "\#(key)"}]}"#, "Rekor"),
-            (
-                #"{"default": [{"type": "sigstoreSigned", "fulcio": {"caPath": "\#(key)", "oidcIssuer": "https://i", "subjectEmail": "a@b"}, "rekorPublicKeyPath": "\#(key)"}]}"#,
-                "Fulcio"
-            ),
+            (#"{"default": [{"type": "sigstoreSigned", "pki": {"caRootsPath": "\#(key)", "subjectEmail": "a@b"}}]}"#, "trusts a PKI"),
             (#"{"default": [{"type": "signedBy", "keyType": "X509Certificates", "keyPath": "\#(key)"}]}"#, "X509Certificates is not supported"),
             (#"{"default": [{"type": "signedBaseLayer", "baseLayerIdentity": {"type": "matchRepository"}}]}"#, "signedBaseLayer"),
         ]

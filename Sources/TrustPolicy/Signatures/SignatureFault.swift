@@ -8,8 +8,12 @@ public enum SignatureFault: Error, Sendable, Equatable, CustomStringConvertible 
     case identityMismatch(signed: String)
     /// It is no signature mbctl can read (bad base64, JSON, size).
     case malformed(String)
-    /// It needs what mbctl does not check (a keyless certificate, say).
-    case unsupported(String)
+    /// Its Rekor log entry (signed entry timestamp) is missing, not signed by the policy's Rekor
+    /// keys, or for another signature.
+    case unlogged(String)
+    /// Its (keyless) certificate does not chain to the policy's CA, or names another issuer or
+    /// subject.
+    case uncertified(String)
 
     public var description: String {
         switch self {
@@ -17,7 +21,8 @@ public enum SignatureFault: Error, Sendable, Equatable, CustomStringConvertible 
         case .otherImage(let digest): return "for another image (\(digest))"
         case .identityMismatch(let signed): return "identity \(signed) does not match"
         case .malformed(let reason): return "malformed: \(reason)"
-        case .unsupported(let reason): return "not supported: \(reason)"
+        case .unlogged(let reason): return "not logged as the policy requires: \(reason)"
+        case .uncertified(let reason): return "not certified as the policy requires: \(reason)"
         }
     }
 }

@@ -32,6 +32,25 @@ public enum SigstorePublicKey: Sendable {
         }
     }
 
+    /// Whether this is an ECDSA key: the only kind a Rekor log signs with.
+    public var isECDSA: Bool {
+        switch self {
+        case .p256, .p384, .p521: return true
+        case .ed25519, .rsa: return false
+        }
+    }
+
+    /// The key's SubjectPublicKeyInfo (DER): what a PEM "PUBLIC KEY" block holds.
+    public var derRepresentation: Data {
+        switch self {
+        case .p256(let key): return key.derRepresentation
+        case .p384(let key): return key.derRepresentation
+        case .p521(let key): return key.derRepresentation
+        case .ed25519(let key): return key.derRepresentation
+        case .rsa(let key): return key.derRepresentation
+        }
+    }
+
     /// What kind of key this is, for messages and records.
     public var kind: String {
         switch self {
@@ -46,15 +65,7 @@ public enum SigstorePublicKey: Sendable {
     /// The SHA-256 of the key's SubjectPublicKeyInfo, as `sha256:HEX`: what records and
     /// messages name a key by.
     public var fingerprint: String {
-        let info: Data
-        switch self {
-        case .p256(let key): info = key.derRepresentation
-        case .p384(let key): info = key.derRepresentation
-        case .p521(let key): info = key.derRepresentation
-        case .ed25519(let key): info = key.derRepresentation
-        case .rsa(let key): info = key.derRepresentation
-        }
-        return "sha256:" + SHA256.hash(data: info).map { String(format: "%02x", $0) }.joined()
+        "sha256:" + SHA256.hash(data: derRepresentation).map { String(format: "%02x", $0) }.joined()
     }
 
     /// Whether `signature` (raw bytes: DER for ECDSA) is this key's signature of `payload`.

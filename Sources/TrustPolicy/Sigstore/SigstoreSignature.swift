@@ -9,8 +9,10 @@ public struct SigstoreSignature: Sendable, Equatable {
     public static let mediaType = "application/vnd.dev.cosign.simplesigning.v1+json"
     /// The annotation holding the base64 signature of the payload.
     public static let signatureAnnotation = "dev.cosignproject.cosign/signature"
-    /// Annotations of keyless signatures (a Fulcio certificate, its chain, a Rekor bundle).
+    /// Annotations of keyless signatures: a Fulcio certificate and its chain (PEM), and the Rekor
+    /// signed entry timestamp (which key-based signatures may carry too).
     public static let certificateAnnotation = "dev.sigstore.cosign/certificate"
+    public static let chainAnnotation = "dev.sigstore.cosign/chain"
     public static let bundleAnnotation = "dev.sigstore.cosign/bundle"
 
     public var payload: Data
