@@ -39,6 +39,10 @@ struct MbctlCommand: AsyncParsableCommand {
             exit(withError: error)
         } catch let error as ValidationError {
             exit(withError: error)
+        } catch  where exitCode(for: error) == .success {
+            // A help request that argument-parser raises while running (`mbctl help …`, and
+            // `--help`, which it turns into its help command): its own text, printed as it is.
+            exit(withError: error)
         } catch {
             exit(withError: EscapedError(underlying: error))
         }
