@@ -88,7 +88,7 @@ extension ImageAccess {
                 // fetch (verified, into the cache) only what the registry will not mount.
                 let plan = try await plan(opened, allPlatforms: allPlatforms, store: cache.store, progress: progress)
                 let pending = try await pendingSignatures(
-                    of: plan.root.digest, from: opened, handling: signatures, destination: signatureDestination, target: target)
+                    of: plan.root.digest, from: opened, handling: signatures, destination: signatureDestination)
                 let counts = try await push(
                     plan, to: target, mountFrom: source, chunkSize: uploadChunkSize,
                     blobFile: { blob in
@@ -103,7 +103,7 @@ extension ImageAccess {
             try opened.remember(copied.root, as: location)
             let plan = try await BlockingWork.run { try Self.plan(copied.root, in: cache.store) }
             let pending = try await pendingSignatures(
-                of: copied.root.digest, from: opened, handling: signatures, destination: signatureDestination, target: target)
+                of: copied.root.digest, from: opened, handling: signatures, destination: signatureDestination)
             let counts = try await push(
                 plan, to: target, mountFrom: nil, chunkSize: uploadChunkSize, blobFile: { cache.store.path(of: $0.digest) }, progress: progress)
             try await store(pending, of: copied.root.digest, at: signatureDestination)

@@ -19,17 +19,16 @@ extension ImageAccess {
     /// new ones (when signing). Checked storable there before anything is pushed: a copy that
     /// could not keep them stops here, with nothing pushed.
     func pendingSignatures(
-        of root: Digest, from opened: Opened, handling: CopySignatures, destination: SignatureDestination, target: ImageReference
+        of root: Digest, from opened: Opened, handling: CopySignatures, destination: SignatureDestination
     ) async throws -> PendingSignatures {
         var pending = PendingSignatures()
         if !handling.removeExisting {
-            let source = opened.signatures()
-            pending.sigstore = try await source.sigstoreSignatures(of: root)
-            pending.simple = try await source.simpleSignatures(of: root)
+            pending.sigstore = try await opened.signatures.sigstoreSignatures(of: root)
+            pending.simple = try await opened.signatures.simpleSignatures(of: root)
             pending.copied = pending.sigstore.count + pending.simple.count
         }
         if let signing = handling.signing {
-            let made = try await signing.signatures(of: root, identity: signing.identity ?? PolicySubject.docker(target).identity)
+            let made = try await signing.signatures(of: root, identity: signing.identity ?? destination.identity)
             pending.sigstore += made.sigstore
             pending.simple += made.simple
             pending.made = made.sigstore.count + made.simple.count

@@ -43,9 +43,9 @@ public struct ImageAccess: Sendable {
         public let store: ContentStore
         /// The command's share of the cache, when the image goes through it.
         let lease: CacheLease?
-        /// Where the image's signatures are, once its root manifest has come (none for
-        /// layouts and archives).
-        let signatures: @Sendable () -> SignatureSource
+        /// The image's signatures, as the signature policy read them (none for layouts and
+        /// archives).
+        let signatures: SignatureSource
 
         /// How the image was let in by the signature policy, once its root manifest has come
         /// (nil before, and for a source opened without verification).
@@ -74,7 +74,7 @@ public struct ImageAccess: Sendable {
         case .layout(let path, let tag):
             try verifier?.refuseUnsignable(subject, image: location.description)
             let layout = try ImageLayout.open(at: path)
-            return Opened(source: gate(LayoutImageSource(layout: layout, tag: tag)), store: layout.store, lease: nil, signatures: { NoSignatures() })
+            return Opened(source: gate(LayoutImageSource(layout: layout, tag: tag)), store: layout.store, lease: nil, signatures: NoSignatures())
         case .registry(let reference):
             let cache = try ImageCache(path: cacheDirectory).open()
             let lease = try await ImageCache(path: cacheDirectory).lease()
@@ -82,10 +82,10 @@ public struct ImageAccess: Sendable {
             let source = try RegistryImageSource(client: client, reference: reference)
             let attachments = trust.storage.usesSigstoreAttachments(for: reference)
             let lookaside = trust.lookaside(for: reference)
-            let signatures: @Sendable () -> SignatureSource = {
+            let signatures = RememberedSignatures {
                 RegistrySignatures(client: client, endpoint: source.chosen, usesSigstoreAttachments: attachments, lookaside: lookaside)
             }
-            return Opened(source: gate(source, signatures: signatures), store: cache.store, lease: lease, signatures: signatures)
+            return Opened(source: gate(source, signatures: { signatures }), store: cache.store, lease: lease, signatures: signatures)
         case .ociArchive(let path, let name), .dockerArchive(let path, let name):
             try verifier?.refuseUnsignable(subject, image: location.description)
             let kind: ArchiveImageSource.Kind = if case .ociArchive = location { .oci } else { .docker }
@@ -94,7 +94,7 @@ public struct ImageAccess: Sendable {
             let source = try await BlockingWork.run { flag in
                 try ArchiveImageSource.open(path: path, kind: kind, name: name, cache: cache.store, cancellation: flag)
             }
-            return Opened(source: gate(source), store: cache.store, lease: lease, signatures: { NoSignatures() })
+            return Opened(source: gate(source), store: cache.store, lease: lease, signatures: NoSignatures())
         }
     }
 

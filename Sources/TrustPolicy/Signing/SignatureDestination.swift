@@ -27,6 +27,10 @@ public struct SignatureDestination: Sendable {
 
     var name: String { "docker://\(reference)" }
 
+    /// The name signatures of the image vouch for unless told otherwise: `HOST/REPO:TAG` (or
+    /// `@DIGEST`), as the policy looks the image up.
+    public var identity: String { PolicySubject.docker(reference).identity }
+
     /// Whether signatures of the kinds given can be stored here; asked before anything is
     /// pushed, so a copy that could not keep its signatures pushes nothing.
     public func checkStorable(sigstore: Bool, simple: Bool) throws {

@@ -32,12 +32,12 @@ struct FulcioTrust: Sendable {
     /// The leaf certificate in `certificatePEM`, whose DER the Rekor entry must name.
     static func leaf(in certificatePEM: String?) -> Result<(Certificate, der: Data), SignatureFault> {
         guard let certificatePEM else { return .failure(.uncertified("it has no \(SigstoreSignature.certificateAnnotation) annotation")) }
-        guard let certificates = certificates(in: certificatePEM), certificates.count == 1, let leaf = certificates.first,
-            let der = try? PEMDocument(pemString: certificatePEM).derBytes
+        guard let documents = try? PEMDocument.parseMultiple(pemString: certificatePEM), documents.count == 1, let document = documents.first,
+            let leaf = try? Certificate(pemDocument: document)
         else {
             return .failure(.uncertified("its certificate annotation does not hold exactly one certificate"))
         }
-        return .success((leaf, Data(der)))
+        return .success((leaf, Data(document.derBytes)))
     }
 
     /// The public key `leaf` certifies, when `leaf` (with the intermediates of `chainPEM`)
