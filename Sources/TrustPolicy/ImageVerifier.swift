@@ -33,7 +33,7 @@ public struct ImageVerifier: Sendable {
     {
         let (scope, requirements) = policy.requirements(for: subject)
         var met: [String] = []
-        var fetched: [SigstoreSignature]?
+        var fetched: [SigstoreCandidate]?
         for requirement in requirements {
             switch requirement {
             case .insecureAcceptAnything:
@@ -61,10 +61,20 @@ public struct ImageVerifier: Sendable {
                 met.append(try await Self.firstAccepted(checked, kind: "simple-signing (GPG)", image: image) { $0 })
             case .sigstoreSigned(let trust, let signedIdentity):
                 let root = try sigstoreTrustRoot(trust, scope: scope, image: image)
-                if fetched == nil { fetched = try await readSignatures(image: image) { try await signatures.sigstoreSignatures(of: manifest.digest) } }
+                if fetched == nil {
+                    fetched = try await readSignatures(image: image) {
+                        try await signatures.sigstoreSignatures(of: manifest.digest).map(SigstoreCandidate.attached)
+                            + signatures.sigstoreBundles(of: manifest.digest).map(SigstoreCandidate.bundle)
+                    }
+                }
                 met.append(
-                    try await Self.firstAccepted(fetched ?? [], kind: "sigstore", image: image) { signature in
-                        await Self.check(signature, root: root, signedIdentity: signedIdentity, subject: subject, manifest: manifest.digest)
+                    try await Self.firstAccepted(fetched ?? [], kind: "sigstore", image: image) { candidate in
+                        switch candidate {
+                        case .attached(let signature):
+                            await Self.check(signature, root: root, signedIdentity: signedIdentity, subject: subject, manifest: manifest.digest)
+                        case .bundle(let data):
+                            Self.checkBundle(data, root: root, signedIdentity: signedIdentity, subject: subject, manifest: manifest.digest)
+                        }
                     })
             }
         }
@@ -189,6 +199,40 @@ public struct ImageVerifier: Sendable {
                 signature.payload, type: SignaturePayload.sigstoreType, signedIdentity: signedIdentity, subject: subject, manifest: manifest
             ).map { "sigstoreSigned by \(signer) as \($0)" }
         }
+    }
+
+    /// How the Sigstore bundle `data` meets a `sigstoreSigned` requirement trusting `root`, or
+    /// why not. cosign 3's statement names only the manifest digest, no image: such a bundle
+    /// vouches for the image under the name it was pulled by, which the identity rule then
+    /// judges (so `exactReference` and `exactRepository` still pin the name); a subject that
+    /// does carry a name is judged by that name.
+    static func checkBundle(_ data: Data, root: SigstoreTrustRoot, signedIdentity: SignedIdentity, subject: PolicySubject, manifest: Digest) -> Result<
+        String, SignatureFault
+    > {
+        let bundle: SigstoreBundle
+        let statement: InTotoStatement
+        let signer: String
+        do {
+            bundle = try SigstoreBundle(parsing: data)
+            signer = try root.bundleSigner(of: bundle).get()
+            statement = try InTotoStatement(parsing: bundle.payload)
+        } catch {
+            return .failure(error)
+        }
+        guard statement.predicateType == InTotoStatement.signaturePredicateType else {
+            return .failure(.notAnImageSignature("an attestation of \(statement.predicateType)"))
+        }
+        guard let signed = statement.subjects.first(where: { $0.digest == manifest }) else {
+            return .failure(.otherImage(signed: statement.subjects[0].digest.description))
+        }
+        if let name = signed.name {
+            guard signedIdentity.accepts(signed: name, for: subject.reference) else { return .failure(.identityMismatch(signed: name)) }
+            return .success("sigstoreSigned by \(signer) as \(name)")
+        }
+        guard let pulled = subject.reference?.description, signedIdentity.accepts(signed: pulled, for: subject.reference) else {
+            return .failure(.identityMismatch(signed: "(none: the bundle names no image)"))
+        }
+        return .success("sigstoreSigned by \(signer) for this manifest, naming no image (taken as \(pulled))")
     }
 
     /// "none of its 3 signatures matches the policy: 2 made by a key the policy does not trust,

@@ -15,6 +15,15 @@ Debian's skopeo has sigstore compiled out, so the tests make them here with `cry
         [--payload-bytes N]     pad the payload's optional part to about N bytes (oversized)
         [--garbage]             a signature annotation that is not base64
     sigstore-sign.py payload DIGEST IDENTITY     print a payload
+    sigstore-sign.py bundle REGISTRY REPOSITORY DIGEST PRIVATE.pem [bundle options]
+                                attach a Sigstore bundle as cosign 3 does (BUNDLE_SPEC): a DSSE
+                                envelope over the in-toto statement {"subject": [{"digest":
+                                {"sha256": HEX}}], "predicateType":
+                                "https://sigstore.dev/cosign/sign/v1"}, signed with the key's own
+                                hash (SHA-384 on P-384), the bundle the one layer of a manifest
+                                whose subject is the image, listed in the referrers tag sha256-HEX
+        [--signed-digest D] [--predicate-type T] [--name N]
+    sigstore-sign.py bundle-json DIGEST PRIVATE.pem [bundle options]    print such a bundle
     sigstore-sign.py cosign-key PRIVATE.pem PASSPHRASE OUT.key [--cost N]
                                 seal a key as cosign does (PKCS #8, scrypt N (32768), r 8, p 1,
                                 NaCl secretbox; PEM "ENCRYPTED SIGSTORE PRIVATE KEY")
@@ -41,6 +50,11 @@ MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 ANNOTATION = "dev.cosignproject.cosign/signature"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_EMPTY = "application/vnd.oci.empty.v1+json"
+BUNDLE = "application/vnd.dev.sigstore.bundle.v0.3+json"
+IN_TOTO = "application/vnd.in-toto+json"
+SIGN_PREDICATE = "https://sigstore.dev/cosign/sign/v1"
 TIMEOUT = 30
 
 
@@ -65,11 +79,12 @@ def payload(digest, identity, pad=0):
                                     "type": "cosign container image signature"}, "optional": optional}, separators=(",", ":")).encode()
 
 
-def sign_bytes(private_path, data):
+def sign_bytes(private_path, data, curve_hash=False):
     with open(private_path, "rb") as f:
         key = serialization.load_pem_private_key(f.read(), password=None)
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(data, ec.ECDSA(hashes.SHA256()))
+        chosen = {256: hashes.SHA256, 384: hashes.SHA384, 521: hashes.SHA512}[key.curve.key_size] if curve_hash else hashes.SHA256
+        return key.sign(data, ec.ECDSA(chosen()))
     if isinstance(key, ed25519.Ed25519PrivateKey):
         return key.sign(data)
     return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
@@ -164,6 +179,60 @@ def sign(registry, repository, digest, identity, private_path, signed_digest=Non
     request("PUT", f"{base}/v2/{repository}/manifests/{tag}", json.dumps(document).encode(), {"Content-Type": OCI_MANIFEST}).close()
 
 
+def bundle_json(digest, private_path, signed_digest=None, predicate_type=SIGN_PREDICATE, name=None):
+    subject = {"digest": {"sha256": (signed_digest or digest).split(":", 1)[1]}}
+    if name:
+        subject["name"] = name
+    statement = json.dumps({"_type": "https://in-toto.io/Statement/v1", "subject": [subject], "predicateType": predicate_type,
+                            "predicate": {}}, separators=(",", ":")).encode()
+    pae = b"DSSEv1 %d %s %d %s" % (len(IN_TOTO), IN_TOTO.encode(), len(statement), statement)
+    with open(private_path, "rb") as f:
+        public = serialization.load_pem_private_key(f.read(), password=None).public_key()
+    der = public.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    envelope = {"payload": base64.b64encode(statement).decode(), "payloadType": IN_TOTO,
+                "signatures": [{"sig": base64.b64encode(sign_bytes(private_path, pae, curve_hash=True)).decode()}]}
+    return json.dumps({"mediaType": BUNDLE, "verificationMaterial": {"publicKey": {"hint": base64.b64encode(hashlib.sha256(der).digest()).decode()}},
+                       "dsseEnvelope": envelope}, separators=(",", ":")).encode()
+
+
+def attach_bundle(registry, repository, digest, private_path, **options):
+    base = f"http://{registry}"
+    with request("GET", f"{base}/v2/{repository}/manifests/{digest}", headers={"Accept": f"{OCI_MANIFEST}, {OCI_INDEX}"}) as answer:
+        subject = {"mediaType": answer.headers["Content-Type"], "digest": digest, "size": len(answer.read())}
+    layer = put_blob(base, repository, bundle_json(digest, private_path, **options))
+    layer["mediaType"] = BUNDLE
+    config = put_blob(base, repository, b"{}")
+    config["mediaType"] = OCI_EMPTY
+    annotations = {"dev.sigstore.bundle.content": "dsse-envelope", "dev.sigstore.bundle.predicateType": options.get("predicate_type", SIGN_PREDICATE),
+                   "org.opencontainers.image.created": "2026-11-30T12:00:00Z"}
+    document = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": BUNDLE, "config": config, "layers": [layer],
+                           "subject": subject, "annotations": annotations}).encode()
+    referrer = "sha256:" + hashlib.sha256(document).hexdigest()
+    request("PUT", f"{base}/v2/{repository}/manifests/{referrer}", document, {"Content-Type": OCI_MANIFEST}).close()
+    tag = digest.replace(":", "-")
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}
+    try:
+        with request("GET", f"{base}/v2/{repository}/manifests/{tag}", headers={"Accept": OCI_INDEX}) as answer:
+            index = json.load(answer)
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            raise
+    index["manifests"].append({"mediaType": OCI_MANIFEST, "digest": referrer, "size": len(document), "artifactType": BUNDLE,
+                               "annotations": annotations})
+    request("PUT", f"{base}/v2/{repository}/manifests/{tag}", json.dumps(index).encode(), {"Content-Type": OCI_INDEX}).close()
+
+
+def bundle_options(rest):
+    options = {}
+    while rest:
+        flag = rest.pop(0)
+        key = {"--signed-digest": "signed_digest", "--predicate-type": "predicate_type", "--name": "name"}.get(flag)
+        if not key:
+            sys.exit(f"unknown option {flag}")
+        options[key] = rest.pop(0)
+    return options
+
+
 def main(argv):
     if len(argv) == 5 and argv[1] == "keygen":
         keygen(argv[2], argv[3], argv[4])
@@ -173,6 +242,10 @@ def main(argv):
         verify(argv[2], argv[3], argv[4], argv[5])
     elif len(argv) == 4 and argv[1] == "payload":
         sys.stdout.buffer.write(payload(argv[2], argv[3]))
+    elif len(argv) >= 6 and argv[1] == "bundle":
+        attach_bundle(argv[2], argv[3], argv[4], argv[5], **bundle_options(argv[6:]))
+    elif len(argv) >= 4 and argv[1] == "bundle-json":
+        sys.stdout.buffer.write(bundle_json(argv[2], argv[3], **bundle_options(argv[4:])))
     elif len(argv) >= 7 and argv[1] == "sign":
         options, rest = {}, argv[7:]
         while rest:

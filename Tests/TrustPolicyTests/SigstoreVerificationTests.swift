@@ -14,7 +14,9 @@ struct SigstoreVerificationTests {
     struct FixedSignatures: SignatureSource {
         var signatures: [SigstoreSignature] = []
         var simple: [Data] = []
+        var bundles: [Data] = []
         func sigstoreSignatures(of digest: Digest) async throws -> [SigstoreSignature] { signatures }
+        func sigstoreBundles(of digest: Digest) async throws -> [Data] { bundles }
         func simpleSignatures(of digest: Digest) async throws -> [Data] { simple }
     }
 

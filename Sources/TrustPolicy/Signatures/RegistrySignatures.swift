@@ -6,7 +6,9 @@ import RegistryClient
 /// the layers of the attachment manifest tagged `sha256-HEX.sig` in the image's repository,
 /// fetched from the endpoint (registry or mirror) that gave the image; and the simple-signing
 /// signatures of its lookaside store, `LOOKASIDE/REPO@sha256=HEX/signature-N` from N = 1 to the
-/// first that does not exist.
+/// first that does not exist. With `use-sigstore-attachments`, also cosign 3's Sigstore
+/// bundles: the referrers of the manifest (the OCI 1.1 referrers API, else the referrers tag
+/// `sha256-HEX`) whose artifact type is a Sigstore bundle, each the one layer of its manifest.
 ///
 /// What the registry sends is hostile: the attachment manifest is read with the manifest size
 /// limit and verified against the registry's digest, at most ``signatureLimit`` signatures are
@@ -41,6 +43,41 @@ public struct RegistrySignatures: SignatureSource {
             signatures.append(signature)
         }
         throw RegistryError.invalidResponse(url: lookaside, reason: "the lookaside store holds more than \(Self.signatureLimit) signatures")
+    }
+
+    public func sigstoreBundles(of digest: Digest) async throws -> [Data] {
+        guard usesSigstoreAttachments else { return [] }
+        let image = endpoint.reference
+        let place = "referrers of \(image.registry)/\(image.repository)@\(digest)"
+        var index = try await client.fetchReferrers(of: digest, in: image, asMirror: endpoint.isMirror, insecure: endpoint.insecure)
+        if index == nil {
+            let tag = try ImageReference(parsing: "\(image.registry)/\(image.repository):\(digest.algorithm)-\(digest.encoded)")
+            do {
+                let document = try await client.fetchManifest(tag, asMirror: endpoint.isMirror, insecure: endpoint.insecure)
+                guard document.isIndex, let tagged = try? JSONDecoder().decode(ImageIndex.self, from: document.data) else {
+                    throw RegistryError.invalidResponse(url: "\(tag)", reason: "the referrers tag is not an image index")
+                }
+                index = tagged
+            } catch RegistryError.notFound {
+                return []
+            }
+        }
+        let bundles = (index?.manifests ?? []).filter { $0.artifactType?.hasPrefix(SigstoreBundle.mediaTypePrefix) == true }
+        guard bundles.count <= Self.signatureLimit else {
+            throw RegistryError.invalidResponse(url: place, reason: "\(bundles.count) Sigstore bundles are attached, more than the limit of \(Self.signatureLimit)")
+        }
+        var fetched: [Data] = []
+        for descriptor in bundles {
+            let document = try await client.fetchManifest(image, digest: descriptor.digest, asMirror: endpoint.isMirror, insecure: endpoint.insecure)
+            guard !document.isIndex, let manifest = try? JSONDecoder().decode(ImageManifest.self, from: document.data),
+                let layer = manifest.layers.first, manifest.layers.count == 1, layer.mediaType.hasPrefix(SigstoreBundle.mediaTypePrefix)
+            else {
+                throw RegistryError.invalidResponse(url: place, reason: "referrer \(descriptor.digest) is not a manifest of one Sigstore bundle")
+            }
+            fetched.append(
+                try await client.fetchSmallBlob(layer, of: image, asMirror: endpoint.isMirror, insecure: endpoint.insecure, limit: Self.sizeLimit))
+        }
+        return fetched
     }
 
     public func sigstoreSignatures(of digest: Digest) async throws -> [SigstoreSignature] {

@@ -8,7 +8,13 @@ import Synchronization
 /// endpoint serves the image).
 public final class RememberedSignatures: SignatureSource {
     private let make: @Sendable () -> SignatureSource
-    private let state = Mutex<(inner: SignatureSource?, sigstore: [Digest: [SigstoreSignature]], simple: [Digest: [Data]])>((nil, [:], [:]))
+    private struct State {
+        var inner: SignatureSource?
+        var sigstore: [Digest: [SigstoreSignature]] = [:]
+        var bundles: [Digest: [Data]] = [:]
+        var simple: [Digest: [Data]] = [:]
+    }
+    private let state = Mutex(State())
 
     public init(_ make: @escaping @Sendable () -> SignatureSource) {
         self.make = make
@@ -27,6 +33,13 @@ public final class RememberedSignatures: SignatureSource {
         if let known = state.withLock({ $0.sigstore[digest] }) { return known }
         let fetched = try await inner.sigstoreSignatures(of: digest)
         state.withLock { $0.sigstore[digest] = fetched }
+        return fetched
+    }
+
+    public func sigstoreBundles(of digest: Digest) async throws -> [Data] {
+        if let known = state.withLock({ $0.bundles[digest] }) { return known }
+        let fetched = try await inner.sigstoreBundles(of: digest)
+        state.withLock { $0.bundles[digest] = fetched }
         return fetched
     }
 

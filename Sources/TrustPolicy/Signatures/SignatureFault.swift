@@ -14,6 +14,8 @@ public enum SignatureFault: Error, Sendable, Equatable, CustomStringConvertible 
     /// Its (keyless) certificate does not chain to the policy's CA, or names another issuer or
     /// subject.
     case uncertified(String)
+    /// It is signed, but is no signature of an image: an attestation, a signed blob.
+    case notAnImageSignature(String)
 
     public var description: String {
         switch self {
@@ -23,6 +25,7 @@ public enum SignatureFault: Error, Sendable, Equatable, CustomStringConvertible 
         case .malformed(let reason): return "malformed: \(reason)"
         case .unlogged(let reason): return "not logged as the policy requires: \(reason)"
         case .uncertified(let reason): return "not certified as the policy requires: \(reason)"
+        case .notAnImageSignature(let reason): return "not an image signature: \(reason)"
         }
     }
 }

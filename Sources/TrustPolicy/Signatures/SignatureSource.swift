@@ -6,6 +6,9 @@ import OCILayout
 public protocol SignatureSource: Sendable {
     /// The sigstore signatures attached to the manifest `digest` (none: an empty list).
     func sigstoreSignatures(of digest: Digest) async throws -> [SigstoreSignature]
+    /// The Sigstore bundles attached to the manifest `digest` as OCI referrers, each as its
+    /// bytes (none: an empty list).
+    func sigstoreBundles(of digest: Digest) async throws -> [Data]
     /// The simple-signing (OpenPGP) signatures of the manifest `digest`, each as its bytes.
     func simpleSignatures(of digest: Digest) async throws -> [Data]
 }
@@ -14,5 +17,6 @@ public protocol SignatureSource: Sendable {
 public struct NoSignatures: SignatureSource {
     public init() {}
     public func sigstoreSignatures(of digest: Digest) async throws -> [SigstoreSignature] { [] }
+    public func sigstoreBundles(of digest: Digest) async throws -> [Data] { [] }
     public func simpleSignatures(of digest: Digest) async throws -> [Data] { [] }
 }

@@ -6,8 +6,10 @@ import _CryptoExtras
 /// (`cosign.pub`: a SubjectPublicKeyInfo, "PUBLIC KEY"): ECDSA on P-256, P-384 or P-521,
 /// Ed25519, or RSA.
 ///
-/// Signatures are checked as containers/image checks them: the payload hashed with SHA-256 for
-/// ECDSA (whatever the curve) and RSA (PKCS #1 v1.5), the payload itself for Ed25519.
+/// Attachment signatures are checked as containers/image checks them: the payload hashed with
+/// SHA-256 for ECDSA (whatever the curve) and RSA (PKCS #1 v1.5), the payload itself for Ed25519.
+/// Sigstore bundles are signed as sigstore-go signs them: with the hash that goes with the curve
+/// (SHA-384 on P-384, SHA-512 on P-521).
 public enum SigstorePublicKey: Sendable {
     case p256(P256.Signing.PublicKey)
     case p384(P384.Signing.PublicKey)
@@ -68,8 +70,17 @@ public enum SigstorePublicKey: Sendable {
         "sha256:" + SHA256.hash(data: derRepresentation).map { String(format: "%02x", $0) }.joined()
     }
 
+    /// How a signature's message is hashed before an ECDSA key signs it.
+    public enum Hashing: Sendable {
+        /// SHA-256 whatever the key: cosign's attachment signatures.
+        case sha256
+        /// The hash of the key's size (SHA-384 on P-384, SHA-512 on P-521; SHA-256 otherwise):
+        /// Sigstore bundles.
+        case matchingCurve
+    }
+
     /// Whether `signature` (raw bytes: DER for ECDSA) is this key's signature of `payload`.
-    public func isValidSignature(_ signature: Data, of payload: Data) -> Bool {
+    public func isValidSignature(_ signature: Data, of payload: Data, hashing: Hashing = .sha256) -> Bool {
         let digest = SHA256.hash(data: payload)
         switch self {
         case .p256(let key):
@@ -77,10 +88,10 @@ public enum SigstorePublicKey: Sendable {
             return key.isValidSignature(parsed, for: digest)
         case .p384(let key):
             guard let parsed = try? P384.Signing.ECDSASignature(derRepresentation: signature) else { return false }
-            return key.isValidSignature(parsed, for: digest)
+            return hashing == .sha256 ? key.isValidSignature(parsed, for: digest) : key.isValidSignature(parsed, for: SHA384.hash(data: payload))
         case .p521(let key):
             guard let parsed = try? P521.Signing.ECDSASignature(derRepresentation: signature) else { return false }
-            return key.isValidSignature(parsed, for: digest)
+            return hashing == .sha256 ? key.isValidSignature(parsed, for: digest) : key.isValidSignature(parsed, for: SHA512.hash(data: payload))
         case .ed25519(let key):
             return key.isValidSignature(signature, for: payload)
         case .rsa(let key):

@@ -45,5 +45,22 @@ enum SigstoreTrustRoot: Sendable {
         }
     }
 
+    /// Which trusted key signed `bundle`, for records, or why none did. Only bundles signed by a
+    /// key the policy names are checked; their log entries and keyless (certificate) bundles are
+    /// not verified by this mbctl, so a policy that asks for a log or a Fulcio certificate
+    /// refuses every bundle, saying so.
+    func bundleSigner(of bundle: SigstoreBundle) -> Result<String, SignatureFault> {
+        switch self {
+        case .keys(let keys, let rekor):
+            guard rekor == nil else { return .failure(.unlogged("a Sigstore bundle's log entries are not checked by this mbctl")) }
+            guard let signer = keys.first(where: { $0.key.isValidSignature(bundle.signature, of: bundle.signedBytes, hashing: .matchingCurve) }) else {
+                return .failure(.otherKey)
+            }
+            return .success("\(signer.key.kind) key \(signer.key.fingerprint) (\(signer.source)) in a Sigstore bundle")
+        case .fulcio:
+            return .failure(.uncertified("keyless Sigstore bundles are not verified by this mbctl"))
+        }
+    }
+
     static func timestamp(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
 }
