@@ -62,9 +62,11 @@ public struct ImageVerifier: Sendable {
             case .sigstoreSigned(let trust, let signedIdentity):
                 let root = try sigstoreTrustRoot(trust, scope: scope, image: image)
                 if fetched == nil {
+                    // Both formats at once: one round trip of waiting, not two.
                     fetched = try await readSignatures(image: image) {
-                        try await signatures.sigstoreSignatures(of: manifest.digest).map(SigstoreCandidate.attached)
-                            + signatures.sigstoreBundles(of: manifest.digest).map(SigstoreCandidate.bundle)
+                        async let attached = signatures.sigstoreSignatures(of: manifest.digest)
+                        async let bundles = signatures.sigstoreBundles(of: manifest.digest)
+                        return try await attached.map(SigstoreCandidate.attached) + bundles.map(SigstoreCandidate.bundle)
                     }
                 }
                 met.append(

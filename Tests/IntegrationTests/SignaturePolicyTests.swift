@@ -128,6 +128,25 @@ import Testing
         }
     }
 
+    /// cosign 3 attaches a Sigstore bundle as an OCI 1.1 referrer; docker-registry has no
+    /// referrers API (it answers 404), so the bundle is found through the referrers tag
+    /// `sha256-HEX`, as cosign itself falls back.
+    @Test func cosignBundlesFoundThroughTheReferrersTagAreVerified() throws {
+        defer { cleanUp() }
+        func attach(key: String, _ options: [String] = []) throws {
+            try runCommand(["python3", Self.signer, "bundle", registry.host, "apps/app", digest, "\(work)/\(key).pem"] + options)
+        }
+        try attach(key: "other")
+        try attach(key: "trusted", ["--predicate-type", "https://slsa.dev/provenance/v1"])
+        try expectRefused(
+            "apps/app:v1", policy: try policy(default: signedBy()),
+            "none of its 2 signatures matches the policy: 1 made by a key the policy does not trust, "
+                + "1 not an image signature: an attestation of https://slsa.dev/provenance/v1")
+        #expect(registry.log.contains("GET /v2/apps/app/referrers/\(digest)"), "the referrers API was not asked first")
+        try attach(key: "trusted")
+        try expectAccepted("apps/app:v1", policy: try policy(default: signedBy()))
+    }
+
     @Test func unsignedOtherKeysMovedSignaturesAndOtherNamesAreRefused() throws {
         defer { cleanUp() }
         try expectRefused("apps/app:v1", policy: try policy(default: signedBy()), "unsigned")

@@ -26,6 +26,9 @@ final class FakeRegistry: HTTPTransport {
         var failures: [String: [Int]] = [:]
         /// Bytes served for a blob instead of its own (a registry that lies).
         var forged: [String: [UInt8]] = [:]
+        /// Referrers indexes by "repo@digest"; with none set, the referrers API answers 404 (a
+        /// registry without it).
+        var referrers: [String: [UInt8]] = [:]
         var tokensIssued = 0
         /// Tokens the registry takes; a token issued and then revoked is refused once more.
         var validTokens: Set<String> = []
@@ -67,6 +70,11 @@ final class FakeRegistry: HTTPTransport {
     /// Serves `bytes` for blob `digest` of `repository`: a registry that lies.
     func forge(_ digest: Digest, in repository: String, as bytes: [UInt8]) {
         state.withLock { $0.forged["\(repository)@\(digest)"] = bytes }
+    }
+
+    /// Serves `index` as the referrers of manifest `digest` in `repository` (the OCI 1.1 API).
+    func serveReferrers(_ index: [UInt8], of digest: Digest, in repository: String) {
+        state.withLock { $0.referrers["\(repository)@\(digest)"] = index }
     }
 
     /// Every token issued so far stops being valid (as when it expires early).
@@ -158,6 +166,10 @@ final class FakeRegistry: HTTPTransport {
             default:
                 return (405, [], [])
             }
+        }
+        if let kind = parts.lastIndex(of: "referrers"), kind == parts.count - 2, method == .get {
+            guard let index = state.referrers["\(parts[..<kind].joined(separator: "/"))@\(parts[kind + 1])"] else { return (404, [], []) }
+            return (200, [("Content-Type", MediaType.ociIndex)], index)
         }
         if let kind = parts.firstIndex(of: "blobs"), kind + 1 < parts.count {
             let repository = parts[..<kind].joined(separator: "/")

@@ -140,4 +140,21 @@ struct RegistryFetchTests {
             "\(error)".contains("team/app") && "\(error)".contains("nope")
         }
     }
+
+    @Test func referrersComeFromTheAPIOrAreNilWhereTheRegistryHasNone() async throws {
+        let registry = FakeRegistry()
+        let (digest, _) = try Self.pushImage(to: registry)
+        let reference = try ImageReference(parsing: "127.0.0.1:5000/team/app:1")
+        let client = Self.client(registry)
+        #expect(try await client.fetchReferrers(of: digest, in: reference) == nil)
+        var bundle = Descriptor(mediaType: MediaType.ociManifest, digest: digest, size: 1)
+        bundle.artifactType = "application/vnd.dev.sigstore.bundle.v0.3+json"
+        registry.serveReferrers(Array(try JSONEncoder().encode(ImageIndex(manifests: [bundle]))), of: digest, in: "team/app")
+        let index = try #require(try await client.fetchReferrers(of: digest, in: reference))
+        #expect(index.manifests.map(\.artifactType) == ["application/vnd.dev.sigstore.bundle.v0.3+json"])
+        #expect(registry.requests.filter { $0.method == .get }.map(\.target).last == "/v2/team/app/referrers/\(digest)")
+        // A referrers answer that is no index is an error naming it, not "no referrers".
+        registry.serveReferrers(Array("[1]".utf8), of: digest, in: "team/app")
+        await #expect(throws: RegistryError.self) { try await client.fetchReferrers(of: digest, in: reference) }
+    }
 }

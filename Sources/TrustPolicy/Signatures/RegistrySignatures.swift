@@ -49,19 +49,12 @@ public struct RegistrySignatures: SignatureSource {
         guard usesSigstoreAttachments else { return [] }
         let image = endpoint.reference
         let place = "referrers of \(image.registry)/\(image.repository)@\(digest)"
-        var index = try await client.fetchReferrers(of: digest, in: image, asMirror: endpoint.isMirror, insecure: endpoint.insecure)
-        if index == nil {
-            let tag = try ImageReference(parsing: "\(image.registry)/\(image.repository):\(digest.algorithm)-\(digest.encoded)")
-            do {
-                let document = try await client.fetchManifest(tag, asMirror: endpoint.isMirror, insecure: endpoint.insecure)
-                guard document.isIndex, let tagged = try? JSONDecoder().decode(ImageIndex.self, from: document.data) else {
-                    throw RegistryError.invalidResponse(url: "\(tag)", reason: "the referrers tag is not an image index")
-                }
-                index = tagged
-            } catch RegistryError.notFound {
-                return []
-            }
-        }
+        // The referrers API and the referrers tag are asked at once; the tag counts only where
+        // the registry has no API.
+        async let api = client.fetchReferrers(of: digest, in: image, asMirror: endpoint.isMirror, insecure: endpoint.insecure)
+        async let tagged = referrersTag(of: digest)
+        let fromAPI = try await api
+        let index = fromAPI != nil ? fromAPI : try await tagged
         let bundles = (index?.manifests ?? []).filter { $0.artifactType?.hasPrefix(SigstoreBundle.mediaTypePrefix) == true }
         guard bundles.count <= Self.signatureLimit else {
             throw RegistryError.invalidResponse(url: place, reason: "\(bundles.count) Sigstore bundles are attached, more than the limit of \(Self.signatureLimit)")
@@ -78,6 +71,23 @@ public struct RegistrySignatures: SignatureSource {
                 try await client.fetchSmallBlob(layer, of: image, asMirror: endpoint.isMirror, insecure: endpoint.insecure, limit: Self.sizeLimit))
         }
         return fetched
+    }
+
+    /// The index tagged `sha256-HEX` in the image's repository: the referrers of a registry
+    /// without the referrers API, as cosign and oras write them. Nil when there is none.
+    func referrersTag(of digest: Digest) async throws -> ImageIndex? {
+        let image = endpoint.reference
+        let tag = try ImageReference(parsing: "\(image.registry)/\(image.repository):\(digest.algorithm)-\(digest.encoded)")
+        let document: ManifestDocument
+        do {
+            document = try await client.fetchManifest(tag, asMirror: endpoint.isMirror, insecure: endpoint.insecure)
+        } catch RegistryError.notFound {
+            return nil
+        }
+        guard document.isIndex, let index = try? JSONDecoder().decode(ImageIndex.self, from: document.data) else {
+            throw RegistryError.invalidResponse(url: "\(tag)", reason: "the referrers tag is not an image index")
+        }
+        return index
     }
 
     public func sigstoreSignatures(of digest: Digest) async throws -> [SigstoreSignature] {
