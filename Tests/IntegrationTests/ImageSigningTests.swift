@@ -183,6 +183,38 @@ import Testing
         #expect(try verified("removed/app", with: key.pub).isEmpty)
     }
 
+    /// cosign 3's bundles go along too: a referrer manifest with the same bytes (so the same
+    /// digest) in the destination, listed once in its referrers tag however often it is copied,
+    /// and accepted there by a policy with the signing key.
+    @Test func registryCopiesCarryCosignBundles() throws {
+        defer { cleanUp() }
+        try runCommand(["python3", SignaturePolicyTests.signer, "keygen", "p256", "\(work)/p256.pem", "\(work)/p256.pub"])
+        try runCommand(["python3", SignaturePolicyTests.signer, "bundle", registry.host, "apps/app", digest, "\(work)/p256.pem"])
+        let other = try TestRegistry()
+        func referrers(_ host: String, _ repository: String) throws -> [[String: Any]] {
+            let text = try runCommand([
+                "curl", "-sf", "--max-time", "10", "-H", "Accept: application/vnd.oci.image.index.v1+json",
+                "http://\(host)/v2/\(repository)/manifests/\(digest.replacingOccurrences(of: ":", with: "-"))",
+            ]).stdout
+            let index = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+            return try #require(index["manifests"] as? [[String: Any]])
+        }
+        for _ in 0..<2 {
+            let result = try copy("apps/app:v1", to: "docker://\(other.host)/carried/app:v1", ["--registries.d", attachments])
+            #expect(result.status == 0 && result.stdout.contains("signatures: 1 copied, 0 made"), "\(result.stdout) \(result.stderr)")
+        }
+        let carried = try referrers(other.host, "carried/app")
+        #expect(carried.map { $0["digest"] as? String } == (try referrers(registry.host, "apps/app")).map { $0["digest"] as? String })
+        #expect(carried.first?["artifactType"] as? String == "application/vnd.dev.sigstore.bundle.v0.3+json")
+        let policy = "\(work)/bundle-policy.json"
+        try #"{"default": [{"type": "sigstoreSigned", "keyPath": "\#(work)/p256.pub"}]}"#.write(toFile: policy, atomically: true, encoding: .utf8)
+        let pulled = try runMbctl([
+            "oci", "download", "--policy", policy, "--registries.d", attachments, "--cache-dir", "\(work)/cache",
+            "docker://\(other.host)/carried/app:v1", "\(work)/tree",
+        ])
+        #expect(pulled.status == 0, "\(pulled.stderr)")
+    }
+
     @Test func gpgSignaturesMbctlMakesAreTheOnesSkopeoAccepts() throws {
         defer { cleanUp() }
         let plain = try SignaturePolicyTests.gpgKey("plain", in: work)

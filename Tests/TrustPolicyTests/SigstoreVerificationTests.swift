@@ -14,9 +14,16 @@ struct SigstoreVerificationTests {
     struct FixedSignatures: SignatureSource {
         var signatures: [SigstoreSignature] = []
         var simple: [Data] = []
+        /// Bundles as their bytes (handed over in referrers no test looks at).
         var bundles: [Data] = []
         func sigstoreSignatures(of digest: Digest) async throws -> [SigstoreSignature] { signatures }
-        func sigstoreBundles(of digest: Digest) async throws -> [Data] { bundles }
+        func sigstoreBundles(of digest: Digest) async throws -> [AttachedBundle] {
+            bundles.map { bundle in
+                let manifest = ManifestDocument(data: Data("{}".utf8), mediaType: MediaType.ociManifest, digest: .sha256(of: Data("{}".utf8)))
+                let entry = Descriptor(mediaType: MediaType.ociManifest, digest: manifest.digest, size: 2)
+                return AttachedBundle(entry: entry, manifest: manifest, config: AttachedBundle.emptyConfig, bundle: bundle)
+            }
+        }
         func simpleSignatures(of digest: Digest) async throws -> [Data] { simple }
     }
 

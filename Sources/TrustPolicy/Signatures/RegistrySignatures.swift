@@ -45,7 +45,7 @@ public struct RegistrySignatures: SignatureSource {
         throw RegistryError.invalidResponse(url: lookaside, reason: "the lookaside store holds more than \(Self.signatureLimit) signatures")
     }
 
-    public func sigstoreBundles(of digest: Digest) async throws -> [Data] {
+    public func sigstoreBundles(of digest: Digest) async throws -> [AttachedBundle] {
         guard usesSigstoreAttachments else { return [] }
         let image = endpoint.reference
         let place = "referrers of \(image.registry)/\(image.repository)@\(digest)"
@@ -59,16 +59,20 @@ public struct RegistrySignatures: SignatureSource {
         guard bundles.count <= Self.signatureLimit else {
             throw RegistryError.invalidResponse(url: place, reason: "\(bundles.count) Sigstore bundles are attached, more than the limit of \(Self.signatureLimit)")
         }
-        var fetched: [Data] = []
-        for descriptor in bundles {
-            let document = try await client.fetchManifest(image, digest: descriptor.digest, asMirror: endpoint.isMirror, insecure: endpoint.insecure)
+        var fetched: [AttachedBundle] = []
+        for entry in bundles {
+            let document = try await client.fetchManifest(image, digest: entry.digest, asMirror: endpoint.isMirror, insecure: endpoint.insecure)
             guard !document.isIndex, let manifest = try? JSONDecoder().decode(ImageManifest.self, from: document.data),
                 let layer = manifest.layers.first, manifest.layers.count == 1, layer.mediaType.hasPrefix(SigstoreBundle.mediaTypePrefix)
             else {
-                throw RegistryError.invalidResponse(url: place, reason: "referrer \(descriptor.digest) is not a manifest of one Sigstore bundle")
+                throw RegistryError.invalidResponse(url: place, reason: "referrer \(entry.digest) is not a manifest of one Sigstore bundle")
             }
-            fetched.append(
-                try await client.fetchSmallBlob(layer, of: image, asMirror: endpoint.isMirror, insecure: endpoint.insecure, limit: Self.sizeLimit))
+            let config =
+                manifest.config.digest == .sha256(of: AttachedBundle.emptyConfig)
+                ? AttachedBundle.emptyConfig
+                : try await client.fetchSmallBlob(manifest.config, of: image, asMirror: endpoint.isMirror, insecure: endpoint.insecure, limit: Self.sizeLimit)
+            let bundle = try await client.fetchSmallBlob(layer, of: image, asMirror: endpoint.isMirror, insecure: endpoint.insecure, limit: Self.sizeLimit)
+            fetched.append(AttachedBundle(entry: entry, manifest: document, config: config, bundle: bundle))
         }
         return fetched
     }

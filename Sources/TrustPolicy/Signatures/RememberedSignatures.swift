@@ -11,7 +11,7 @@ public final class RememberedSignatures: SignatureSource {
     private struct State {
         var inner: SignatureSource?
         var sigstore: [Digest: [SigstoreSignature]] = [:]
-        var bundles: [Digest: [Data]] = [:]
+        var bundles: [Digest: [AttachedBundle]] = [:]
         var simple: [Digest: [Data]] = [:]
     }
     private let state = Mutex(State())
@@ -36,7 +36,7 @@ public final class RememberedSignatures: SignatureSource {
         return fetched
     }
 
-    public func sigstoreBundles(of digest: Digest) async throws -> [Data] {
+    public func sigstoreBundles(of digest: Digest) async throws -> [AttachedBundle] {
         if let known = state.withLock({ $0.bundles[digest] }) { return known }
         let fetched = try await inner.sigstoreBundles(of: digest)
         state.withLock { $0.bundles[digest] = fetched }

@@ -6,9 +6,9 @@ import OCILayout
 public protocol SignatureSource: Sendable {
     /// The sigstore signatures attached to the manifest `digest` (none: an empty list).
     func sigstoreSignatures(of digest: Digest) async throws -> [SigstoreSignature]
-    /// The Sigstore bundles attached to the manifest `digest` as OCI referrers, each as its
-    /// bytes (none: an empty list).
-    func sigstoreBundles(of digest: Digest) async throws -> [Data]
+    /// The Sigstore bundles attached to the manifest `digest` as OCI referrers (none: an empty
+    /// list).
+    func sigstoreBundles(of digest: Digest) async throws -> [AttachedBundle]
     /// The simple-signing (OpenPGP) signatures of the manifest `digest`, each as its bytes.
     func simpleSignatures(of digest: Digest) async throws -> [Data]
 }
@@ -17,6 +17,6 @@ public protocol SignatureSource: Sendable {
 public struct NoSignatures: SignatureSource {
     public init() {}
     public func sigstoreSignatures(of digest: Digest) async throws -> [SigstoreSignature] { [] }
-    public func sigstoreBundles(of digest: Digest) async throws -> [Data] { [] }
+    public func sigstoreBundles(of digest: Digest) async throws -> [AttachedBundle] { [] }
     public func simpleSignatures(of digest: Digest) async throws -> [Data] { [] }
 }

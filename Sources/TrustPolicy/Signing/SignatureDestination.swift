@@ -122,6 +122,47 @@ public struct SignatureDestination: Sendable {
         return (manifest, config)
     }
 
+    // MARK: Sigstore bundles
+
+    /// Attaches `bundles` to the image whose manifest is `subject` as cosign 3 does: each
+    /// referrer manifest pushed by digest as it came (so it keeps its digest), with its config
+    /// and bundle, and listed in the referrers tag `sha256-HEX` where the registry has no
+    /// referrers API (the entries there kept, each added once). Returns how many were not
+    /// listed before.
+    public func add(bundles: [AttachedBundle], of subject: Digest) async throws -> Int {
+        guard !bundles.isEmpty else { return 0 }
+        try checkStorable(sigstore: true, simple: false)
+        let hasAPI = try await client.fetchReferrers(of: subject, in: reference) != nil
+        let tag = try ImageReference(parsing: "\(reference.registry)/\(reference.repository):\(subject.algorithm)-\(subject.encoded)")
+        var index = ImageIndex()
+        if !hasAPI {
+            do {
+                let existing = try await client.fetchManifest(tag)
+                guard existing.isIndex, let decoded = try? JSONDecoder().decode(ImageIndex.self, from: existing.data) else {
+                    throw TrustPolicyError.signaturesNotStorable(image: name, reason: "\(tag) is there and is no referrers index")
+                }
+                index = decoded
+            } catch RegistryError.notFound {}
+        }
+        var added = 0
+        for attached in bundles where !index.manifests.contains(where: { $0.digest == attached.manifest.digest }) {
+            guard let manifest = try? JSONDecoder().decode(ImageManifest.self, from: attached.manifest.data), let layer = manifest.layers.first else {
+                continue
+            }
+            _ = try await client.pushBlob(manifest.config, bytes: attached.config, to: reference)
+            _ = try await client.pushBlob(layer, bytes: attached.bundle, to: reference)
+            try await client.pushManifest(attached.manifest, to: reference, tag: nil)
+            index.manifests.append(attached.entry)
+            added += 1
+        }
+        guard added > 0, !hasAPI else { return added }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let data = try encoder.encode(index)
+        try await client.pushManifest(ManifestDocument(data: data, mediaType: MediaType.ociIndex, digest: .sha256(of: data)), to: reference, tag: tag.tag)
+        return added
+    }
+
     // MARK: Lookaside
 
     /// Adds `signatures` to the lookaside store of the manifest `digest` (after the ones

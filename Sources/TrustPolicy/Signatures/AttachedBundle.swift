@@ -1,0 +1,23 @@
+import Foundation
+import OCILayout
+
+/// A Sigstore bundle attached to an image as an OCI referrer, as a source handed it over,
+/// untrusted: the referrers index's entry for it, the referrer manifest (its bytes as they
+/// are, so that a copy keeps its digest), that manifest's config, and the bundle itself.
+public struct AttachedBundle: Sendable {
+    public var entry: Descriptor
+    public var manifest: ManifestDocument
+    public var config: Data
+    public var bundle: Data
+
+    public init(entry: Descriptor, manifest: ManifestDocument, config: Data, bundle: Data) {
+        self.entry = entry
+        self.manifest = manifest
+        self.config = config
+        self.bundle = bundle
+    }
+
+    /// The empty JSON object `{}`: the config of every bundle referrer cosign writes
+    /// (`application/vnd.oci.empty.v1+json`), known without being fetched.
+    public static let emptyConfig = Data("{}".utf8)
+}
