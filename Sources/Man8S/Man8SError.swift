@@ -11,6 +11,8 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
     case invalidMachineName(String, reason: String)
     case unrepresentable(what: String, reason: String)
     case invalidVolume(String, reason: String)
+    /// A service setting (`--port`, `--memory`, …) that cannot be used.
+    case invalidSetting(String, reason: String)
     case volumeUnanswered(String)
     case machineExists(String)
     case noSuchMachine(String)
@@ -46,6 +48,7 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
         case .invalidMachineName(let name, let reason): return "invalid machine name \"\(name)\": \(reason)"
         case .unrepresentable(let what, let reason): return "cannot write \(what): \(reason)"
         case .invalidVolume(let text, let reason): return "invalid volume \"\(Self.shortened(text))\": \(reason)"
+        case .invalidSetting(let text, let reason): return "invalid setting \"\(Self.shortened(text))\": \(reason)"
         case .volumeUnanswered(let path):
             return "the image has a volume \(path) and no terminal to ask where it goes; pass --volume \(path)=config|data|skip|/host/path"
         case .machineExists(let name): return "machine \(name) already exists; remove it first (mbctl machines remove \(name)) or choose another name"

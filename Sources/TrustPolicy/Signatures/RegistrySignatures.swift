@@ -57,7 +57,8 @@ public struct RegistrySignatures: SignatureSource {
         let index = fromAPI != nil ? fromAPI : try await tagged
         let bundles = (index?.manifests ?? []).filter { $0.artifactType?.hasPrefix(SigstoreBundle.mediaTypePrefix) == true }
         guard bundles.count <= Self.signatureLimit else {
-            throw RegistryError.invalidResponse(url: place, reason: "\(bundles.count) Sigstore bundles are attached, more than the limit of \(Self.signatureLimit)")
+            throw RegistryError.invalidResponse(
+                url: place, reason: "\(bundles.count) Sigstore bundles are attached, more than the limit of \(Self.signatureLimit)")
         }
         var fetched: [AttachedBundle] = []
         for entry in bundles {
