@@ -164,6 +164,7 @@ extension MachinesCommand {
             say("configuration \(details.configDirectory)")
             say("data          \(details.dataDirectory)")
             if !details.userSettings.isEmpty { say("your settings \(details.userSettings.joined(separator: " "))") }
+            for phrase in details.service.summary { say("service       \(phrase)") }
         }
     }
 }

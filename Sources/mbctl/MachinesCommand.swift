@@ -8,7 +8,7 @@ struct MachinesCommand: AsyncParsableCommand {
         commandName: "machines",
         abstract: "Make, upgrade, run and remove Man8S machines.",
         subcommands: [
-            Pull.self, Upgrade.self, Rollback.self, List.self, Show.self, Status.self,
+            Pull.self, Configure.self, Upgrade.self, Rollback.self, List.self, Show.self, Status.self,
             Start.self, Stop.self, Restart.self, Enable.self, Disable.self, Logs.self, Shell.self, Remove.self, Recover.self,
         ]
     )
@@ -53,6 +53,7 @@ struct MachinesCommand: AsyncParsableCommand {
         @Option(name: .customLong("volume"), help: ArgumentHelp("Where an image volume goes (repeatable).", valueName: "/path=config|data|skip|/host/path"))
         var volumes: [String] = []
 
+        @OptionGroup var service: ServiceOptions
         @OptionGroup var host: HostOptions
         @OptionGroup var build: MachineBuildOptions
         @OptionGroup var registry: RegistryOptions
@@ -86,6 +87,8 @@ struct MachinesCommand: AsyncParsableCommand {
             machineBuild.rootfsMethod = configuration.rootfsMethod
             var pull = MachinePull(build: machineBuild)
             pull.recovery = host.recovery
+            pull.settings = try service.change(allowingRemovals: false).applied(to: MachineSettings())
+            pull.checksHost = host.root == nil
             let reporter = TransferReporter(quiet: quiet)
             let ask: VolumeQuestion? = isatty(STDIN_FILENO) == 1 ? VolumePrompt.ask : nil
             let started = Date()

@@ -33,13 +33,13 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: root) }
         try MachineUnitDropIn.remove(name, layout: layout)  // nothing there: nothing to do
         let recovery = RecoveryCommand(executable: "/usr/bin/mbctl", configurationFile: nil)
-        try MachineUnitDropIn.write(name, recovery: recovery, layout: layout, undo: nil)
+        try MachineUnitDropIn.write(name, recovery: recovery, settings: MachineSettings(), layout: layout, undo: nil)
         let directory = "\(layout.systemdUnits)/systemd-nspawn@web.service.d"
         try "[Service]\nMemoryMax=1G\n".write(toFile: "\(directory)/60-operator.conf", atomically: false, encoding: .utf8)
         try MachineUnitDropIn.remove(name, layout: layout)
         #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["60-operator.conf"])
         try FileManager.default.removeItem(atPath: "\(directory)/60-operator.conf")
-        try MachineUnitDropIn.write(name, recovery: recovery, layout: layout, undo: nil)
+        try MachineUnitDropIn.write(name, recovery: recovery, settings: MachineSettings(), layout: layout, undo: nil)
         try MachineUnitDropIn.remove(name, layout: layout)
         #expect(!FileManager.default.fileExists(atPath: directory))
     }

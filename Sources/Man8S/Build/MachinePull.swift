@@ -25,6 +25,11 @@ public struct MachinePull: Sendable {
     /// This mbctl, for the unit drop-in that finishes an interrupted upgrade before a boot
     /// (``MachineUnitDropIn``); nil writes none.
     public var recovery: RecoveryCommand?
+    /// The machine's service settings (ports, requirements, limits).
+    public var settings = MachineSettings()
+    /// Whether the layout is the running host's, whose forwarding and bridge a published port
+    /// needs (false for a tree prepared with `--root`).
+    public var checksHost = true
 
     public init(build: MachineBuild) {
         self.build = build
@@ -67,6 +72,7 @@ public struct MachinePull: Sendable {
         var warnings = directories.notices
         warnings += try directories.removeLeftovers(of: name).map { "removed \($0), left by an mbctl that was killed" }
         try await lock.claim(address) { claims in try checkFree(name, address: address, prefix: prefix, in: directories, claimedByOthers: claims) }
+        try SettingsCheck(layout: layout, directories: directories, checksHost: checksHost).check(settings, for: name, publishingNew: !settings.ports.isEmpty)
 
         // The config first, so the volume questions come before the long download.
         let prepared = try await build.images.prepare(source, progress: progress)
@@ -110,10 +116,10 @@ public struct MachinePull: Sendable {
             try config.handle.writeFile(MachineDirectories.environmentFileName, contents: Array(generation.environmentFile.utf8), mode: 0o644)
         }
         undo.created(MachineDirectories.environmentFileName, in: config.handle)
-        if let recovery {
-            try MachineUnitDropIn.write(name, recovery: recovery, layout: layout, undo: undo)
-        }
         try writeCurrentRecord(generation.record, of: name, in: directories, undo: undo)
+        if recovery != nil || !settings.isEmpty {
+            try MachineUnitDropIn.write(name, recovery: recovery, settings: settings, layout: layout, undo: undo)
+        }
         try Task.checkCancellation()
 
         // Into place: the rootfs, then its nspawn file and the systemd link.
@@ -121,7 +127,8 @@ public struct MachinePull: Sendable {
         try naming(rootfsPath) { try directories.machines.renameWithoutReplacing(stagingName, to: name.bytes) }
         undo.created(name.bytes, in: directories.machines)
         try naming(layout.nspawnFile(of: name)) {
-            try directories.nspawnFiles.writeFile(MachineDirectories.nspawnFileName(name), contents: Array(generation.nspawnFile.utf8), mode: 0o644)
+            let nspawnFile = NspawnFile.publishing(settings.ports, in: generation.nspawnFile)
+            try directories.nspawnFiles.writeFile(MachineDirectories.nspawnFileName(name), contents: Array(nspawnFile.utf8), mode: 0o644)
         }
         undo.created(MachineDirectories.nspawnFileName(name), in: directories.nspawnFiles)
         try naming(layout.systemdLink(of: name)) { try directories.systemdMachines.makeSymlink(name.bytes, to: Array(rootfsPath.utf8)) }
@@ -141,6 +148,10 @@ public struct MachinePull: Sendable {
         let (mine, _) = try undo.makeDirectory(name.bytes, in: generations, mode: 0o700, path: "\(top)/\(name)")
         try naming("\(top)/\(name)/current.json") { try mine.writeFile(MachineGenerations.currentRecord, contents: try record.encoded(), mode: 0o600) }
         undo.created(MachineGenerations.currentRecord, in: mine)
+        if !settings.isEmpty {
+            try naming("\(top)/\(name)/settings.json") { try mine.writeFile(MachineSettings.fileName, contents: try settings.encoded(), mode: 0o600) }
+            undo.created(MachineSettings.fileName, in: mine)
+        }
     }
 
     /// Renames an existing `man8env.env` to `man8env.env.previous-TIMESTAMP`; returns its new path.

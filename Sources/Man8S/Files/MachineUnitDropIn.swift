@@ -7,23 +7,31 @@ import SystemErrors
 /// (a crash, a power loss) is finished before the machine starts. A recovery that fails (the
 /// machine or its rootfs is not where the configuration says, a swap that cannot be finished)
 /// keeps the unit from starting: booting then would boot half a machine, or none.
+///
+/// It also carries the machine's service settings (``MachineSettings``): `Requires=` and
+/// `After=` on the units of the machines it requires, and its resource limits.
 public enum MachineUnitDropIn {
     static let fileName = Array("50-mbctl.conf".utf8)
 
     static func directoryName(_ name: MachineName) -> [UInt8] { Array("systemd-nspawn@\(name).service.d".utf8) }
 
-    static func contents(_ name: MachineName, recovery: RecoveryCommand) throws -> String {
-        """
-        # Written by mbctl: finishes an upgrade or rollback of \(name) that was cut short, before it boots.
-        [Service]
-        ExecStartPre=\(try recovery.commandLine(name))
-
-        """
+    static func contents(_ name: MachineName, recovery: RecoveryCommand?, settings: MachineSettings) throws -> String {
+        var lines = [
+            "# Written by mbctl: the service settings of \(name) (mbctl machines configure), and, before it boots, the end of an upgrade or rollback cut short."
+        ]
+        let required = settings.requires.map { "systemd-nspawn@\($0).service" }
+        if !required.isEmpty {
+            lines += ["[Unit]", "Requires=" + required.joined(separator: " "), "After=" + required.joined(separator: " "), ""]
+        }
+        lines.append("[Service]")
+        if let recovery { lines.append("ExecStartPre=\(try recovery.commandLine(name))") }
+        lines += settings.limits.unitLines
+        return lines.joined(separator: "\n") + "\n\n"
     }
 
     /// Writes the drop-in for `name`, recording what it made in `undo` when given.
-    static func write(_ name: MachineName, recovery: RecoveryCommand, layout: HostLayout, undo: UndoLog?) throws {
-        let text = try contents(name, recovery: recovery)
+    static func write(_ name: MachineName, recovery: RecoveryCommand?, settings: MachineSettings, layout: HostLayout, undo: UndoLog?) throws {
+        let text = try contents(name, recovery: recovery, settings: settings)
         let units = try HostDirectory.open(layout.systemdUnits, mode: 0o755).handle
         let path = "\(layout.systemdUnits)/systemd-nspawn@\(name).service.d"
         let directory: DirectoryHandle

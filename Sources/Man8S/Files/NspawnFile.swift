@@ -37,6 +37,28 @@ public enum NspawnFile {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// `text` (an nspawn file) publishing exactly `ports`: its `Port=` lines of `[Network]`
+    /// replaced by theirs, placed at the end of that section (a `[Network]` section added when
+    /// there is none).
+    static func publishing(_ ports: [PublishedPort], in text: String) -> String {
+        var section = ""
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { line in
+            if line.hasPrefix("[") { section = line.trimmingCharacters(in: .whitespaces) }
+            return !(section == "[Network]" && line.hasPrefix("Port="))
+        }
+        let added = ports.map(\.nspawnLine)
+        guard !added.isEmpty else { return lines.joined(separator: "\n") }
+        if let header = lines.firstIndex(of: "[Network]") {
+            var end = header + 1
+            while end < lines.count, !lines[end].hasPrefix("["), !lines[end].isEmpty { end += 1 }
+            lines.insert(contentsOf: added, at: end)
+        } else {
+            if lines.last == "" { lines.removeLast() }
+            lines += ["", "[Network]"] + added + [""]
+        }
+        return lines.joined(separator: "\n")
+    }
+
     /// A value in double quotes as systemd unquotes it: `\` and `"` escaped.
     static func quoted(_ value: String, what: String) throws -> String {
         let text = try singleLine(value, what: what)

@@ -94,7 +94,10 @@ struct MachineTransition: Codable, Equatable {
                     try reached(.movedIncomingRootfs)
                 }
                 // 3. Its files, each written whole where Man8S keeps it, then taken from here.
-                if let nspawn = try incomingDirectory.readFile(nspawnName, limit: Self.largestFile) {
+                if let incomingNspawn = try incomingDirectory.readFile(nspawnName, limit: Self.largestFile) {
+                    // The ports the machine publishes now, whatever the generation had.
+                    let ports = try MachineSettings.read(of: name, in: directories).ports
+                    let nspawn = Array(NspawnFile.publishing(ports, in: String(decoding: incomingNspawn, as: UTF8.self)).utf8)
                     try naming(directories.layout.nspawnFile(of: name)) { try directories.nspawnFiles.writeFile(nspawnName, contents: nspawn, mode: 0o644) }
                     try reached(.installedNspawnFile)
                     try incomingDirectory.remove(nspawnName)

@@ -37,6 +37,7 @@ final class MachineLock {
         case remove = "removed"
         case upgrade = "upgraded"
         case start = "started"
+        case configure = "configured"
     }
 
     /// Takes machine `name`'s lock, or fails at once naming the process that holds it.

@@ -48,8 +48,9 @@ public struct MachineLifecycle: Sendable {
     private func prepare(_ name: MachineName) throws {
         try requireMachine(name)
         try MachineRecovery(layout: layout).recover(name)
-        if let recovery {
-            try MachineUnitDropIn.write(name, recovery: recovery, layout: layout, undo: nil)
+        if let recovery, let directories = try MachineDirectories.openExisting(layout) {
+            let settings = try MachineSettings.read(of: name, in: directories)
+            try MachineUnitDropIn.write(name, recovery: recovery, settings: settings, layout: layout, undo: nil)
             // systemd reads drop-ins on a reload.
             try systemd.reload()
         }

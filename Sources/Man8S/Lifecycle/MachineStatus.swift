@@ -48,6 +48,8 @@ public struct MachineStatus: Sendable {
         public var dataDirectory: String
         /// Keys man8env.env sets that mbctl did not write: the user's settings.
         public var userSettings: [String]
+        /// Ports, requirements and limits (``MachineSettings``).
+        public var service: MachineSettings
     }
 
     public func details(_ name: MachineName) throws -> Details {
@@ -78,6 +80,6 @@ public struct MachineStatus: Sendable {
             current: current, previous: previous, volumes: volumes,
             rootfs: layout.rootfs(of: name), nspawnFile: layout.nspawnFile(of: name),
             configDirectory: layout.configDirectory(of: name), dataDirectory: layout.dataDirectory(of: name),
-            userSettings: userSettings)
+            userSettings: userSettings, service: try MachineSettings.read(of: name, in: directories))
     }
 }

@@ -1,0 +1,62 @@
+import ConfinedFilesystem
+import Foundation
+
+/// `mbctl machines configure NAME`: changes a machine's service settings (``MachineSettings``)
+/// and the files systemd reads from them: the `Port=` lines of `NAME.nspawn` and the unit's
+/// drop-in (requirements, limits). They apply at the machine's next start, or at once with
+/// `restart`. A change that leaves the settings as they are writes nothing.
+public struct MachineConfigure: Sendable {
+    public var layout: HostLayout
+    public var systemd = Systemd()
+    /// This mbctl, for the unit's drop-in.
+    public var recovery: RecoveryCommand?
+    /// Whether the layout is the running host's, whose forwarding and bridge a published port
+    /// needs (false for a tree prepared with `--root`).
+    public var checksHost = true
+
+    public init(layout: HostLayout) {
+        self.layout = layout
+    }
+
+    public struct Outcome: Sendable {
+        public var settings: MachineSettings
+        /// Whether anything was written.
+        public var changed: Bool
+        public var restarted: Bool
+    }
+
+    public func configure(_ name: MachineName, _ change: SettingsChange, restart: Bool) throws -> Outcome {
+        guard let directories = try MachineDirectories.openExisting(layout), try directories.exists(name) else {
+            throw Man8SError.noSuchMachine(name.value)
+        }
+        let lock = try MachineLock.acquire(name, for: .configure, in: directories)
+        defer { lock.release() }
+        let current = try MachineSettings.read(of: name, in: directories)
+        let wanted = try change.applied(to: current)
+        let publishingNew = wanted.ports.contains { !current.ports.contains($0) }
+        try SettingsCheck(layout: layout, directories: directories, checksHost: checksHost).check(wanted, for: name, publishingNew: publishingNew)
+        guard wanted != current else { return Outcome(settings: current, changed: false, restarted: false) }
+        try Self.install(wanted, for: name, in: directories, recovery: recovery)
+        try systemd.reload()
+        var restarted = false
+        if restart, RunningMachines.isRunning(name, layout: layout) {
+            try systemd.restart(name)
+            restarted = true
+        }
+        return Outcome(settings: wanted, changed: true, restarted: restarted)
+    }
+
+    /// Writes the files systemd reads from `settings` (the nspawn file's ports, the unit's
+    /// drop-in), then the record: a failure in between leaves the record as it was, and the
+    /// next `configure` writes the files again.
+    static func install(_ settings: MachineSettings, for name: MachineName, in directories: MachineDirectories, recovery: RecoveryCommand?) throws {
+        let layout = directories.layout
+        let nspawnName = MachineDirectories.nspawnFileName(name)
+        if let bytes = try naming(layout.nspawnFile(of: name), { try directories.nspawnFiles.readFile(nspawnName, limit: 1 << 20) }) {
+            let updated = NspawnFile.publishing(settings.ports, in: String(decoding: bytes, as: UTF8.self))
+            try naming(layout.nspawnFile(of: name)) { try directories.nspawnFiles.writeFile(nspawnName, contents: Array(updated.utf8), mode: 0o644) }
+        }
+        try MachineUnitDropIn.write(name, recovery: recovery, settings: settings, layout: layout, undo: nil)
+        try settings.write(of: name, in: directories)
+    }
+}

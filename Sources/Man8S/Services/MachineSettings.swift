@@ -1,0 +1,80 @@
+import ConfinedFilesystem
+import Foundation
+import SystemErrors
+
+/// What makes a machine a service, as the operator set it with `machines pull` and `machines
+/// configure`: published ports, the machines it requires, resource limits.
+///
+/// A record of mbctl's own (`.generations/NAME/settings.json`, mode 0600, in the private
+/// machines directory), per machine rather than per generation: an upgrade or a rollback keeps
+/// the settings the operator gave last. The files systemd reads are written from it (the
+/// `Port=` lines of `NAME.nspawn`, the unit drop-in) and never read back.
+public struct MachineSettings: Codable, Equatable, Sendable {
+    public var ports: [PublishedPort] = []
+    /// Machines started before this one, and stopped if they stop (`Requires=` + `After=`).
+    public var requires: [String] = []
+    public var limits = ResourceLimits()
+
+    public init(ports: [PublishedPort] = [], requires: [String] = [], limits: ResourceLimits = ResourceLimits()) {
+        self.ports = ports
+        self.requires = requires
+        self.limits = limits
+    }
+
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        ports = try container.decodeIfPresent([PublishedPort].self, forKey: .ports) ?? []
+        requires = try container.decodeIfPresent([String].self, forKey: .requires) ?? []
+        limits = try container.decodeIfPresent(ResourceLimits.self, forKey: .limits) ?? ResourceLimits()
+    }
+
+    public var isEmpty: Bool { self == MachineSettings() }
+
+    /// One phrase per setting, for people: "ports 8080:80/tcp", "requires db", "memory 512M".
+    public var summary: [String] {
+        var phrases: [String] = []
+        if !ports.isEmpty { phrases.append("ports " + ports.map(\.description).joined(separator: " ")) }
+        if !requires.isEmpty { phrases.append("requires " + requires.joined(separator: " ")) }
+        if let memory = limits.memory { phrases.append("memory \(ResourceLimits.memoryText(memory))") }
+        if let cpus = limits.cpuPercent { phrases.append("cpus \(ResourceLimits.cpusText(cpus))") }
+        if let pids = limits.pids { phrases.append("pids limit \(pids)") }
+        return phrases
+    }
+
+    static let fileName = Array("settings.json".utf8)
+    static let largestRecord = 1 << 20
+
+    /// The settings of `name` (none set: empty settings). A record that is a link, a FIFO or
+    /// does not decode is an error naming it.
+    static func read(of name: MachineName, in directories: MachineDirectories) throws -> MachineSettings {
+        guard let generations = try MachineGenerations.open(name, in: directories, create: false) else { return MachineSettings() }
+        let path = "\(generations.path)/settings.json"
+        let bytes: [UInt8]?
+        do {
+            bytes = try generations.handle.readFile(fileName, limit: largestRecord + 1)
+        } catch let error as SystemCallError {
+            throw Man8SError.damagedRecord(path: path, reason: error.description)
+        } catch let error as UnexpectedFileKind {
+            throw Man8SError.damagedRecord(path: path, reason: "it is \(error.kind), not \(error.expected)")
+        }
+        guard let bytes else { return MachineSettings() }
+        guard bytes.count <= largestRecord else { throw Man8SError.damagedRecord(path: path, reason: "it is larger than 1 MiB") }
+        do {
+            return try JSONDecoder().decode(MachineSettings.self, from: Data(bytes))
+        } catch {
+            throw Man8SError.damagedRecord(path: path, reason: "it is not a settings record mbctl wrote (\(error))")
+        }
+    }
+
+    func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return Array(try encoder.encode(self))
+    }
+
+    /// Writes the record of `name` (whole: a new file renamed over the old one).
+    func write(of name: MachineName, in directories: MachineDirectories) throws {
+        guard let generations = try MachineGenerations.open(name, in: directories, create: true) else { return }
+        try naming("\(generations.path)/settings.json") { try generations.handle.writeFile(Self.fileName, contents: try encoded(), mode: 0o600) }
+    }
+}

@@ -1,0 +1,57 @@
+/// What `machines configure` (or `machines pull`) asks to change in a machine's settings.
+public struct SettingsChange: Sendable {
+    /// A setting given a new value, or cleared.
+    public enum Value<T: Sendable>: Sendable {
+        case set(T)
+        case clear
+    }
+
+    public var addPorts: [PublishedPort] = []
+    /// Host ports no longer published (one protocol, or both when nil).
+    public var removePorts: [(hostPort: UInt16, portProtocol: PublishedPort.PortProtocol?)] = []
+    public var removeAllPorts = false
+    public var addRequires: [MachineName] = []
+    public var removeRequires: [MachineName] = []
+    public var memory: Value<UInt64>?
+    public var cpuPercent: Value<Int>?
+    public var pids: Value<Int>?
+
+    public init() {}
+
+    /// `settings` with this change made. A port given twice, or a machine both required and
+    /// not, is refused.
+    public func applied(to settings: MachineSettings) throws -> MachineSettings {
+        var result = settings
+        if removeAllPorts { result.ports = [] }
+        for removal in removePorts {
+            result.ports.removeAll { $0.hostPort == removal.hostPort && (removal.portProtocol == nil || $0.portProtocol == removal.portProtocol) }
+        }
+        var given = Set<String>()
+        for port in addPorts {
+            guard given.insert("\(port.hostPort)/\(port.portProtocol.rawValue)").inserted else {
+                throw Man8SError.invalidSetting("--port \(port)", reason: "host port \(port.hostPort)/\(port.portProtocol.rawValue) is given twice")
+            }
+            result.ports.removeAll { $0.hostPort == port.hostPort && $0.portProtocol == port.portProtocol }
+            result.ports.append(port)
+        }
+        result.ports.sort { ($0.hostPort, $0.portProtocol.rawValue) < ($1.hostPort, $1.portProtocol.rawValue) }
+        for name in removeRequires { result.requires.removeAll { $0 == name.value } }
+        for name in addRequires {
+            guard !removeRequires.contains(where: { $0.value == name.value }) else {
+                throw Man8SError.invalidSetting("--require \(name)", reason: "\(name) is both required and not")
+            }
+            if !result.requires.contains(name.value) { result.requires.append(name.value) }
+        }
+        func changed<T>(_ value: Value<T>?, _ old: T?) -> T? {
+            switch value {
+            case .none: return old
+            case .set(let new): return new
+            case .clear: return nil
+            }
+        }
+        result.limits.memory = changed(memory, settings.limits.memory)
+        result.limits.cpuPercent = changed(cpuPercent, settings.limits.cpuPercent)
+        result.limits.pids = changed(pids, settings.limits.pids)
+        return result
+    }
+}

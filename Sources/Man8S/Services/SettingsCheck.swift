@@ -1,0 +1,65 @@
+/// Whether a machine's settings can hold on this host, checked before anything is written:
+/// every machine it requires exists and requiring it makes no cycle, no other machine publishes
+/// the same host port, and (on the running host) published ports can be forwarded at all.
+struct SettingsCheck {
+    let layout: HostLayout
+    let directories: MachineDirectories
+    /// Whether this is the running host, whose forwarding and bridge can be looked at (with
+    /// `--root`, another host's tree is being prepared).
+    let checksHost: Bool
+
+    func check(_ settings: MachineSettings, for name: MachineName, publishingNew: Bool) throws {
+        let others = try otherSettings(than: name)
+        for required in settings.requires {
+            guard required != name.value else { throw Man8SError.invalidSetting("--require \(required)", reason: "a machine cannot require itself") }
+            guard let machine = try? MachineName(required), try directories.exists(machine) else {
+                throw Man8SError.invalidSetting("--require \(required)", reason: "there is no machine \(required)")
+            }
+        }
+        if let cycle = Self.cycle(from: name.value, requiring: settings.requires, others: others.mapValues(\.requires)) {
+            throw Man8SError.invalidSetting(
+                "--require \(cycle[1])", reason: "it would make machines require each other in a circle: \(cycle.joined(separator: " → "))")
+        }
+        for port in settings.ports {
+            if let (other, _) = others.first(where: { $0.value.ports.contains { $0.hostPort == port.hostPort && $0.portProtocol == port.portProtocol } }) {
+                throw Man8SError.invalidSetting(
+                    "--port \(port)", reason: "machine \(other) publishes host port \(port.hostPort)/\(port.portProtocol.rawValue) already")
+            }
+        }
+        if publishingNew, checksHost {
+            let missing = PortForwarding.missing(bridge: layout.bridge)
+            guard missing.isEmpty else {
+                throw Man8SError.invalidSetting(
+                    "--port \(settings.ports.map(\.description).joined(separator: " "))",
+                    reason: "a published port cannot work on this host: " + missing.joined(separator: "; "))
+            }
+        }
+    }
+
+    /// The settings of every other machine on the host.
+    func otherSettings(than name: MachineName) throws -> [String: MachineSettings] {
+        var settings: [String: MachineSettings] = [:]
+        for other in MachineList(layout: layout).names() where other != name.value {
+            guard let machine = try? MachineName(other) else { continue }
+            settings[other] = try MachineSettings.read(of: machine, in: directories)
+        }
+        return settings
+    }
+
+    /// A path of requirements from `start` back to itself, when `start` requires `requiring`
+    /// and the others what they do: `[start, …, start]`.
+    static func cycle(from start: String, requiring: [String], others: [String: [String]]) -> [String]? {
+        var visited = Set<String>()
+        func walk(_ path: [String]) -> [String]? {
+            guard let last = path.last else { return nil }
+            let next = last == start && path.count == 1 ? requiring : others[last] ?? []
+            for machine in next {
+                if machine == start { return path + [start] }
+                guard visited.insert(machine).inserted else { continue }
+                if let found = walk(path + [machine]) { return found }
+            }
+            return nil
+        }
+        return walk([start])
+    }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Man8S
+
+/// The options that make a machine a service, shared by `machines pull` and `machines
+/// configure`.
+struct ServiceOptions: ParsableArguments {
+    @Option(
+        name: .customLong("port"),
+        help: ArgumentHelp(
+            "Publish a host port to a port of the machine (repeatable; with configure, -HOSTPORT[/PROTOCOL] stops publishing one).",
+            valueName: "hostport:machineport[/tcp|/udp]"))
+    var ports: [String] = []
+
+    @Option(
+        name: .customLong("require"),
+        help: ArgumentHelp("Start this machine after NAME, starting NAME first (repeatable).", valueName: "name"))
+    var requires: [String] = []
+
+    @Option(help: ArgumentHelp("The most memory the machine may use (MemoryMax=); none removes the limit.", valueName: "bytes[K|M|G]"))
+    var memory: String?
+
+    @Option(help: ArgumentHelp("How many CPUs' time the machine may use, fractions allowed (CPUQuota=); none removes the limit.", valueName: "n"))
+    var cpus: String?
+
+    @Option(name: .customLong("pids-limit"), help: ArgumentHelp("The most processes and threads (TasksMax=); none removes the limit.", valueName: "n"))
+    var pidsLimit: String?
+
+    /// The change these options ask for; with `removals`, `-HOSTPORT` and `none` are allowed.
+    func change(allowingRemovals removals: Bool) throws -> SettingsChange {
+        var change = SettingsChange()
+        for text in ports {
+            if text.hasPrefix("-") {
+                guard removals else { throw ValidationError("--port \(text): a new machine publishes nothing yet to remove") }
+                change.removePorts.append(try PublishedPort.parseRemoval(text))
+            } else {
+                change.addPorts.append(try PublishedPort(parsing: text))
+            }
+        }
+        change.addRequires = try requires.map(MachineName.init)
+        func limit<T>(_ text: String?, _ parse: (String) throws -> T) throws -> SettingsChange.Value<T>? {
+            guard let text else { return nil }
+            if text == "none" {
+                guard removals else { return nil }
+                return .clear
+            }
+            return .set(try parse(text))
+        }
+        change.memory = try limit(memory, ResourceLimits.parseMemory)
+        change.cpuPercent = try limit(cpus, ResourceLimits.parseCPUs)
+        change.pids = try limit(pidsLimit, ResourceLimits.parsePids)
+        return change
+    }
+}
