@@ -93,14 +93,17 @@ import Testing
     }
 
     @Test func theUnitDropInRunsRecoveryWithTheMachinesConfigurationAndFailsTheBootWhenItFails() throws {
-        let plain = try MachineUnitDropIn.contents(name, recovery: RecoveryCommand(executable: "/usr/bin/mbctl", configurationFile: nil), settings: MachineSettings())
+        let plain = try MachineUnitDropIn.contents(
+            name, recovery: RecoveryCommand(executable: "/usr/bin/mbctl", configurationFile: nil), settings: MachineSettings())
         #expect(plain.contains("\nExecStartPre=/usr/bin/mbctl machines recover web\n"))
         let configured = try MachineUnitDropIn.contents(
-            name, recovery: RecoveryCommand(executable: "/usr/local/bin/mbctl", configurationFile: "/srv/my hosts/%h $HOME \"x\".toml"), settings: MachineSettings())
+            name, recovery: RecoveryCommand(executable: "/usr/local/bin/mbctl", configurationFile: "/srv/my hosts/%h $HOME \"x\".toml"),
+            settings: MachineSettings())
         #expect(configured.contains(#"ExecStartPre=/usr/local/bin/mbctl machines recover web --config "/srv/my hosts/%%h $$HOME \"x\".toml""#), "\(configured)")
         #expect(!configured.contains("ExecStartPre=-"))
         #expect(throws: Man8SError.self) {
-            try MachineUnitDropIn.contents(name, recovery: RecoveryCommand(executable: "/usr/bin/mbctl", configurationFile: "/etc/a\nExecStartPre=/bin/evil"), settings: MachineSettings())
+            try MachineUnitDropIn.contents(
+                name, recovery: RecoveryCommand(executable: "/usr/bin/mbctl", configurationFile: "/etc/a\nExecStartPre=/bin/evil"), settings: MachineSettings())
         }
     }
 
