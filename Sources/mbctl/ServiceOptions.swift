@@ -5,7 +5,7 @@ import Man8S
 /// configure`.
 struct ServiceOptions: ParsableArguments {
     @Option(
-        name: .customLong("port"),
+        name: .customLong("port"), parsing: .unconditionalSingleValue,
         help: ArgumentHelp(
             "Publish a host port to a port of the machine (repeatable; with configure, -HOSTPORT[/PROTOCOL] stops publishing one).",
             valueName: "hostport:machineport[/tcp|/udp]"))

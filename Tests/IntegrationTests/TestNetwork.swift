@@ -87,6 +87,32 @@ final class TestNetwork {
     }
 
     private var settingsFiles: [String] = []
+    private var outsideNamespace: String?
+
+    /// The host's address on the link to the outside namespace.
+    let hostOutsideAddress4 = "10.198.0.1"
+
+    /// Another network namespace, "outside" the host, joined to it by a veth pair
+    /// (10.198.0.2 there, ``hostOutsideAddress4`` here): where a client of a published port is.
+    /// Returns its name; it goes away with this network.
+    func addOutside() throws -> String {
+        let outside = "\(namespace)-out", id = namespace.suffix(8)
+        try runCommand(["ip", "netns", "add", outside])
+        outsideNamespace = outside
+        try inside([
+            "sh", "-c",
+            """
+            set -e
+            ip link add vi\(id) type veth peer name vo\(id) netns \(outside)
+            ip addr add \(hostOutsideAddress4)/24 dev vi\(id)
+            ip link set vi\(id) up
+            ip netns exec \(outside) ip addr add 10.198.0.2/24 dev vo\(id)
+            ip netns exec \(outside) ip link set vo\(id) up
+            ip netns exec \(outside) ip link set lo up
+            """,
+        ])
+        return outside
+    }
 
     private func tearDown() {
         // Whatever still runs in the namespace (machines' processes included) goes first.
@@ -96,6 +122,7 @@ final class TestNetwork {
         for server in servers.reversed() { server.stop(abruptly: true) }
         servers.removeAll()
         _ = try? runCommand(["ip", "netns", "del", namespace], check: false)
+        if let outsideNamespace { _ = try? runCommand(["ip", "netns", "del", outsideNamespace], check: false) }
         for file in settingsFiles { try? FileManager.default.removeItem(atPath: file) }
         try? FileManager.default.removeItem(atPath: directory)
     }

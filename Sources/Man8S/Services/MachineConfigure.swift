@@ -30,16 +30,21 @@ public struct MachineConfigure: Sendable {
             throw Man8SError.noSuchMachine(name.value)
         }
         let lock = try MachineLock.acquire(name, for: .configure, in: directories)
-        defer { lock.release() }
-        let current = try MachineSettings.read(of: name, in: directories)
-        let wanted = try change.applied(to: current)
-        let publishingNew = wanted.ports.contains { !current.ports.contains($0) }
-        try SettingsCheck(layout: layout, directories: directories, checksHost: checksHost).check(wanted, for: name, publishingNew: publishingNew)
-        guard wanted != current else { return Outcome(settings: current, changed: false, restarted: false) }
-        try Self.install(wanted, for: name, in: directories, recovery: recovery)
+        let current: MachineSettings, wanted: MachineSettings
+        do {
+            // Released before the restart: the unit's ExecStartPre (machines recover) takes it.
+            defer { lock.release() }
+            current = try MachineSettings.read(of: name, in: directories)
+            wanted = try change.applied(to: current)
+            let publishingNew = wanted.ports.contains { !current.ports.contains($0) }
+            try SettingsCheck(layout: layout, directories: directories, checksHost: checksHost).check(wanted, for: name, publishingNew: publishingNew)
+            guard wanted != current else { return Outcome(settings: current, changed: false, restarted: false) }
+            try Self.install(wanted, for: name, in: directories, recovery: recovery)
+        }
         try systemd.reload()
         var restarted = false
         if restart, RunningMachines.isRunning(name, layout: layout) {
+            try systemd.requireManaged(name)
             try systemd.restart(name)
             restarted = true
         }

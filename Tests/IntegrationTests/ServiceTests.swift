@@ -1,0 +1,87 @@
+import Foundation
+import Testing
+
+/// Machines as services under a real systemd (``SystemdTestHost``): a busybox httpd machine
+/// with a published port answers a client in another network namespace, a required machine is
+/// started first (at boot too, after a reboot of the test host), limits show on the unit, and
+/// `machines configure` moves the port at once with `--restart`.
+@Suite(.serialized, .timeLimit(.minutes(20))) struct ServiceTests {
+    static let images = """
+        {"tag": "web", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/srv/www"]},
+          "layers": [{"entries": [{"path": "srv", "type": "dir"}, {"path": "srv/www", "type": "dir"},
+            {"path": "srv/www/index.html", "content": "hello from web\\n"}]}]}]}
+        """
+    static let database = """
+        {"tag": "db", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/busybox", "sleep", "600"]},
+          "layers": [{"entries": [{"path": "srv", "type": "dir"}]}]}]}
+        """
+
+    /// What `systemctl show -p PROPERTY` says of machine `name`'s unit.
+    func property(_ property: String, of name: String, on host: SystemdTestHost) throws -> String {
+        try host.run(["systemctl", "show", "-p", property, "--value", "systemd-nspawn@\(name).service"]).stdout
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    @Test func publishedPortsRequirementsAndLimitsWorkThroughSystemd() throws {
+        let state = "/var/lib/mbctl-systemd-tests/\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        for (spec, name) in [(Self.images, "web"), (Self.database, "db")] {
+            try spec.write(toFile: "\(state)/\(name).json", atomically: true, encoding: .utf8)
+            try runCommand(["python3", "\(TestPaths.fixtures)/make-image.py", "\(state)/\(name).json", "\(state)/\(name)"])
+        }
+        let network = try TestNetwork()
+        let outside = try network.addOutside()
+        let host = try SystemdTestHost(network: network, state: state)
+        defer { host.stop() }
+        let lifecycle = SystemdLifecycleTests()
+        func pull(_ tag: String, _ name: String, _ options: [String] = []) throws -> CommandResult {
+            try host.mbctl(
+                ["machines", "pull", "oci:\(state)/\(tag):\(tag)", name, "--prefix", network.prefix, "--busybox", MachineLifecycleTests.busybox] + options)
+        }
+        func get(_ port: Int) throws -> CommandResult {
+            try runCommand(
+                ["ip", "netns", "exec", outside, "curl", "-sf", "--max-time", "3", "http://\(network.hostOutsideAddress4):\(port)/"], check: false,
+                deadline: 30)
+        }
+
+        #expect(try pull("db", "db").succeeded)
+        // A port cannot be forwarded while the host does not route IPv4: refused, saying so.
+        let refused = try pull("web", "web", ["--port", "18080:8080"])
+        #expect(!refused.succeeded && refused.stderr.contains("IPv4 forwarding is off"), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: "\(state)/var/lib/man8machines/web"))
+        try network.inside(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+
+        let web = try pull("web", "web", ["--port", "18080:8080", "--require", "db", "--memory", "512M", "--cpus", "1.5", "--pids-limit", "100"])
+        #expect(web.succeeded, "\(web.stderr)")
+        #expect(try host.mbctl(["machines", "start", "web"]).succeeded)
+        #expect(try property("ActiveState", of: "db", on: host) == "active", "starting web starts db")
+        try lifecycle.waitFor("the published port answers from outside") { try get(18080).stdout == "hello from web\n" }
+        #expect(try property("MemoryMax", of: "web", on: host) == "536870912")
+        #expect(try property("CPUQuotaPerSecUSec", of: "web", on: host) == "1.500000s")
+        #expect(try property("TasksMax", of: "web", on: host) == "100")
+        let shown = try host.mbctl(["machines", "show", "web"]).stdout
+        #expect(shown.contains("service       ports 18080:8080/tcp") && shown.contains("service       requires db"), "\(shown)")
+
+        // Moved at once with --restart: the old port no longer answers, the new one does.
+        let moved = try host.mbctl(["machines", "configure", "web", "--port", "-18080", "--port", "18081:8080", "--restart"])
+        #expect(moved.succeeded && moved.stdout.contains("restarted"), "\(moved.stderr)")
+        try lifecycle.waitFor("the moved port answers") { try get(18081).stdout == "hello from web\n" }
+        #expect(try !get(18080).succeeded)
+        let again = try host.mbctl(["machines", "configure", "web", "--port", "18081:8080"])
+        #expect(again.stdout.contains("settings unchanged"), "\(again.stdout)")
+
+        // Enabled, web comes up with the host after a reboot, db first.
+        #expect(try host.mbctl(["machines", "enable", "web"]).succeeded)
+        host.powerOff()
+        try host.boot()
+        try network.inside(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
+        try lifecycle.waitFor("both machines come up with the host") {
+            try property("ActiveState", of: "web", on: host) == "active" && property("ActiveState", of: "db", on: host) == "active"
+        }
+        let dbUp = Int(try property("ActiveEnterTimestampMonotonic", of: "db", on: host)) ?? 0
+        let webUp = Int(try property("ActiveEnterTimestampMonotonic", of: "web", on: host)) ?? 0
+        #expect(dbUp > 0 && dbUp <= webUp, "db came up at \(dbUp), web at \(webUp)")
+        try lifecycle.waitFor("the port answers after the reboot") { try get(18081).stdout == "hello from web\n" }
+    }
+}
