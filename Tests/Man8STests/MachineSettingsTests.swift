@@ -145,6 +145,9 @@ import TestSupport
         itself.addRequires = [try MachineName("b")]
         #expect(refusal { _ = try configure("b", itself) }.contains("a machine cannot require itself"))
 
+        // b cannot be removed while a requires it.
+        #expect(refusal { _ = try MachineRemoval(layout: layout).remove(try MachineName("b")) }.contains("machine b is required by a"))
+
         var undo = SettingsChange()
         undo.removePorts = [(8080, nil)]
         undo.removeRequires = [try MachineName("b")]
