@@ -8,7 +8,7 @@ import TestSupport
 /// Service settings (published ports, required machines, limits): how they are read from the
 /// command line, refused when they cannot hold, kept in mbctl's record, written into the files
 /// systemd reads, and kept through upgrades and rollbacks. On a layout under a test directory;
-/// the systemd test host shows them working (ServiceTests).
+/// the systemd test host shows them working (SystemdLifecycleTests+Services).
 @Suite(.timeLimit(.minutes(1))) struct MachineSettingsTests {
     let base: MachineBuildTests
     var layout: HostLayout { base.layout }

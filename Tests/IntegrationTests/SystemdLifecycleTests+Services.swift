@@ -5,8 +5,11 @@ import Testing
 /// with a published port answers a client in another network namespace, a required machine is
 /// started first (at boot too, after a reboot of the test host), limits show on the unit, and
 /// `machines configure` moves the port at once with `--restart`.
-@Suite(.serialized, .timeLimit(.minutes(20))) struct ServiceTests {
-    static let images = """
+///
+/// In the serialized suite of the other systemd test: each holds a thread of the test pool for
+/// minutes, and two at once would leave none (2 cores) to the asynchronous tests that run meanwhile.
+extension SystemdLifecycleTests {
+    static let webImage = """
         {"tag": "web", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/srv/www"]},
           "layers": [{"entries": [{"path": "srv", "type": "dir"}, {"path": "srv/www", "type": "dir"},
             {"path": "srv/www/index.html", "content": "hello from web\\n"}]}]}]}
@@ -26,7 +29,7 @@ import Testing
         let state = "/var/lib/mbctl-systemd-tests/\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: state, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: state) }
-        for (spec, name) in [(Self.images, "web"), (Self.database, "db")] {
+        for (spec, name) in [(Self.webImage, "web"), (Self.database, "db")] {
             try spec.write(toFile: "\(state)/\(name).json", atomically: true, encoding: .utf8)
             try runCommand(["python3", "\(TestPaths.fixtures)/make-image.py", "\(state)/\(name).json", "\(state)/\(name)"])
         }
@@ -34,7 +37,6 @@ import Testing
         let outside = try network.addOutside()
         let host = try SystemdTestHost(network: network, state: state)
         defer { host.stop() }
-        let lifecycle = SystemdLifecycleTests()
         func pull(_ tag: String, _ name: String, _ options: [String] = []) throws -> CommandResult {
             try host.mbctl(
                 ["machines", "pull", "oci:\(state)/\(tag):\(tag)", name, "--prefix", network.prefix, "--busybox", MachineLifecycleTests.busybox] + options)
@@ -56,7 +58,7 @@ import Testing
         #expect(web.succeeded, "\(web.stderr)")
         #expect(try host.mbctl(["machines", "start", "web"]).succeeded)
         #expect(try property("ActiveState", of: "db", on: host) == "active", "starting web starts db")
-        try lifecycle.waitFor("the published port answers from outside") { try get(18080).stdout == "hello from web\n" }
+        try waitFor("the published port answers from outside") { try get(18080).stdout == "hello from web\n" }
         #expect(try property("MemoryMax", of: "web", on: host) == "536870912")
         #expect(try property("CPUQuotaPerSecUSec", of: "web", on: host) == "1.500000s")
         #expect(try property("TasksMax", of: "web", on: host) == "100")
@@ -66,7 +68,7 @@ import Testing
         // Moved at once with --restart: the old port no longer answers, the new one does.
         let moved = try host.mbctl(["machines", "configure", "web", "--port", "-18080", "--port", "18081:8080", "--restart"])
         #expect(moved.succeeded && moved.stdout.contains("restarted"), "\(moved.stderr)")
-        try lifecycle.waitFor("the moved port answers") { try get(18081).stdout == "hello from web\n" }
+        try waitFor("the moved port answers") { try get(18081).stdout == "hello from web\n" }
         #expect(try !get(18080).succeeded)
         let again = try host.mbctl(["machines", "configure", "web", "--port", "18081:8080"])
         #expect(again.stdout.contains("settings unchanged"), "\(again.stdout)")
@@ -76,12 +78,12 @@ import Testing
         host.powerOff()
         try host.boot()
         try network.inside(["sysctl", "-qw", "net.ipv4.ip_forward=1"])
-        try lifecycle.waitFor("both machines come up with the host") {
+        try waitFor("both machines come up with the host") {
             try property("ActiveState", of: "web", on: host) == "active" && property("ActiveState", of: "db", on: host) == "active"
         }
         let dbUp = Int(try property("ActiveEnterTimestampMonotonic", of: "db", on: host)) ?? 0
         let webUp = Int(try property("ActiveEnterTimestampMonotonic", of: "web", on: host)) ?? 0
         #expect(dbUp > 0 && dbUp <= webUp, "db came up at \(dbUp), web at \(webUp)")
-        try lifecycle.waitFor("the port answers after the reboot") { try get(18081).stdout == "hello from web\n" }
+        try waitFor("the port answers after the reboot") { try get(18081).stdout == "hello from web\n" }
     }
 }
