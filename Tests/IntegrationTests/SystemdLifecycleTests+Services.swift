@@ -6,8 +6,9 @@ import Testing
 /// started first (at boot too, after a reboot of the test host), limits show on the unit, and
 /// `machines configure` moves the port at once with `--restart`.
 ///
-/// In the serialized suite of the other systemd test: each holds a thread of the test pool for
-/// minutes, and two at once would leave none (2 cores) to the asynchronous tests that run meanwhile.
+/// In the serialized suite of the other systemd test, which scripts/test runs on its own: each
+/// holds a thread of the test pool for minutes, which on 2 cores starves the asynchronous tests
+/// that would run meanwhile.
 extension SystemdLifecycleTests {
     static let webImage = """
         {"tag": "web", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/srv/www"]},
