@@ -16,7 +16,7 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
     case volumeUnanswered(String)
     case machineExists(String)
     /// Other machines require it (`--require`).
-    case machineRequired(String, by: [String], hint: String)
+    case machineRequired(String, by: [String])
     case noSuchMachine(String)
     case addressCollision(name: String, address: String, other: String)
     /// A running machine, which the command leaves alone unless given `flag`.
@@ -55,8 +55,9 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
             return "the image has a volume \(path) and no terminal to ask where it goes; pass --volume \(path)=config|data|skip|/host/path"
         case .machineExists(let name): return "machine \(name) already exists; remove it first (mbctl machines remove \(name)) or choose another name"
         case .noSuchMachine(let name): return "no such machine: \(name)"
-        case .machineRequired(let name, let dependents, let hint):
-            return "machine \(name) is required by \(dependents.joined(separator: ", ")); undo that first (\(hint))"
+        case .machineRequired(let name, let dependents):
+            return
+                "machine \(name) is required by \(dependents.joined(separator: ", ")); undo that first (mbctl machines configure \(dependents.first ?? "…") --no-require \(name))"
         case .addressCollision(let name, let address, let other):
             return "machine \(name) would get yggdrasil address \(address), which machine \(other) already has; choose another name"
         case .machineRunning(let name, let flag): return "machine \(name) is running; stop it first, or pass \(flag)"

@@ -30,4 +30,29 @@ extension RegistryClient {
             throw RegistryError.content(error)
         }
     }
+
+    /// The referrers index tagged `sha256-HEX` in `reference`'s repository: the referrers of
+    /// manifest `digest` where the registry has no referrers API, as cosign and oras write them
+    /// (the distribution spec's referrers tag schema). Nil when there is none; anything but an
+    /// image index there is an error.
+    public func fetchReferrersTag(of digest: Digest, in reference: ImageReference, asMirror: Bool = false, insecure: Bool = false) async throws
+        -> ImageIndex?
+    {
+        let tag = try Self.referrersTag(of: digest, in: reference)
+        let document: ManifestDocument
+        do {
+            document = try await fetchManifest(tag, asMirror: asMirror, insecure: insecure)
+        } catch RegistryError.notFound {
+            return nil
+        }
+        guard document.isIndex, let index = try? JSONDecoder().decode(ImageIndex.self, from: document.data) else {
+            throw RegistryError.invalidResponse(url: "\(tag)", reason: "the referrers tag is not an image index")
+        }
+        return index
+    }
+
+    /// `REPO:sha256-HEX`, where a registry without the referrers API keeps `digest`'s referrers.
+    public static func referrersTag(of digest: Digest, in reference: ImageReference) throws -> ImageReference {
+        try ImageReference(parsing: "\(reference.registry)/\(reference.repository):\(digest.algorithm)-\(digest.encoded)")
+    }
 }

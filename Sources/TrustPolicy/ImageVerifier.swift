@@ -66,7 +66,7 @@ public struct ImageVerifier: Sendable {
                     fetched = try await readSignatures(image: image) {
                         async let attached = signatures.sigstoreSignatures(of: manifest.digest)
                         async let bundles = signatures.sigstoreBundles(of: manifest.digest)
-                        return try await attached.map(SigstoreCandidate.attached) + bundles.map { SigstoreCandidate.bundle($0.bundle) }
+                        return try await attached.map(SigstoreCandidate.attached) + bundles.map { SigstoreCandidate.bundle($0.bundle.bytes) }
                     }
                 }
                 met.append(

@@ -158,6 +158,22 @@ import TestSupport
         #expect(try !dropIn("a").contains("Requires="))
     }
 
+    /// The record is mbctl's, yet its values go into unit files: one that says what configure
+    /// never writes is damaged, not obeyed.
+    @Test func aRecordThatSaysWhatConfigureNeverWritesIsDamaged() async throws {
+        defer { try? FileManager.default.removeItem(atPath: base.root) }
+        try await pull("web")
+        let record = "\(layout.machines)/.generations/web/settings.json"
+        let directories = try #require(try MachineDirectories.openExisting(layout))
+        for text in [
+            #"{"requires": ["db\nExecStartPre=/bin/evil"]}"#, #"{"ports": [{"protocol": "tcp", "hostPort": 0, "machinePort": 80}]}"#,
+            #"{"limits": {"pids": -1}}"#,
+        ] {
+            try text.write(toFile: record, atomically: false, encoding: .utf8)
+            #expect(throws: Man8SError.self, "\(text)") { try MachineSettings.read(of: try MachineName("web"), in: directories) }
+        }
+    }
+
     @Test func upgradesAndRollbacksKeepTheSettingsGivenLast() async throws {
         defer { try? FileManager.default.removeItem(atPath: base.root) }
         try await pull("web")

@@ -21,7 +21,9 @@ struct SigstoreVerificationTests {
             bundles.map { bundle in
                 let manifest = ManifestDocument(data: Data("{}".utf8), mediaType: MediaType.ociManifest, digest: .sha256(of: Data("{}".utf8)))
                 let entry = Descriptor(mediaType: MediaType.ociManifest, digest: manifest.digest, size: 2)
-                return AttachedBundle(entry: entry, manifest: manifest, config: AttachedBundle.emptyConfig, bundle: bundle)
+                let config = Descriptor(mediaType: "application/vnd.oci.empty.v1+json", digest: .sha256(of: AttachedBundle.emptyConfig), size: 2)
+                let layer = Descriptor(mediaType: SigstoreBundle.mediaTypePrefix, digest: .sha256(of: bundle), size: Int64(bundle.count))
+                return AttachedBundle(entry: entry, manifest: manifest, config: (config, AttachedBundle.emptyConfig), bundle: (layer, bundle))
             }
         }
         func simpleSignatures(of digest: Digest) async throws -> [Data] { simple }

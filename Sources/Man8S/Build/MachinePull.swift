@@ -72,7 +72,7 @@ public struct MachinePull: Sendable {
         var warnings = directories.notices
         warnings += try directories.removeLeftovers(of: name).map { "removed \($0), left by an mbctl that was killed" }
         try await lock.claim(address) { claims in try checkFree(name, address: address, prefix: prefix, in: directories, claimedByOthers: claims) }
-        try SettingsCheck(layout: layout, directories: directories, checksHost: checksHost).check(settings, for: name, publishingNew: !settings.ports.isEmpty)
+        try SettingsCheck(directories: directories, checksHost: checksHost).check(settings, for: name, publishingNew: !settings.ports.isEmpty)
 
         // The config first, so the volume questions come before the long download.
         let prepared = try await build.images.prepare(source, progress: progress)

@@ -38,17 +38,19 @@ public struct MachineLifecycle: Sendable {
         try systemd.disable(name)
     }
 
-    private func requireMachine(_ name: MachineName) throws {
+    @discardableResult
+    private func requireMachine(_ name: MachineName) throws -> MachineDirectories {
         try systemd.requireManaged(name)
         guard let directories = try MachineDirectories.openExisting(layout), try directories.exists(name) else {
             throw Man8SError.noSuchMachine(name.value)
         }
+        return directories
     }
 
     private func prepare(_ name: MachineName) throws {
-        try requireMachine(name)
+        let directories = try requireMachine(name)
         try MachineRecovery(layout: layout).recover(name)
-        if let recovery, let directories = try MachineDirectories.openExisting(layout) {
+        if let recovery {
             let settings = try MachineSettings.read(of: name, in: directories)
             try MachineUnitDropIn.write(name, recovery: recovery, settings: settings, layout: layout, undo: nil)
             // systemd reads drop-ins on a reload.

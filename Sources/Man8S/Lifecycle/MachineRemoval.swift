@@ -28,11 +28,8 @@ public struct MachineRemoval: Sendable {
         let rootfs = try naming(layout.rootfs(of: name)) { try directories.machines.status(of: name.bytes) }
         guard link != nil || nspawn != nil || rootfs != nil else { throw Man8SError.noSuchMachine(name.value) }
         // A machine another requires stays: the other could no longer start.
-        let dependents = try SettingsCheck(layout: layout, directories: directories, checksHost: false).otherSettings(than: name)
-            .filter { $0.value.requires.contains(name.value) }.keys.sorted()
-        if let dependent = dependents.first {
-            throw Man8SError.machineRequired(name.value, by: dependents, hint: "mbctl machines configure \(dependent) --no-require \(name)")
-        }
+        let dependents = try MachineSettings.ofOthers(than: name, in: directories).filter { $0.value.requires.contains(name.value) }.keys.sorted()
+        guard dependents.isEmpty else { throw Man8SError.machineRequired(name.value, by: dependents) }
         if RunningMachines.isRunning(name, layout: layout) {
             guard force else { throw Man8SError.machineRunning(name.value, flag: "--force") }
             try stop(name)

@@ -37,7 +37,7 @@ public struct MachineConfigure: Sendable {
             current = try MachineSettings.read(of: name, in: directories)
             wanted = try change.applied(to: current)
             let publishingNew = wanted.ports.contains { !current.ports.contains($0) }
-            try SettingsCheck(layout: layout, directories: directories, checksHost: checksHost).check(wanted, for: name, publishingNew: publishingNew)
+            try SettingsCheck(directories: directories, checksHost: checksHost).check(wanted, for: name, publishingNew: publishingNew)
             guard wanted != current else { return Outcome(settings: current, changed: false, restarted: false) }
             try Self.install(wanted, for: name, in: directories, recovery: recovery)
         }

@@ -21,11 +21,22 @@ public struct MachineSettings: Codable, Equatable, Sendable {
         self.limits = limits
     }
 
+    /// Decodes a record, holding it to what `configure` accepts: the values go into unit files,
+    /// so a record edited by hand cannot put a line break into one.
     public init(from decoder: Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         ports = try container.decodeIfPresent([PublishedPort].self, forKey: .ports) ?? []
         requires = try container.decodeIfPresent([String].self, forKey: .requires) ?? []
         limits = try container.decodeIfPresent(ResourceLimits.self, forKey: .limits) ?? ResourceLimits()
+        let invalid =
+            ports.first { $0.hostPort == 0 || $0.machinePort == 0 }.map { "port \($0)" }
+            ?? requires.first { (try? MachineName($0)) == nil }.map { "required machine \"\($0)\"" }
+            ?? (limits.memory.map { $0 < ResourceLimits.smallestMemory } == true ? "memory" : nil)
+            ?? (limits.cpuPercent.map { $0 < 1 } == true ? "cpus" : nil)
+            ?? (limits.pids.map { !(1...ResourceLimits.largestPids).contains($0) } == true ? "pids limit" : nil)
+        if let invalid {
+            throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: [], debugDescription: "its \(invalid) is not one mbctl sets"))
+        }
     }
 
     public var isEmpty: Bool { self == MachineSettings() }
@@ -64,6 +75,16 @@ public struct MachineSettings: Codable, Equatable, Sendable {
         } catch {
             throw Man8SError.damagedRecord(path: path, reason: "it is not a settings record mbctl wrote (\(error))")
         }
+    }
+
+    /// The settings of every machine on the host but `name`, by machine name.
+    static func ofOthers(than name: MachineName, in directories: MachineDirectories) throws -> [String: MachineSettings] {
+        var settings: [String: MachineSettings] = [:]
+        for other in MachineList(layout: directories.layout).names() where other != name.value {
+            guard let machine = try? MachineName(other) else { continue }
+            settings[other] = try read(of: machine, in: directories)
+        }
+        return settings
     }
 
     func encoded() throws -> [UInt8] {

@@ -4,11 +4,11 @@ import Foundation
 /// DNAT rule to the machine's first global IPv4 address, which it has only with a DHCP lease on
 /// the bridge (the bridge needs an IPv4 address for that), and the forwarded packets are routed,
 /// which needs IPv4 forwarding on.
-public enum PortForwarding {
+enum PortForwarding {
     /// What the running host lacks, one line each; empty when nothing is missing.
-    public static func missing(bridge: String, forwardingSetting: String = "/proc/sys/net/ipv4/ip_forward") -> [String] {
+    static func missing(bridge: String) -> [String] {
         var missing: [String] = []
-        let forwarding = (try? String(contentsOfFile: forwardingSetting, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let forwarding = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_forward", encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         if forwarding != "1" {
             missing.append("IPv4 forwarding is off (turn it on: sysctl -w net.ipv4.ip_forward=1, and in /etc/sysctl.d to keep it)")
         }

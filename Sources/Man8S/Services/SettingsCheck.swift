@@ -2,14 +2,13 @@
 /// every machine it requires exists and requiring it makes no cycle, no other machine publishes
 /// the same host port, and (on the running host) published ports can be forwarded at all.
 struct SettingsCheck {
-    let layout: HostLayout
     let directories: MachineDirectories
     /// Whether this is the running host, whose forwarding and bridge can be looked at (with
     /// `--root`, another host's tree is being prepared).
     let checksHost: Bool
 
     func check(_ settings: MachineSettings, for name: MachineName, publishingNew: Bool) throws {
-        let others = try otherSettings(than: name)
+        let others = try MachineSettings.ofOthers(than: name, in: directories)
         for required in settings.requires {
             guard required != name.value else { throw Man8SError.invalidSetting("--require \(required)", reason: "a machine cannot require itself") }
             guard let machine = try? MachineName(required), try directories.exists(machine) else {
@@ -27,23 +26,13 @@ struct SettingsCheck {
             }
         }
         if publishingNew, checksHost {
-            let missing = PortForwarding.missing(bridge: layout.bridge)
+            let missing = PortForwarding.missing(bridge: directories.layout.bridge)
             guard missing.isEmpty else {
                 throw Man8SError.invalidSetting(
                     "--port \(settings.ports.map(\.description).joined(separator: " "))",
                     reason: "a published port cannot work on this host: " + missing.joined(separator: "; "))
             }
         }
-    }
-
-    /// The settings of every other machine on the host.
-    func otherSettings(than name: MachineName) throws -> [String: MachineSettings] {
-        var settings: [String: MachineSettings] = [:]
-        for other in MachineList(layout: layout).names() where other != name.value {
-            guard let machine = try? MachineName(other) else { continue }
-            settings[other] = try MachineSettings.read(of: machine, in: directories)
-        }
-        return settings
     }
 
     /// A path of requirements from `start` back to itself, when `start` requires `requiring`

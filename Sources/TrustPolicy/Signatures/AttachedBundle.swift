@@ -3,14 +3,15 @@ import OCILayout
 
 /// A Sigstore bundle attached to an image as an OCI referrer, as a source handed it over,
 /// untrusted: the referrers index's entry for it, the referrer manifest (its bytes as they
-/// are, so that a copy keeps its digest), that manifest's config, and the bundle itself.
+/// are, so that a copy keeps its digest), that manifest's config and its one layer, the
+/// bundle, each with the descriptor it was fetched and verified by.
 public struct AttachedBundle: Sendable {
     public var entry: Descriptor
     public var manifest: ManifestDocument
-    public var config: Data
-    public var bundle: Data
+    public var config: (descriptor: Descriptor, bytes: Data)
+    public var bundle: (descriptor: Descriptor, bytes: Data)
 
-    public init(entry: Descriptor, manifest: ManifestDocument, config: Data, bundle: Data) {
+    public init(entry: Descriptor, manifest: ManifestDocument, config: (Descriptor, Data), bundle: (Descriptor, Data)) {
         self.entry = entry
         self.manifest = manifest
         self.config = config

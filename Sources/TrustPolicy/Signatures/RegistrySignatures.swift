@@ -52,7 +52,7 @@ public struct RegistrySignatures: SignatureSource {
         // The referrers API and the referrers tag are asked at once; the tag counts only where
         // the registry has no API.
         async let api = client.fetchReferrers(of: digest, in: image, asMirror: endpoint.isMirror, insecure: endpoint.insecure)
-        async let tagged = referrersTag(of: digest)
+        async let tagged = client.fetchReferrersTag(of: digest, in: image, asMirror: endpoint.isMirror, insecure: endpoint.insecure)
         let fromAPI = try await api
         let index = fromAPI != nil ? fromAPI : try await tagged
         let bundles = (index?.manifests ?? []).filter { $0.artifactType?.hasPrefix(SigstoreBundle.mediaTypePrefix) == true }
@@ -73,26 +73,13 @@ public struct RegistrySignatures: SignatureSource {
                 ? AttachedBundle.emptyConfig
                 : try await client.fetchSmallBlob(manifest.config, of: image, asMirror: endpoint.isMirror, insecure: endpoint.insecure, limit: Self.sizeLimit)
             let bundle = try await client.fetchSmallBlob(layer, of: image, asMirror: endpoint.isMirror, insecure: endpoint.insecure, limit: Self.sizeLimit)
-            fetched.append(AttachedBundle(entry: entry, manifest: document, config: config, bundle: bundle))
+            // Listed as what was fetched, not as the index claimed.
+            var listed = entry
+            listed.mediaType = document.mediaType
+            listed.size = Int64(document.data.count)
+            fetched.append(AttachedBundle(entry: listed, manifest: document, config: (manifest.config, config), bundle: (layer, bundle)))
         }
         return fetched
-    }
-
-    /// The index tagged `sha256-HEX` in the image's repository: the referrers of a registry
-    /// without the referrers API, as cosign and oras write them. Nil when there is none.
-    func referrersTag(of digest: Digest) async throws -> ImageIndex? {
-        let image = endpoint.reference
-        let tag = try ImageReference(parsing: "\(image.registry)/\(image.repository):\(digest.algorithm)-\(digest.encoded)")
-        let document: ManifestDocument
-        do {
-            document = try await client.fetchManifest(tag, asMirror: endpoint.isMirror, insecure: endpoint.insecure)
-        } catch RegistryError.notFound {
-            return nil
-        }
-        guard document.isIndex, let index = try? JSONDecoder().decode(ImageIndex.self, from: document.data) else {
-            throw RegistryError.invalidResponse(url: "\(tag)", reason: "the referrers tag is not an image index")
-        }
-        return index
     }
 
     public func sigstoreSignatures(of digest: Digest) async throws -> [SigstoreSignature] {

@@ -133,24 +133,13 @@ public struct SignatureDestination: Sendable {
         guard !bundles.isEmpty else { return 0 }
         try checkStorable(sigstore: true, simple: false)
         let hasAPI = try await client.fetchReferrers(of: subject, in: reference) != nil
-        let tag = try ImageReference(parsing: "\(reference.registry)/\(reference.repository):\(subject.algorithm)-\(subject.encoded)")
+        let tag = try RegistryClient.referrersTag(of: subject, in: reference)
         var index = ImageIndex()
-        if !hasAPI {
-            do {
-                let existing = try await client.fetchManifest(tag)
-                guard existing.isIndex, let decoded = try? JSONDecoder().decode(ImageIndex.self, from: existing.data) else {
-                    throw TrustPolicyError.signaturesNotStorable(image: name, reason: "\(tag) is there and is no referrers index")
-                }
-                index = decoded
-            } catch RegistryError.notFound {}
-        }
+        if !hasAPI, let existing = try await client.fetchReferrersTag(of: subject, in: reference) { index = existing }
         var added = 0
         for attached in bundles where !index.manifests.contains(where: { $0.digest == attached.manifest.digest }) {
-            guard let manifest = try? JSONDecoder().decode(ImageManifest.self, from: attached.manifest.data), let layer = manifest.layers.first else {
-                continue
-            }
-            _ = try await client.pushBlob(manifest.config, bytes: attached.config, to: reference)
-            _ = try await client.pushBlob(layer, bytes: attached.bundle, to: reference)
+            _ = try await client.pushBlob(attached.config.descriptor, bytes: attached.config.bytes, to: reference)
+            _ = try await client.pushBlob(attached.bundle.descriptor, bytes: attached.bundle.bytes, to: reference)
             try await client.pushManifest(attached.manifest, to: reference, tag: nil)
             index.manifests.append(attached.entry)
             added += 1
