@@ -157,6 +157,33 @@ public final class DirectoryHandle: Sendable {
         }
     }
 
+    /// Makes the regular file `name` hold `contents`, keeping its inode: for a file bound into a
+    /// running machine, where a new file renamed over it would go unseen. Readers may see a
+    /// part while it is written (as with Docker's `/etc/hosts`). A missing file is written anew
+    /// (``writeFile(_:contents:mode:)``); one that holds `contents` already is left untouched.
+    /// Returns whether anything was written.
+    @discardableResult
+    public func rewriteFile(_ name: [UInt8], contents: [UInt8], mode: mode_t) throws -> Bool {
+        let file = withCPath(name) { openat(fd, $0, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }
+        guard file >= 0 else {
+            guard errno == ENOENT else { throw SystemCallError(operation: "open", errno: errno) }
+            try writeFile(name, contents: contents, mode: mode)
+            return true
+        }
+        defer { close(file) }
+        var info = stat()
+        guard fstat(file, &info) == 0 else { throw SystemCallError(operation: "stat", errno: errno) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else { throw UnexpectedFileKind(path: nil, mode: info.st_mode, expected: S_IFREG) }
+        if Int(info.st_size) == contents.count, try FileDescriptor.read(file, limit: contents.count + 1) == contents, info.st_mode & 0o7777 == mode {
+            return false
+        }
+        try FileDescriptor.writeAll(file, contents, at: 0)
+        guard ftruncate(file, off_t(contents.count)) == 0 else { throw SystemCallError(operation: "truncate", errno: errno) }
+        guard fchmod(file, mode) == 0 else { throw SystemCallError(operation: "chmod", errno: errno) }
+        guard fsync(file) == 0 else { throw SystemCallError(operation: "sync", errno: errno) }
+        return true
+    }
+
     /// The first `limit` bytes of the regular file `name`, never through a symlink; nil when
     /// there is no such file.
     public func readFile(_ name: [UInt8], limit: Int) throws -> [UInt8]? {

@@ -57,7 +57,7 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
         case .noSuchMachine(let name): return "no such machine: \(name)"
         case .machineRequired(let name, let dependents):
             return
-                "machine \(name) is required by \(dependents.joined(separator: ", ")); undo that first (mbctl machines configure \(dependents.first ?? "…") --no-require \(name))"
+                "machine \(name) is required by \(dependents.joined(separator: ", ")) (--require or --dns); undo that first (mbctl machines configure \(dependents.first ?? "…") --no-require \(name), or --dns none)"
         case .addressCollision(let name, let address, let other):
             return "machine \(name) would get yggdrasil address \(address), which machine \(other) already has; choose another name"
         case .machineRunning(let name, let flag): return "machine \(name) is running; stop it first, or pass \(flag)"

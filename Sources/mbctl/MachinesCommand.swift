@@ -154,6 +154,7 @@ struct MachinesCommand: AsyncParsableCommand {
         func run() throws {
             let outcome = try MachineRemoval(layout: try host.layout).remove(try MachineName(name), force: force)
             say("removed machine \(name)" + (outcome.kept.isEmpty ? "" : "; kept \(outcome.kept.joined(separator: " and "))"))
+            for warning in outcome.warnings { warn(warning) }
         }
     }
 }

@@ -25,6 +25,18 @@ struct ServiceOptions: ParsableArguments {
     @Option(name: .customLong("pids-limit"), help: ArgumentHelp("The most processes and threads (TasksMax=); none removes the limit.", valueName: "n"))
     var pidsLimit: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Where the machine's DNS queries go: host (the host's resolv.conf), a server's address, or another machine (at its yggdrasil address); none: its DHCP lease's servers.",
+            valueName: "host|address|machine"))
+    var dns: String?
+
+    @Option(
+        name: .customLong("add-host"), parsing: .unconditionalSingleValue,
+        help: ArgumentHelp(
+            "Add NAME at ADDRESS to the machine's hosts file (repeatable; with configure, -NAME removes one).", valueName: "name:address"))
+    var addHosts: [String] = []
+
     /// The change these options ask for; with `removals`, `-HOSTPORT` and `none` are allowed.
     func change(allowingRemovals removals: Bool) throws -> SettingsChange {
         var change = SettingsChange()
@@ -48,6 +60,15 @@ struct ServiceOptions: ParsableArguments {
         change.memory = try limit(memory, ResourceLimits.parseMemory)
         change.cpuPercent = try limit(cpus, ResourceLimits.parseCPUs)
         change.pids = try limit(pidsLimit, ResourceLimits.parsePids)
+        change.dns = try limit(dns, ResolverChoice.init(parsing:))
+        for text in addHosts {
+            if text.hasPrefix("-") {
+                guard removals else { throw ValidationError("--add-host \(text): a new machine has no added host to remove") }
+                change.removeHosts.append(String(text.dropFirst()))
+            } else {
+                change.addHosts.append(try HostsEntry(parsing: text))
+            }
+        }
         return change
     }
 }

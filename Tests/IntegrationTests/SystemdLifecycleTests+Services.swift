@@ -66,6 +66,28 @@ extension SystemdLifecycleTests {
         let shown = try host.mbctl(["machines", "show", "web"]).stdout
         #expect(shown.contains("service       ports 18080:8080/tcp") && shown.contains("service       requires db"), "\(shown)")
 
+        // Names: inside web, db is db and db.man8s.local at its yggdrasil address (busybox's ping
+        // resolves through /etc/hosts and prints the address before sending anything); a machine
+        // made while web runs, and a host added with --add-host, are known at once.
+        func resolved(_ hostname: String, in machine: String = "web") throws -> String {
+            try host.mbctl(["machines", "shell", machine, "--command", "/bin/busybox ping -c 1 -W 1 \(hostname) 2>&1; true"]).stdout
+        }
+        func address(of machine: String) throws -> String {
+            let shown = try host.mbctl(["machines", "show", machine]).stdout.split(separator: "\n")
+            let line = shown.first { $0.hasPrefix("address ") } ?? ""
+            return line.dropFirst("address ".count).trimmingCharacters(in: .whitespaces)
+        }
+        let named = try resolved("db.man8s.local")
+        #expect(named.contains("PING db.man8s.local (\(try address(of: "db")))"), "\(named)")
+        #expect(try resolved("db").contains("PING db (\(try address(of: "db")))"))
+        #expect(try pull("db", "late").succeeded)
+        let late = try resolved("late")
+        #expect(late.contains("PING late (\(try address(of: "late")))"), "\(late)")
+        #expect(try host.mbctl(["machines", "configure", "web", "--add-host", "backup:10.1.2.3"]).succeeded)
+        #expect(try resolved("backup").contains("PING backup (10.1.2.3)"))
+        #expect(try host.mbctl(["machines", "remove", "late"]).succeeded)
+        #expect(try resolved("late").contains("bad address"))
+
         // Moved at once with --restart: the old port no longer answers, the new one does.
         let moved = try host.mbctl(["machines", "configure", "web", "--port", "-18080", "--port", "18081:8080", "--restart"])
         #expect(moved.succeeded && moved.stdout.contains("restarted"), "\(moved.stderr)")

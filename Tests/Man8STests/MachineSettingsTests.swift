@@ -71,16 +71,36 @@ import TestSupport
         #expect(throws: Man8SError.self) { try ResourceLimits.parsePids("99999999") }
     }
 
-    @Test func portsGoIntoTheNetworkSectionReplacingThoseThere() {
-        let ports = [PublishedPort(portProtocol: .tcp, hostPort: 80, machinePort: 8080)]
-        let file = "[Exec]\nBoot=no\n\n[Network]\nVirtualEthernet=yes\nBridge=srvgrp0\nPort=tcp:1:1\n\n[Files]\nBind=/a:/b\n"
+    @Test func settingsGoIntoTheirSectionsReplacingThoseThere() throws {
+        let layout = HostLayout(), name = try MachineName("web")
+        let hosts = "BindReadOnly=/var/lib/man8machines/.generations/web/hosts:/etc/hosts"
+        let resolver = "BindReadOnly=/var/lib/man8machines/.generations/web/resolv.conf:/etc/resolv.conf"
+        var settings = MachineSettings(ports: [PublishedPort(portProtocol: .tcp, hostPort: 80, machinePort: 8080)])
+        let file =
+            "[Exec]\nBoot=no\nResolvConf=copy-stub\nTimezone=copy\n\n[Network]\nVirtualEthernet=yes\nBridge=srvgrp0\nPort=tcp:1:1\n\n[Files]\nBind=/a:/b\n"
+        let served = try NspawnFile.serving(settings, of: name, layout: layout, in: file)
         #expect(
-            NspawnFile.publishing(ports, in: file)
-                == "[Exec]\nBoot=no\n\n[Network]\nVirtualEthernet=yes\nBridge=srvgrp0\nPort=tcp:80:8080\n\n[Files]\nBind=/a:/b\n")
-        #expect(NspawnFile.publishing([], in: file) == "[Exec]\nBoot=no\n\n[Network]\nVirtualEthernet=yes\nBridge=srvgrp0\n\n[Files]\nBind=/a:/b\n")
-        #expect(NspawnFile.publishing(ports, in: "[Exec]\nBoot=no\n") == "[Exec]\nBoot=no\n\n[Network]\nPort=tcp:80:8080\n")
+            served
+                == "[Exec]\nBoot=no\nResolvConf=copy-stub\nTimezone=copy\n\n[Network]\nVirtualEthernet=yes\nBridge=srvgrp0\nPort=tcp:80:8080\n\n[Files]\nBind=/a:/b\n\(hosts)\n"
+        )
+        #expect(try NspawnFile.serving(settings, of: name, layout: layout, in: served) == served)
+        settings.ports = []
+        settings.dns = .address("10.0.0.53")
+        let resolving = try NspawnFile.serving(settings, of: name, layout: layout, in: served)
+        #expect(
+            resolving
+                == "[Exec]\nBoot=no\nResolvConf=off\nTimezone=copy\n\n[Network]\nVirtualEthernet=yes\nBridge=srvgrp0\n\n[Files]\nBind=/a:/b\n\(hosts)\n\(resolver)\n"
+        )
+        settings.dns = .host
+        #expect(
+            try NspawnFile.serving(settings, of: name, layout: layout, in: resolving)
+                == "[Exec]\nBoot=no\nResolvConf=bind-host\nTimezone=copy\n\n[Network]\nVirtualEthernet=yes\nBridge=srvgrp0\n\n[Files]\nBind=/a:/b\n\(hosts)\n")
+        settings = MachineSettings(ports: [PublishedPort(portProtocol: .udp, hostPort: 53, machinePort: 53)])
+        #expect(
+            try NspawnFile.serving(settings, of: name, layout: layout, in: "[Exec]\nBoot=no\n")
+                == "[Exec]\nBoot=no\nResolvConf=copy-stub\n\n[Network]\nPort=udp:53:53\n\n[Files]\n\(hosts)\n")
         // A Port= line of another section is not the machine's port: left alone.
-        #expect(NspawnFile.publishing([], in: "[Files]\nPort=x\n") == "[Files]\nPort=x\n")
+        #expect(try NspawnFile.serving(MachineSettings(), of: name, layout: layout, in: "[Files]\nPort=x\n").hasPrefix("[Files]\nPort=x\n"))
     }
 
     @Test func aPullWritesItsSettingsAndRefusesOnesThatCannotHold() async throws {

@@ -51,11 +51,12 @@ import Testing
 
     func expectSecondGenerationWhole(_ generations: MachineGenerations) {
         #expect(read("\(layout.rootfs(of: name))/version") == "v2")
-        #expect(read(layout.nspawnFile(of: name)) == "nspawn v2")
+        // The generation's nspawn file, serving the machine's settings (its names at least).
+        #expect(read(layout.nspawnFile(of: name))?.hasPrefix("nspawn v2\n") == true)
         #expect(read(layout.environmentFile(of: name)) == "env v2")
         #expect((try? generations.current())??.number == 2)
         #expect(read("\(generations.path)/1/rootfs/version") == "v1")
-        #expect(read("\(generations.path)/1/web.nspawn") == "nspawn v1")
+        #expect(read("\(generations.path)/1/web.nspawn")?.hasPrefix("nspawn v1") == true)
         #expect(read("\(generations.path)/1/man8env.env") == "env v1")
         #expect(generations.record(of: 1)?.digest == "sha256:1")
         #expect(!FileManager.default.fileExists(atPath: "\(generations.path)/next"))

@@ -65,15 +65,17 @@ public struct MachineBuild: Sendable {
         let environment = try EnvironmentFile.render(definition, version: MbctlVersion.current)
         let (own, reused) = try openOwnDirectories(of: definition.name, in: directories, undo: undo)
         // Copies of the image's volume contents and busybox: blocking file work, on a thread of its own.
-        let seeded = try await BlockingWork.run { [self] flag in
+        let (seeded, imageHosts) = try await BlockingWork.run { [self] flag in
             let copied = try seed(seeding, from: try RootDirectory(path: place.path), into: own, undo: undo)
             try flag.check()
+            let imageHosts = MachineNameFiles.imageEntries(inRootfs: place.path)
             try finishRootfs(place.path)
-            return copied
+            return (copied, imageHosts)
         }
         try Task.checkCancellation()
         var record = GenerationRecord(definition, number: number, written: environment)
         record.verification = prepared.verification
+        record.imageHosts = imageHosts
         return Generation(
             method: method, nspawnFile: nspawn, environmentFile: environment,
             record: record,

@@ -127,17 +127,19 @@ public struct MachinePull: Sendable {
         try naming(rootfsPath) { try directories.machines.renameWithoutReplacing(stagingName, to: name.bytes) }
         undo.created(name.bytes, in: directories.machines)
         try naming(layout.nspawnFile(of: name)) {
-            let nspawnFile = NspawnFile.publishing(settings.ports, in: generation.nspawnFile)
+            let nspawnFile = try NspawnFile.serving(settings, of: name, layout: layout, in: generation.nspawnFile)
             try directories.nspawnFiles.writeFile(MachineDirectories.nspawnFileName(name), contents: Array(nspawnFile.utf8), mode: 0o644)
         }
         undo.created(MachineDirectories.nspawnFileName(name), in: directories.nspawnFiles)
         try naming(layout.systemdLink(of: name)) { try directories.systemdMachines.makeSymlink(name.bytes, to: Array(rootfsPath.utf8)) }
         undo.created(name.bytes, in: directories.systemdMachines)
+        // Last: the other machines learn its name once it is whole.
+        let unnamed = try MachineNameFiles(directories: directories).refresh(for: name)
 
         return Outcome(
             name: name, address: address, imageDigest: prepared.image.manifestDescriptor.digest, method: generation.method,
             volumes: volumes, reused: generation.reused, previousEnvironmentFile: previous, seeded: generation.seeded,
-            warnings: definition.droppedEnvironment)
+            warnings: definition.droppedEnvironment + unnamed)
     }
 
     /// Writes what mbctl knows of the new machine's generation (``MachineGenerations``).

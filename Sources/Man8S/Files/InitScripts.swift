@@ -131,7 +131,8 @@ enum InitScripts {
                         $BB ip -4 route add default via "$gateway" dev "$interface" && break
                     done
                 fi
-                if [ -n "$dns" ]; then
+                # A resolver file mbctl binds in read-only (--dns) is not the lease's to replace.
+                if [ -n "$dns" ] && { [ ! -e /etc/resolv.conf ] || [ -w /etc/resolv.conf ]; }; then
                     {
                         [ -n "$domain" ] && echo "search $domain"
                         for server in $dns; do echo "nameserver $server"; done

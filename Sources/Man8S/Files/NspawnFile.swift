@@ -37,26 +37,57 @@ public enum NspawnFile {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// `text` (an nspawn file) publishing exactly `ports`: its `Port=` lines of `[Network]`
-    /// replaced by theirs, placed at the end of that section (a `[Network]` section added when
-    /// there is none).
-    static func publishing(_ ports: [PublishedPort], in text: String) -> String {
-        var section = ""
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { line in
-            if line.hasPrefix("[") { section = line.trimmingCharacters(in: .whitespaces) }
-            return !(section == "[Network]" && line.hasPrefix("Port="))
+    /// `text` (an nspawn file) serving `settings` for machine `name`: its `Port=` lines are those
+    /// of the published ports, its `ResolvConf=` follows the DNS choice, and the hosts file mbctl
+    /// keeps (and, with a DNS server, the resolver file) is bound read-only on `/etc/hosts` (and
+    /// `/etc/resolv.conf`). Lines of other settings stay as they are.
+    static func serving(_ settings: MachineSettings, of name: MachineName, layout: HostLayout, in text: String) throws -> String {
+        let hosts = "BindReadOnly=\(try bindPath(layout.hostsFile(of: name))):/etc/hosts"
+        let resolver = "BindReadOnly=\(try bindPath(layout.resolverFile(of: name))):/etc/resolv.conf"
+        let resolvConf: String
+        var binds = [hosts]
+        switch settings.dns {
+        case .none: resolvConf = "ResolvConf=copy-stub"
+        case .host: resolvConf = "ResolvConf=bind-host"
+        case .address, .machine:
+            resolvConf = "ResolvConf=off"
+            binds.append(resolver)
         }
-        let added = ports.map(\.nspawnLine)
-        guard !added.isEmpty else { return lines.joined(separator: "\n") }
-        if let header = lines.firstIndex(of: "[Network]") {
-            var end = header + 1
-            while end < lines.count, !lines[end].hasPrefix("["), !lines[end].isEmpty { end += 1 }
-            lines.insert(contentsOf: added, at: end)
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        if lines.last == "" { lines.removeLast() }
+        lines = edit("[Exec]", in: lines, replacing: { $0.hasPrefix("ResolvConf=") }, with: [resolvConf])
+        lines = edit("[Network]", in: lines, replacing: { $0.hasPrefix("Port=") }, with: settings.ports.map(\.nspawnLine))
+        lines = edit("[Files]", in: lines, replacing: { $0 == hosts || $0 == resolver }, with: binds)
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `lines` with the lines of `section` that `replacing` picks replaced by `added`: in the
+    /// place of the first one, else at the end of the section (a section added when missing).
+    private static func edit(_ section: String, in lines: [String], replacing: (String) -> Bool, with added: [String]) -> [String] {
+        var current = "", result: [String] = [], insertion: Int?, sectionEnd: Int?
+        for line in lines {
+            if line.hasPrefix("[") {
+                if current == section, sectionEnd == nil { sectionEnd = result.count }
+                current = line.trimmingCharacters(in: .whitespaces)
+            }
+            if current == section, replacing(line) {
+                if insertion == nil { insertion = result.count }
+                continue
+            }
+            result.append(line)
+        }
+        if current == section, sectionEnd == nil { sectionEnd = result.count }
+        guard !added.isEmpty else { return result }
+        if let place = insertion ?? sectionEnd {
+            // At a section's end, before the blank lines that part it from the next.
+            var at = place
+            if insertion == nil { while at > 0, result[at - 1].isEmpty { at -= 1 } }
+            result.insert(contentsOf: added, at: at)
         } else {
-            if lines.last == "" { lines.removeLast() }
-            lines += ["", "[Network]"] + added + [""]
+            if let last = result.last, !last.isEmpty { result.append("") }
+            result += [section] + added
         }
-        return lines.joined(separator: "\n")
+        return result
     }
 
     /// A value in double quotes as systemd unquotes it: `\` and `"` escaped.

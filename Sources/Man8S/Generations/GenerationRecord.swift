@@ -32,6 +32,9 @@ struct GenerationRecord: Codable, Equatable {
     /// How the signature policy let its image in (nil in records of mbctl before policies: not
     /// verified).
     var verification: ImageVerification?
+    /// The image's own `/etc/hosts` entries, read when the generation was built (nil in records
+    /// of mbctl before machines had names: none).
+    var imageHosts: [HostsEntry]?
     /// When it was kept for rollback (set when it stops being the current generation).
     var keptAt: Date?
 

@@ -23,11 +23,12 @@ public struct MachineRecovery: Sendable {
         }
         let lock = try MachineLock.waitFor(name, for: .upgrade, in: directories)
         defer { lock.release() }
-        guard let generations = try MachineGenerations.open(name, in: directories, create: false) else { return false }
-        let finished = try MachineTransition.recover(generations)
+        let finished = try MachineGenerations.open(name, in: directories, create: false).map(MachineTransition.recover) ?? false
         guard try directories.machines.status(of: name.bytes) != nil else {
             throw FilesystemError(path: layout.rootfs(of: name), operation: "find the root filesystem of", errno: ENOENT)
         }
+        // The files the nspawn file binds in are there before it boots.
+        try MachineNameFiles(directories: directories).refresh(only: name)
         return finished
     }
 }

@@ -95,9 +95,10 @@ struct MachineTransition: Codable, Equatable {
                 }
                 // 3. Its files, each written whole where Man8S keeps it, then taken from here.
                 if let incomingNspawn = try incomingDirectory.readFile(nspawnName, limit: Self.largestFile) {
-                    // The ports the machine publishes now, whatever the generation had.
-                    let ports = try MachineSettings.read(of: name, in: directories).ports
-                    let nspawn = Array(NspawnFile.publishing(ports, in: String(decoding: incomingNspawn, as: UTF8.self)).utf8)
+                    // The settings the machine has now, whatever the generation had.
+                    let settings = try MachineSettings.read(of: name, in: directories)
+                    let nspawn = Array(
+                        try NspawnFile.serving(settings, of: name, layout: directories.layout, in: String(decoding: incomingNspawn, as: UTF8.self)).utf8)
                     try naming(directories.layout.nspawnFile(of: name)) { try directories.nspawnFiles.writeFile(nspawnName, contents: nspawn, mode: 0o644) }
                     try reached(.installedNspawnFile)
                     try incomingDirectory.remove(nspawnName)
@@ -121,6 +122,8 @@ struct MachineTransition: Codable, Equatable {
             try generations.handle.remove(MachineGenerations.journal)
         }
         try generations.prune(keeping: keep)
+        // The image's own hosts entries are the new generation's.
+        try MachineNameFiles(directories: generations.directories).refresh(only: generations.name)
     }
 
     /// The nspawn file and man8env.env are small; a bound on what is copied between generations.

@@ -46,4 +46,10 @@ public struct HostLayout: Sendable, Equatable {
     public func configDirectory(of name: MachineName) -> String { "\(configs)/\(name)" }
     public func dataDirectory(of name: MachineName) -> String { "\(storage)/\(name)" }
     public func environmentFile(of name: MachineName) -> String { "\(configs)/\(name)/man8env.env" }
+    /// mbctl's records of a machine (``MachineGenerations``).
+    public func records(of name: MachineName) -> String { "\(machines)/.generations/\(name)" }
+    /// The hosts file mbctl keeps for a machine, bound read-only on its `/etc/hosts`.
+    public func hostsFile(of name: MachineName) -> String { "\(records(of: name))/hosts" }
+    /// The resolver file of a machine given a DNS server, bound read-only on its `/etc/resolv.conf`.
+    public func resolverFile(of name: MachineName) -> String { "\(records(of: name))/resolv.conf" }
 }

@@ -15,6 +15,8 @@ public struct MachineRemoval: Sendable {
     public struct Outcome: Sendable {
         public var removed: [String]
         public var kept: [String]
+        /// What the operator should know (machines whose hosts files could not be updated).
+        public var warnings: [String]
     }
 
     public func remove(_ name: MachineName, force: Bool = false) throws -> Outcome {
@@ -27,8 +29,9 @@ public struct MachineRemoval: Sendable {
         let nspawn = try naming(layout.nspawnFile(of: name)) { try directories.nspawnFiles.status(of: MachineDirectories.nspawnFileName(name)) }
         let rootfs = try naming(layout.rootfs(of: name)) { try directories.machines.status(of: name.bytes) }
         guard link != nil || nspawn != nil || rootfs != nil else { throw Man8SError.noSuchMachine(name.value) }
-        // A machine another requires stays: the other could no longer start.
-        let dependents = try MachineSettings.ofOthers(than: name, in: directories).filter { $0.value.requires.contains(name.value) }.keys.sorted()
+        // A machine another requires, or asks for names, stays: the other could no longer start
+        // (or resolve).
+        let dependents = try MachineSettings.ofOthers(than: name, in: directories).filter { $0.value.dependsOn(name) }.keys.sorted()
         guard dependents.isEmpty else { throw Man8SError.machineRequired(name.value, by: dependents) }
         if RunningMachines.isRunning(name, layout: layout) {
             guard force else { throw Man8SError.machineRunning(name.value, flag: "--force") }
@@ -63,9 +66,11 @@ public struct MachineRemoval: Sendable {
             try naming(generations.path) { try top.removeTree(name.bytes) }
         }
         try MachineUnitDropIn.remove(name, layout: layout)
+        // The other machines forget its name at once.
+        let warnings = try MachineNameFiles(directories: directories).refresh(for: nil)
         let kept = [(directories.configs, layout.configDirectory(of: name)), (directories.storage, layout.dataDirectory(of: name))]
             .filter { (try? $0.0.status(of: name.bytes)) != nil }.map(\.1)
-        return Outcome(removed: removed, kept: kept)
+        return Outcome(removed: removed, kept: kept, warnings: warnings)
     }
 
     /// Stops a running machine before it is removed: through systemd where systemd runs it, else

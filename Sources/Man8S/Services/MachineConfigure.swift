@@ -58,10 +58,11 @@ public struct MachineConfigure: Sendable {
         let layout = directories.layout
         let nspawnName = MachineDirectories.nspawnFileName(name)
         if let bytes = try naming(layout.nspawnFile(of: name), { try directories.nspawnFiles.readFile(nspawnName, limit: 1 << 20) }) {
-            let updated = NspawnFile.publishing(settings.ports, in: String(decoding: bytes, as: UTF8.self))
+            let updated = try NspawnFile.serving(settings, of: name, layout: layout, in: String(decoding: bytes, as: UTF8.self))
             try naming(layout.nspawnFile(of: name)) { try directories.nspawnFiles.writeFile(nspawnName, contents: Array(updated.utf8), mode: 0o644) }
         }
         try MachineUnitDropIn.write(name, recovery: recovery, settings: settings, layout: layout, undo: nil)
         try settings.write(of: name, in: directories)
+        try MachineNameFiles(directories: directories).refresh(only: name)
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 import SystemErrors
 
 /// What makes a machine a service, as the operator set it with `machines pull` and `machines
-/// configure`: published ports, the machines it requires, resource limits.
+/// configure`: published ports, the machines it requires, resource limits, its DNS server and
+/// the hosts added to its hosts file.
 ///
 /// A record of mbctl's own (`.generations/NAME/settings.json`, mode 0600, in the private
 /// machines directory), per machine rather than per generation: an upgrade or a rollback keeps
@@ -14,11 +15,20 @@ public struct MachineSettings: Codable, Equatable, Sendable {
     /// Machines started before this one, and stopped if they stop (`Requires=` + `After=`).
     public var requires: [String] = []
     public var limits = ResourceLimits()
+    /// Where its DNS queries go; nil: what nspawn copies in and its DHCP lease names.
+    public var dns: ResolverChoice?
+    /// Entries of its hosts file given by the operator (`--add-host`).
+    public var hosts: [HostsEntry] = []
 
-    public init(ports: [PublishedPort] = [], requires: [String] = [], limits: ResourceLimits = ResourceLimits()) {
+    public init(
+        ports: [PublishedPort] = [], requires: [String] = [], limits: ResourceLimits = ResourceLimits(), dns: ResolverChoice? = nil,
+        hosts: [HostsEntry] = []
+    ) {
         self.ports = ports
         self.requires = requires
         self.limits = limits
+        self.dns = dns
+        self.hosts = hosts
     }
 
     /// Decodes a record, holding it to what `configure` accepts: the values go into unit files,
@@ -28,6 +38,8 @@ public struct MachineSettings: Codable, Equatable, Sendable {
         ports = try container.decodeIfPresent([PublishedPort].self, forKey: .ports) ?? []
         requires = try container.decodeIfPresent([String].self, forKey: .requires) ?? []
         limits = try container.decodeIfPresent(ResourceLimits.self, forKey: .limits) ?? ResourceLimits()
+        dns = try container.decodeIfPresent(ResolverChoice.self, forKey: .dns)
+        hosts = try container.decodeIfPresent([HostsEntry].self, forKey: .hosts) ?? []
         let invalid =
             ports.first { $0.hostPort == 0 || $0.machinePort == 0 }.map { "port \($0)" }
             ?? requires.first { (try? MachineName($0)) == nil }.map { "required machine \"\($0)\"" }
@@ -41,6 +53,11 @@ public struct MachineSettings: Codable, Equatable, Sendable {
 
     public var isEmpty: Bool { self == MachineSettings() }
 
+    /// Whether this machine needs machine `name` to start (`--require`) or to resolve (`--dns`).
+    func dependsOn(_ name: MachineName) -> Bool {
+        requires.contains(name.value) || dns == .machine(name)
+    }
+
     /// One phrase per setting, for people: "ports 8080:80/tcp", "requires db", "memory 512M".
     public var summary: [String] {
         var phrases: [String] = []
@@ -49,6 +66,8 @@ public struct MachineSettings: Codable, Equatable, Sendable {
         if let memory = limits.memory { phrases.append("memory \(ResourceLimits.memoryText(memory))") }
         if let cpus = limits.cpuPercent { phrases.append("cpus \(ResourceLimits.cpusText(cpus))") }
         if let pids = limits.pids { phrases.append("pids limit \(pids)") }
+        if let dns { phrases.append("dns \(dns)") }
+        if !hosts.isEmpty { phrases.append("hosts " + hosts.map { "\($0.names.joined(separator: ",")):\($0.address)" }.joined(separator: " ")) }
         return phrases
     }
 

@@ -15,6 +15,11 @@ public struct SettingsChange: Sendable {
     public var memory: Value<UInt64>?
     public var cpuPercent: Value<Int>?
     public var pids: Value<Int>?
+    public var dns: Value<ResolverChoice>?
+    public var addHosts: [HostsEntry] = []
+    /// Names whose added entries go.
+    public var removeHosts: [String] = []
+    public var removeAllHosts = false
 
     public init() {}
 
@@ -52,6 +57,19 @@ public struct SettingsChange: Sendable {
         result.limits.memory = changed(memory, settings.limits.memory)
         result.limits.cpuPercent = changed(cpuPercent, settings.limits.cpuPercent)
         result.limits.pids = changed(pids, settings.limits.pids)
+        result.dns = changed(dns, settings.dns)
+        if removeAllHosts { result.hosts = [] }
+        for name in removeHosts { result.hosts.removeAll { $0.names.contains(name) } }
+        var named = Set<String>()
+        for entry in addHosts {
+            for name in entry.names {
+                guard named.insert(name).inserted, !removeHosts.contains(name) else {
+                    throw Man8SError.invalidSetting("--add-host \(name)", reason: "\(name) is given twice, or both added and removed")
+                }
+            }
+            result.hosts.removeAll { !Set($0.names).isDisjoint(with: entry.names) }
+            result.hosts.append(entry)
+        }
         return result
     }
 }

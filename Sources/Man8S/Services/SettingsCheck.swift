@@ -1,5 +1,6 @@
 /// Whether a machine's settings can hold on this host, checked before anything is written:
-/// every machine it requires exists and requiring it makes no cycle, no other machine publishes
+/// every machine it requires (or resolves through) exists and requiring it makes no cycle, no
+/// other machine publishes
 /// the same host port, and (on the running host) published ports can be forwarded at all.
 struct SettingsCheck {
     let directories: MachineDirectories
@@ -13,6 +14,13 @@ struct SettingsCheck {
             guard required != name.value else { throw Man8SError.invalidSetting("--require \(required)", reason: "a machine cannot require itself") }
             guard let machine = try? MachineName(required), try directories.exists(machine) else {
                 throw Man8SError.invalidSetting("--require \(required)", reason: "there is no machine \(required)")
+            }
+        }
+        if case .machine(let server) = settings.dns {
+            guard server != name else { throw Man8SError.invalidSetting("--dns \(server)", reason: "a machine cannot be its own DNS server") }
+            guard try directories.exists(server) else { throw Man8SError.invalidSetting("--dns \(server)", reason: "there is no machine \(server)") }
+            guard (try directories.record(of: server))?.yggdrasilAddress != nil else {
+                throw Man8SError.invalidSetting("--dns \(server)", reason: "mbctl has no record of machine \(server)'s address (made by another tool?)")
             }
         }
         if let cycle = Self.cycle(from: name.value, requiring: settings.requires, others: others.mapValues(\.requires)) {
