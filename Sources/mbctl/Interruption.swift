@@ -6,7 +6,9 @@ import Synchronization
 /// Runs `work` so that Ctrl-C (SIGINT) or SIGTERM cancels it, letting it undo what it made,
 /// instead of killing the process half-way; a second signal ends the process at once.
 enum Interruption {
-    static func cancellable<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) async throws -> T {
+    /// With `announcing` false (a service that systemd stops with SIGTERM), nothing is said and
+    /// the signal ends the command as a success.
+    static func cancellable<T: Sendable>(announcing: Bool = true, _ work: @escaping @Sendable () async throws -> T) async throws -> T {
         // A parent may have left these blocked (Foundation's Process does); we want to hear them.
         var unblock = sigset_t()
         sigemptyset(&unblock)
@@ -27,7 +29,9 @@ enum Interruption {
                     FileHandle.standardError.write(Data("interrupted again: stopping now; the next mbctl for it removes what is left\n".utf8))
                     _exit(128 + number)
                 }
-                FileHandle.standardError.write(Data("\ninterrupted: undoing what was made… (interrupt again to stop at once)\n".utf8))
+                if announcing {
+                    FileHandle.standardError.write(Data("\ninterrupted: undoing what was made… (interrupt again to stop at once)\n".utf8))
+                }
                 task.cancel()
             }
             source.resume()
@@ -41,6 +45,7 @@ enum Interruption {
             // transfer aborted), the outcome is the interruption: say so, exit as shells expect.
             let signal = received.load(ordering: .relaxed)
             guard signal != 0 else { throw error }
+            guard announcing else { throw ExitCode.success }
             FileHandle.standardError.write(Data("interrupted; nothing half-made was left\n".utf8))
             throw ExitCode(128 + signal)
         }

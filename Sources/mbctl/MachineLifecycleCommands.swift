@@ -118,6 +118,12 @@ extension MachinesCommand {
                 state += unit.file == "enabled" ? ", enabled at boot" : ", not enabled at boot"
             }
             say("\(details.name): \(state)")
+            if let health = details.health {
+                let last = details.lastHealthCheck.flatMap { record in
+                    record.exitCode.map { "; last check exited \($0)" + (record.output.map { $0.isEmpty ? "" : ": " + String($0.suffix(200)).escaped } ?? "") }
+                }
+                say("  health      \(health.rawValue)" + (last ?? ""))
+            }
             say("  address     \(details.address ?? "-")")
             say("  image       \(details.image ?? "-")")
             say("  digest      \(details.digest ?? "-")")
@@ -164,7 +170,8 @@ extension MachinesCommand {
             say("configuration \(details.configDirectory)")
             say("data          \(details.dataDirectory)")
             if !details.userSettings.isEmpty { say("your settings \(details.userSettings.joined(separator: " "))") }
-            for phrase in details.service.summary { say("service       \(phrase)") }
+            for phrase in details.service.summary { say("service       \(phrase.escaped)") }
+            if let health = details.health { say("health        \(health.rawValue)") }
         }
     }
 }

@@ -9,7 +9,7 @@ struct MachinesCommand: AsyncParsableCommand {
         abstract: "Make, upgrade, run and remove Man8S machines.",
         subcommands: [
             Pull.self, Configure.self, Upgrade.self, Rollback.self, List.self, Show.self, Status.self,
-            Start.self, Stop.self, Restart.self, Enable.self, Disable.self, Logs.self, Shell.self, Remove.self, Recover.self,
+            Start.self, Stop.self, Restart.self, Enable.self, Disable.self, Logs.self, Shell.self, Health.self, Remove.self, Recover.self,
         ]
     )
 
@@ -112,7 +112,7 @@ struct MachinesCommand: AsyncParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List machines: name, running, enabled at boot, address, image, digest.")
+        static let configuration = CommandConfiguration(abstract: "List machines: name, running, enabled at boot, health, address, image, digest.")
 
         @OptionGroup var host: HostOptions
 
@@ -125,11 +125,12 @@ struct MachinesCommand: AsyncParsableCommand {
                 try printJSON(entries)
                 return
             }
-            printRow(["NAME", "RUNNING", "ENABLED", "ADDRESS", "IMAGE", "DIGEST"])
+            printRow(["NAME", "RUNNING", "ENABLED", "HEALTH", "ADDRESS", "IMAGE", "DIGEST"])
             for entry in entries {
                 let image = entry.unrecorded == nil ? entry.image ?? "-" : "?"
                 printRow([
-                    entry.name, entry.running ? "yes" : "no", entry.enabled.map { $0 ? "yes" : "no" } ?? "-", entry.address ?? "-", image,
+                    entry.name, entry.running ? "yes" : "no", entry.enabled.map { $0 ? "yes" : "no" } ?? "-", entry.health?.rawValue ?? "-",
+                    entry.address ?? "-", image,
                     entry.digest.map { String($0.prefix(19)) } ?? "-",
                 ])
             }

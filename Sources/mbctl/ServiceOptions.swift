@@ -37,6 +37,32 @@ struct ServiceOptions: ParsableArguments {
             "Add NAME at ADDRESS to the machine's hosts file (repeatable; with configure, -NAME removes one).", valueName: "name:address"))
     var addHosts: [String] = []
 
+    @Option(
+        name: .customLong("health-cmd"),
+        help: ArgumentHelp(
+            "A command run inside the machine (by /bin/sh) to tell whether it is healthy: exit 0 is healthy; none removes the check.", valueName: "command"))
+    var healthCommand: String?
+
+    @Option(name: .customLong("health-interval"), help: ArgumentHelp("Time between checks (default 30s).", valueName: "duration"))
+    var healthInterval: String?
+
+    @Option(
+        name: .customLong("health-timeout"), help: ArgumentHelp("How long a check may run before it counts as failed (default 30s).", valueName: "duration"))
+    var healthTimeout: String?
+
+    @Option(
+        name: .customLong("health-start-period"),
+        help: ArgumentHelp("Time after the machine starts in which failed checks do not count (default 0s).", valueName: "duration"))
+    var healthStartPeriod: String?
+
+    @Option(name: .customLong("health-retries"), help: ArgumentHelp("Failed checks in a row that make the machine unhealthy (default 3).", valueName: "n"))
+    var healthRetries: String?
+
+    @Flag(
+        name: .customLong("restart-on-unhealthy"), inversion: .prefixedNo,
+        help: "Restart the machine when it turns unhealthy (--no-restart-on-unhealthy: only log it to its journal).")
+    var restartOnUnhealthy: Bool?
+
     /// The change these options ask for; with `removals`, `-HOSTPORT` and `none` are allowed.
     func change(allowingRemovals removals: Bool) throws -> SettingsChange {
         var change = SettingsChange()
@@ -61,6 +87,18 @@ struct ServiceOptions: ParsableArguments {
         change.cpuPercent = try limit(cpus, ResourceLimits.parseCPUs)
         change.pids = try limit(pidsLimit, ResourceLimits.parsePids)
         change.dns = try limit(dns, ResolverChoice.init(parsing:))
+        // Checked with the rest of the health check when the change is made.
+        change.healthCommand = try limit(healthCommand) { $0 }
+        change.healthInterval = try healthInterval.map { try HealthCheck.parseDuration($0, option: "--health-interval") }
+        change.healthTimeout = try healthTimeout.map { try HealthCheck.parseDuration($0, option: "--health-timeout") }
+        change.healthStartPeriod = try healthStartPeriod.map { try HealthCheck.parseDuration($0, option: "--health-start-period") }
+        change.healthRetries = try healthRetries.map { text in
+            guard let retries = Int(text), !text.hasPrefix("+"), !text.hasPrefix("-") else {
+                throw Man8SError.invalidSetting("--health-retries \(text)", reason: "it is a number of checks")
+            }
+            return retries
+        }
+        change.restartOnUnhealthy = restartOnUnhealthy
         for text in addHosts {
             if text.hasPrefix("-") {
                 guard removals else { throw ValidationError("--add-host \(text): a new machine has no added host to remove") }

@@ -96,6 +96,43 @@ extension SystemdLifecycleTests {
         let again = try host.mbctl(["machines", "configure", "web", "--port", "18081:8080"])
         #expect(again.stdout.contains("settings unchanged"), "\(again.stdout)")
 
+        // Health: a check added to the running machine starts its watcher at once; starting →
+        // healthy; unhealthy after --health-retries failed checks an --health-interval apart,
+        // written to the machine's journal; restarted with --restart-on-unhealthy (its /tmp is
+        // new then, so it is healthy again).
+        func health() throws -> String {
+            let status = try host.mbctl(["machines", "status", "web"]).stdout
+            return status.split(separator: "\n").first { $0.hasPrefix("  health ") }.map {
+                String($0.dropFirst("  health ".count)).trimmingCharacters(in: .whitespaces)
+            } ?? "none"
+        }
+        let checked = try host.mbctl(
+            [
+                "machines", "configure", "web", "--health-cmd", "test ! -e /tmp/sick", "--health-interval", "1s", "--health-retries", "2", "--health-timeout",
+                "2s",
+            ])
+        #expect(checked.succeeded, "\(checked.stderr)")
+        try waitFor("the check finds web healthy") { try health().hasPrefix("healthy") }
+        #expect(try host.mbctl(["machines", "health", "web"]).succeeded)
+        #expect(try host.mbctl(["machines", "list"]).stdout.contains("\thealthy\t"))
+        #expect(try host.mbctl(["machines", "shell", "web", "--command", "touch /tmp/sick"]).succeeded)
+        let sick = ContinuousClock.now
+        try waitFor("web turns unhealthy") { try health().hasPrefix("unhealthy") }
+        let took = sick.duration(to: .now)
+        // Two failures, one interval apart: at least one interval, and not much more than two.
+        #expect(took >= .seconds(1) && took < .seconds(8), "unhealthy after \(took)")
+        let failing = try host.mbctl(["machines", "health", "web"])
+        #expect(failing.status == 1 && failing.stderr.contains("machine web is unhealthy"), "\(failing.stderr)")
+        try waitFor("the journal says so") {
+            try host.run(["journalctl", "--no-pager", "-u", "systemd-nspawn@web.service"]).stdout.contains(
+                "machine web is unhealthy: 2 health checks failed in a row")
+        }
+        let invocation = try property("InvocationID", of: "web", on: host)
+        #expect(try host.mbctl(["machines", "configure", "web", "--restart-on-unhealthy"]).succeeded)
+        try waitFor("web is restarted and healthy again") {
+            try property("InvocationID", of: "web", on: host) != invocation && health().hasPrefix("healthy")
+        }
+
         // Enabled, web comes up with the host after a reboot, db first.
         #expect(try host.mbctl(["machines", "enable", "web"]).succeeded)
         host.powerOff()
@@ -108,5 +145,6 @@ extension SystemdLifecycleTests {
         let webUp = Int(try property("ActiveEnterTimestampMonotonic", of: "web", on: host)) ?? 0
         #expect(dbUp > 0 && dbUp <= webUp, "db came up at \(dbUp), web at \(webUp)")
         try waitFor("the port answers after the reboot") { try get(18081).stdout == "hello from web\n" }
+        try waitFor("its watcher came up with it") { try health().hasPrefix("healthy") }
     }
 }

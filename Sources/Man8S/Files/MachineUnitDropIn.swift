@@ -20,8 +20,13 @@ public enum MachineUnitDropIn {
             "# Written by mbctl: the service settings of \(name) (mbctl machines configure), and, before it boots, the end of an upgrade or rollback cut short."
         ]
         let required = settings.requires.map { "systemd-nspawn@\($0).service" }
-        if !required.isEmpty {
-            lines += ["[Unit]", "Requires=" + required.joined(separator: " "), "After=" + required.joined(separator: " "), ""]
+        // The health watcher runs while the machine does (it is bound to the machine's unit).
+        let watched = settings.health != nil && recovery != nil
+        if !required.isEmpty || watched {
+            lines.append("[Unit]")
+            if !required.isEmpty { lines += ["Requires=" + required.joined(separator: " "), "After=" + required.joined(separator: " ")] }
+            if watched { lines.append("Wants=\(healthUnit(name))") }
+            lines.append("")
         }
         lines.append("[Service]")
         if let recovery { lines.append("ExecStartPre=\(try recovery.commandLine(name))") }
@@ -45,6 +50,33 @@ public enum MachineUnitDropIn {
         }
         try naming("\(path)/50-mbctl.conf") { try directory.writeFile(fileName, contents: Array(text.utf8), mode: 0o644) }
         undo?.created(fileName, in: directory)
+        if let recovery, settings.health != nil {
+            // Shared by every machine with a health check; the same text each time.
+            let watcher = Array(try healthWatcher(recovery).utf8)
+            if try naming("\(layout.systemdUnits)/mbctl-health@.service", { try units.readFile(healthTemplate, limit: 1 << 16) }) != watcher {
+                try naming("\(layout.systemdUnits)/mbctl-health@.service") { try units.writeFile(healthTemplate, contents: watcher, mode: 0o644) }
+            }
+        }
+    }
+
+    static let healthTemplate = Array("mbctl-health@.service".utf8)
+    static func healthUnit(_ name: MachineName) -> String { "mbctl-health@\(name).service" }
+
+    /// `mbctl-health@.service`: `mbctl machines health NAME --watch` while machine NAME runs.
+    static func healthWatcher(_ recovery: RecoveryCommand) throws -> String {
+        """
+        # Written by mbctl: the health checks of machine %i while it runs (mbctl machines configure %i --health-cmd CMD).
+        [Unit]
+        Description=Health checks of machine %i
+        BindsTo=systemd-nspawn@%i.service
+        After=systemd-nspawn@%i.service
+
+        [Service]
+        ExecStart=\(try recovery.commandLine(arguments: ["machines", "health"], instance: "%i", then: ["--watch"]))
+        Restart=on-failure
+        RestartSec=5
+
+        """
     }
 
     /// Removes the drop-in of `name` (when it is there).

@@ -21,6 +21,14 @@ public struct RecoveryCommand: Sendable, Equatable {
         return try words.map(Self.quoted).joined(separator: " ")
     }
 
+    /// This mbctl with `arguments`, a unit specifier (`%i`: the instance, left for systemd to
+    /// fill in), then `then`, quoted for a unit file.
+    func commandLine(arguments: [String], instance specifier: String, then: [String]) throws -> String {
+        var words = try ([executable] + arguments).map(Self.quoted) + [specifier] + (try then.map(Self.quoted))
+        if let configurationFile { words += ["--config", try Self.quoted(configurationFile)] }
+        return words.joined(separator: " ")
+    }
+
     /// `word` as one argument of a unit file's command line: as it is when it holds nothing
     /// special, else in double quotes, with `\` and `"` escaped and systemd's `%` specifiers and
     /// `$` variables kept literal.

@@ -21,6 +21,8 @@ public struct MachineList: Sendable {
         /// Why mbctl cannot say what the machine was made from: it has no record (made by an
         /// older mbctl), or its record is damaged. Nil when image, digest and address are mbctl's.
         public var unrecorded: String?
+        /// `starting`, `healthy` or `unhealthy` while it runs with a health check; nil otherwise.
+        public var health: HealthRecord.Status?
     }
 
     /// Names that have an nspawn file or a rootfs, sorted.
@@ -49,10 +51,11 @@ public struct MachineList: Sendable {
                 unrecorded = "\(error)"
             }
             let rootfs = "\(layout.machines)/\(name)", link = "\(layout.systemdMachines)/\(name)"
+            let isRunning = running.contains { $0.matches(name: name, directories: [rootfs, link]) }
             return Entry(
-                name: name, image: record?.image, digest: record?.digest, address: record?.address,
-                running: running.contains { $0.matches(name: name, directories: [rootfs, link]) },
-                enabled: systemd.state(machine).map { $0.file == "enabled" }, unrecorded: unrecorded)
+                name: name, image: record?.image, digest: record?.digest, address: record?.address, running: isRunning,
+                enabled: systemd.state(machine).map { $0.file == "enabled" }, unrecorded: unrecorded,
+                health: directories.flatMap { MachineHealth.status(of: machine, in: $0, running: isRunning, systemd: systemd) })
         }
     }
 }

@@ -50,6 +50,10 @@ public struct MachineStatus: Sendable {
         public var userSettings: [String]
         /// Ports, requirements and limits (``MachineSettings``).
         public var service: MachineSettings
+        /// What its health check found in this run (nil: no check, or not running).
+        public var health: HealthRecord.Status?
+        /// The last check's exit status and output (escape before printing: the machine's).
+        public var lastHealthCheck: HealthRecord?
     }
 
     public func details(_ name: MachineName) throws -> Details {
@@ -73,13 +77,16 @@ public struct MachineStatus: Sendable {
         let volumes = (record?.mappings ?? NspawnFile.boundVolumes(in: directories, of: name)).map {
             Volume(path: $0.containerPath.description, hostPath: $0.hostPath)
         }
+        let running = RunningMachines.isRunning(name, layout: layout)
+        let health = MachineHealth.status(of: name, in: directories, running: running, systemd: systemd)
         return Details(
             name: name.value, address: record?.address, image: record?.image, digest: record?.digest,
             template: record.map { $0.template ?? "network_isolated" }, createdAt: record.map { ISO8601DateFormatter().string(from: $0.createdAt) },
-            running: RunningMachines.isRunning(name, layout: layout), unit: systemd.state(name),
+            running: running, unit: systemd.state(name),
             current: current, previous: previous, volumes: volumes,
             rootfs: layout.rootfs(of: name), nspawnFile: layout.nspawnFile(of: name),
             configDirectory: layout.configDirectory(of: name), dataDirectory: layout.dataDirectory(of: name),
-            userSettings: userSettings, service: try MachineSettings.read(of: name, in: directories))
+            userSettings: userSettings, service: try MachineSettings.read(of: name, in: directories), health: health,
+            lastHealthCheck: health == nil ? nil : HealthRecord.read(of: name, in: directories))
     }
 }

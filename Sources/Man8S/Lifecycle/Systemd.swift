@@ -30,6 +30,18 @@ public struct Systemd: Sendable {
     public func start(_ name: MachineName) throws { try systemctl(["start", Self.unit(name)], for: name) }
     public func stop(_ name: MachineName) throws { try systemctl(["stop", Self.unit(name)], for: name) }
     public func restart(_ name: MachineName) throws { try systemctl(["restart", Self.unit(name)], for: name) }
+    /// Starts machine `name`'s health watcher (`mbctl-health@NAME.service`), when it does not run.
+    func startHealthWatcher(_ name: MachineName) throws { try systemctl(["start", MachineUnitDropIn.healthUnit(name)], for: name) }
+    /// Queues a restart and returns (from a unit the restart stops, as the health watcher).
+    func restartWithoutWaiting(_ name: MachineName) throws { try systemctl(["restart", "--no-block", Self.unit(name)], for: name) }
+
+    /// The unit's `InvocationID` (new at each start); nil when it does not run, or systemd does
+    /// not run the host.
+    func invocation(of name: MachineName) -> String? {
+        guard isBooted, let output = try? run(Self.systemctlPath, ["show", "--property=InvocationID", "--value", Self.unit(name)]) else { return nil }
+        let invocation = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        return invocation.isEmpty ? nil : invocation
+    }
     /// As `machinectl enable`: the machine's unit, and `machines.target` that starts it at boot.
     public func enable(_ name: MachineName) throws { try systemctl(["enable", "machines.target", Self.unit(name)], for: name) }
     public func disable(_ name: MachineName) throws { try systemctl(["disable", Self.unit(name)], for: name) }

@@ -42,6 +42,10 @@ public struct MachineConfigure: Sendable {
             try Self.install(wanted, for: name, in: directories, recovery: recovery)
         }
         try systemd.reload()
+        // A unit's Wants= act when it starts: a check added to a running machine starts its watcher now.
+        if wanted.health != nil, recovery != nil, systemd.isBooted, RunningMachines.isRunning(name, layout: layout) {
+            try systemd.startHealthWatcher(name)
+        }
         var restarted = false
         if restart, RunningMachines.isRunning(name, layout: layout) {
             try systemd.requireManaged(name)

@@ -3,8 +3,8 @@ import Foundation
 import SystemErrors
 
 /// What makes a machine a service, as the operator set it with `machines pull` and `machines
-/// configure`: published ports, the machines it requires, resource limits, its DNS server and
-/// the hosts added to its hosts file.
+/// configure`: published ports, the machines it requires, resource limits, its DNS server, the
+/// hosts added to its hosts file, and its health check.
 ///
 /// A record of mbctl's own (`.generations/NAME/settings.json`, mode 0600, in the private
 /// machines directory), per machine rather than per generation: an upgrade or a rollback keeps
@@ -19,16 +19,18 @@ public struct MachineSettings: Codable, Equatable, Sendable {
     public var dns: ResolverChoice?
     /// Entries of its hosts file given by the operator (`--add-host`).
     public var hosts: [HostsEntry] = []
+    public var health: HealthCheck?
 
     public init(
         ports: [PublishedPort] = [], requires: [String] = [], limits: ResourceLimits = ResourceLimits(), dns: ResolverChoice? = nil,
-        hosts: [HostsEntry] = []
+        hosts: [HostsEntry] = [], health: HealthCheck? = nil
     ) {
         self.ports = ports
         self.requires = requires
         self.limits = limits
         self.dns = dns
         self.hosts = hosts
+        self.health = health
     }
 
     /// Decodes a record, holding it to what `configure` accepts: the values go into unit files,
@@ -40,6 +42,7 @@ public struct MachineSettings: Codable, Equatable, Sendable {
         limits = try container.decodeIfPresent(ResourceLimits.self, forKey: .limits) ?? ResourceLimits()
         dns = try container.decodeIfPresent(ResolverChoice.self, forKey: .dns)
         hosts = try container.decodeIfPresent([HostsEntry].self, forKey: .hosts) ?? []
+        health = try container.decodeIfPresent(HealthCheck.self, forKey: .health)
         let invalid =
             ports.first { $0.hostPort == 0 || $0.machinePort == 0 }.map { "port \($0)" }
             ?? requires.first { (try? MachineName($0)) == nil }.map { "required machine \"\($0)\"" }
@@ -68,6 +71,7 @@ public struct MachineSettings: Codable, Equatable, Sendable {
         if let pids = limits.pids { phrases.append("pids limit \(pids)") }
         if let dns { phrases.append("dns \(dns)") }
         if !hosts.isEmpty { phrases.append("hosts " + hosts.map { "\($0.names.joined(separator: ",")):\($0.address)" }.joined(separator: " ")) }
+        if let health { phrases.append("health \(health.summary)") }
         return phrases
     }
 

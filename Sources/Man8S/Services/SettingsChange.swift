@@ -20,6 +20,12 @@ public struct SettingsChange: Sendable {
     /// Names whose added entries go.
     public var removeHosts: [String] = []
     public var removeAllHosts = false
+    public var healthCommand: Value<String>?
+    public var healthInterval: Int?
+    public var healthTimeout: Int?
+    public var healthStartPeriod: Int?
+    public var healthRetries: Int?
+    public var restartOnUnhealthy: Bool?
 
     public init() {}
 
@@ -70,6 +76,36 @@ public struct SettingsChange: Sendable {
             result.hosts.removeAll { !Set($0.names).isDisjoint(with: entry.names) }
             result.hosts.append(entry)
         }
+        result.health = try healthApplied(to: settings.health)
         return result
+    }
+
+    /// The health check after this change: the command set or cleared, then the timings.
+    private func healthApplied(to health: HealthCheck?) throws -> HealthCheck? {
+        var result = health
+        switch healthCommand {
+        case .none: break
+        case .clear: result = nil
+        case .set(let command):
+            if result == nil { result = try HealthCheck(command: command) } else { result?.command = command }
+        }
+        let timings: [(String, Bool)] = [
+            ("--health-interval", healthInterval != nil), ("--health-timeout", healthTimeout != nil),
+            ("--health-start-period", healthStartPeriod != nil), ("--health-retries", healthRetries != nil),
+            ("--restart-on-unhealthy", restartOnUnhealthy != nil),
+        ]
+        guard var check = result else {
+            if let (option, _) = timings.first(where: \.1) {
+                throw Man8SError.invalidSetting(option, reason: "the machine has no health check to time; give one with --health-cmd")
+            }
+            return nil
+        }
+        check.intervalMilliseconds = healthInterval ?? check.intervalMilliseconds
+        check.timeoutMilliseconds = healthTimeout ?? check.timeoutMilliseconds
+        check.startPeriodMilliseconds = healthStartPeriod ?? check.startPeriodMilliseconds
+        check.retries = healthRetries ?? check.retries
+        check.restartOnUnhealthy = restartOnUnhealthy ?? check.restartOnUnhealthy
+        try check.validate()
+        return check
     }
 }
