@@ -19,13 +19,20 @@ struct TOMLSyntax {
     private let bytes: [UInt8]
     private var index = 0
     private var line = 1
+    /// The table the key-value lines being read go into (its header's key).
+    private var table: [String] = []
+    /// The line where each table header and each key outside inline tables first appears, by
+    /// its full path (quoted keys as written between their quotes).
+    private(set) var keyLines: [[String]: Int] = [:]
 
     init(_ text: String) { bytes = Array(text.utf8) }
 
-    /// Throws the first syntax error of the text.
-    static func check(_ text: String) throws(TOMLDocument.SyntaxError) {
+    /// Throws the first syntax error of the text; returns the lines of its keys.
+    @discardableResult
+    static func check(_ text: String) throws(TOMLDocument.SyntaxError) -> [[String]: Int] {
         var syntax = TOMLSyntax(text)
         try syntax.document()
+        return syntax.keyLines
     }
 
     // MARK: Structure
@@ -58,36 +65,43 @@ struct TOMLSyntax {
         let isArray = peek() == openBracket
         if isArray { advance() }
         skipBlanks()
-        try key(depth: 0)
+        let headerLine = line
+        table = try key(depth: 0)
+        if keyLines[table] == nil { keyLines[table] = headerLine }
         skipBlanks()
         try expect(closeBracket, "']' to close the table header")
         if isArray { try expect(closeBracket, "']]' to close the array-of-tables header") }
     }
 
     private mutating func keyValue(depth: Int) throws(TOMLDocument.SyntaxError) {
-        try key(depth: depth)
+        let keyLine = line
+        let path = try key(depth: depth)
+        if depth == 0, keyLines[table + path] == nil { keyLines[table + path] = keyLine }
         skipBlanks()
         try expect(equals, "'=' after the key")
         skipBlanks()
         try value(depth: depth + 1)
     }
 
-    /// A simple or dotted key.
-    private mutating func key(depth: Int) throws(TOMLDocument.SyntaxError) {
-        var segments = 0
+    /// A simple or dotted key; its segments (a quoted one as written between its quotes).
+    @discardableResult
+    private mutating func key(depth: Int) throws(TOMLDocument.SyntaxError) -> [String] {
+        var segments: [String] = []
         while true {
-            segments += 1
-            guard depth + segments <= Self.maximumDepth else { throw error("keys nest deeper than \(Self.maximumDepth)") }
+            guard depth + segments.count < Self.maximumDepth else { throw error("keys nest deeper than \(Self.maximumDepth)") }
+            let start = index
             switch peek() {
             case quote, apostrophe:
                 try string(multiLineAllowed: false)
+                segments.append(String(decoding: bytes[(start + 1)..<max(start + 1, index - 1)], as: UTF8.self))
             case let byte? where isBareKeyByte(byte):
                 while let next = peek(), isBareKeyByte(next) { advance() }
+                segments.append(String(decoding: bytes[start..<index], as: UTF8.self))
             default:
                 throw error("expected a key (letters, digits, '_', '-' or a quoted string), found \(describeNext())")
             }
             skipBlanks()
-            guard peek() == dot else { return }
+            guard peek() == dot else { return segments }
             advance()
             skipBlanks()
         }

@@ -8,8 +8,7 @@ extension MachinesCommand {
         static let configuration = CommandConfiguration(
             abstract: "Make a machine anew from its image's newest version, keeping its configuration and data.",
             discussion: """
-                SRC defaults to the image the machine was made from (MAN8S_OCI_IMAGE_URL in its \
-                man8env.env). When that image is the machine's already (same manifest digest), \
+                SRC defaults to the image the machine was made from, as mbctl recorded it. When that image is the machine's already (same manifest digest), \
                 nothing changes. Otherwise the new root filesystem is built beside the old one, with \
                 the same checks as a pull; NAME.nspawn and mbctl's lines of man8env.env are written \
                 anew, and every line you added or changed there is kept; volumes new in the image are \
@@ -17,6 +16,10 @@ extension MachinesCommand {
                 host directories. Then the new generation takes the old one's place, which is kept \
                 for machines rollback. A running machine is refused unless --restart, which stops it \
                 for the swap and starts it again (through systemd).
+
+                Service options (--port, --require, --memory, --dns, --health-cmd…, as machines \
+                configure takes them) change the machine's settings with the upgrade; they are \
+                checked before it starts.
 
                 An upgrade killed half-way is finished by the next mbctl command for the machine, \
                 and before the machine's unit starts.
@@ -44,6 +47,7 @@ extension MachinesCommand {
         @Option(help: ArgumentHelp("The host's yggdrasil subnet, for a machine mbctl keeps no address of (made by an older mbctl).", valueName: "prefix/len"))
         var prefix: String?
 
+        @OptionGroup var service: ServiceOptions
         @OptionGroup var host: HostOptions
         @OptionGroup var build: MachineBuildOptions
         @OptionGroup var registry: RegistryOptions
@@ -54,6 +58,12 @@ extension MachinesCommand {
         func run() async throws {
             let name = try MachineName(self.name)
             let configuration = try host.configuration()
+            // Service settings given here change with the upgrade: checked first, set after it.
+            var configure = MachineConfigure(layout: build.layout(from: configuration, host: host))
+            configure.recovery = host.recovery
+            configure.checksHost = host.root == nil
+            let change = service.givesAny ? try service.change(allowingRemovals: true) : nil
+            if let change { try configure.check(name, change) }
             let layout = build.layout(from: configuration, host: host)
             var answers: [String: VolumeChoice] = [:]
             for flag in volumes {
@@ -86,6 +96,10 @@ extension MachinesCommand {
                 say(
                     "upgraded \(name) to \(upgraded.to) (generation \(upgraded.generation))" + (upgraded.restarted ? ", restarted" : "")
                         + "; mbctl machines rollback \(name) goes back")
+            }
+            if let change {
+                let outcome = try configure.configure(name, change, restart: restart)
+                say("machine \(name): " + (outcome.changed ? outcome.settings.summary.joined(separator: "; ") : "settings unchanged"))
             }
         }
     }

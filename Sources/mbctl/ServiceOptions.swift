@@ -63,6 +63,13 @@ struct ServiceOptions: ParsableArguments {
         help: "Restart the machine when it turns unhealthy (--no-restart-on-unhealthy: only log it to its journal).")
     var restartOnUnhealthy: Bool?
 
+    /// Whether any of these options is given.
+    var givesAny: Bool {
+        !ports.isEmpty || !requires.isEmpty || memory != nil || cpus != nil || pidsLimit != nil || dns != nil || !addHosts.isEmpty
+            || healthCommand != nil || healthInterval != nil || healthTimeout != nil || healthStartPeriod != nil || healthRetries != nil
+            || restartOnUnhealthy != nil
+    }
+
     /// The change these options ask for; with `removals`, `-HOSTPORT` and `none` are allowed.
     func change(allowingRemovals removals: Bool) throws -> SettingsChange {
         var change = SettingsChange()

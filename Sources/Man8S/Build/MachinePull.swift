@@ -113,7 +113,10 @@ public struct MachinePull: Sendable {
         let config = generation.own.config
         let previous = try keepAside(environmentIn: config, undo: undo)
         try naming(layout.environmentFile(of: name)) {
-            try config.handle.writeFile(MachineDirectories.environmentFileName, contents: Array(generation.environmentFile.utf8), mode: 0o644)
+            // The operator's lines (machines apply's env) after mbctl's, so that they win.
+            let environment =
+                settings.environment.isEmpty ? generation.environmentFile : EnvironmentFile.setting(settings.environment, removing: [], in: generation.environmentFile)
+            try config.handle.writeFile(MachineDirectories.environmentFileName, contents: Array(environment.utf8), mode: 0o644)
         }
         undo.created(MachineDirectories.environmentFileName, in: config.handle)
         try writeCurrentRecord(generation.record, of: name, in: directories, undo: undo)

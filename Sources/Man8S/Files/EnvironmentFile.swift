@@ -66,4 +66,34 @@ public enum EnvironmentFile {
     }
 
     static let userLinesHeader = "# Added or changed by the user, kept across upgrades:"
+
+    /// `current` with the lines setting a key of `removing` or `adding` taken out, then
+    /// `adding`'s lines (sorted by key) among the user's, so that they win.
+    static func setting(_ adding: [String: String], removing: Set<String>, in current: String) -> String {
+        let replaced = removing.union(adding.keys)
+        var lines = current.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).filter { line in
+            guard !line.hasPrefix("#"), let equals = line.firstIndex(of: "=") else { return true }
+            return !replaced.contains(String(line[..<equals]))
+        }
+        while lines.last?.isEmpty == true { lines.removeLast() }
+        if !adding.isEmpty, !lines.contains(userLinesHeader) { lines.append(userLinesHeader) }
+        lines += adding.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// A variable the operator sets: a name of letters, digits and `_` (not starting with a
+    /// digit, not `MAN8S_`, which is mbctl's), a value on one line.
+    public static func checkSetting(key: String, value: String) throws {
+        guard let first = key.unicodeScalars.first, !("0"..."9").contains(first),
+            key.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "_") })
+        else {
+            throw Man8SError.invalidSetting("env \(key)", reason: "a variable's name is letters, digits and '_', not starting with a digit")
+        }
+        guard !key.hasPrefix(MachineDefinition.reservedPrefix) else {
+            throw Man8SError.invalidSetting("env \(key)", reason: "MAN8S_ variables are mbctl's")
+        }
+        guard value.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F || $0 == "\t" }) else {
+            throw Man8SError.invalidSetting("env \(key)", reason: "a value cannot hold a line break or another control character")
+        }
+    }
 }

@@ -26,6 +26,26 @@ public struct MachineConfigure: Sendable {
     }
 
     public func configure(_ name: MachineName, _ change: SettingsChange, restart: Bool) throws -> Outcome {
+        try configure(name, restart: restart) { try change.applied(to: $0) }
+    }
+
+    /// Refuses `change` as `configure` would, writing nothing (to check it before an upgrade).
+    public func check(_ name: MachineName, _ change: SettingsChange) throws {
+        guard let directories = try MachineDirectories.openExisting(layout), try directories.exists(name) else {
+            throw Man8SError.noSuchMachine(name.value)
+        }
+        let current = try MachineSettings.read(of: name, in: directories)
+        let wanted = try change.applied(to: current)
+        try SettingsCheck(directories: directories, checksHost: checksHost).check(
+            wanted, for: name, publishingNew: wanted.ports.contains { !current.ports.contains($0) })
+    }
+
+    /// Gives machine `name` exactly `settings` (`machines apply`).
+    public func configure(_ name: MachineName, to settings: MachineSettings, restart: Bool) throws -> Outcome {
+        try configure(name, restart: restart) { _ in settings }
+    }
+
+    private func configure(_ name: MachineName, restart: Bool, wanting: (MachineSettings) throws -> MachineSettings) throws -> Outcome {
         guard let directories = try MachineDirectories.openExisting(layout), try directories.exists(name) else {
             throw Man8SError.noSuchMachine(name.value)
         }
@@ -35,11 +55,11 @@ public struct MachineConfigure: Sendable {
             // Released before the restart: the unit's ExecStartPre (machines recover) takes it.
             defer { lock.release() }
             current = try MachineSettings.read(of: name, in: directories)
-            wanted = try change.applied(to: current)
+            wanted = try wanting(current)
             let publishingNew = wanted.ports.contains { !current.ports.contains($0) }
             try SettingsCheck(directories: directories, checksHost: checksHost).check(wanted, for: name, publishingNew: publishingNew)
             guard wanted != current else { return Outcome(settings: current, changed: false, restarted: false) }
-            try Self.install(wanted, for: name, in: directories, recovery: recovery)
+            try Self.install(wanted, replacing: current, for: name, in: directories, recovery: recovery)
         }
         try systemd.reload()
         // A unit's Wants= act when it starts: a check added to a running machine starts its watcher now.
@@ -58,8 +78,20 @@ public struct MachineConfigure: Sendable {
     /// Writes the files systemd reads from `settings` (the nspawn file's ports, the unit's
     /// drop-in), then the record: a failure in between leaves the record as it was, and the
     /// next `configure` writes the files again.
-    static func install(_ settings: MachineSettings, for name: MachineName, in directories: MachineDirectories, recovery: RecoveryCommand?) throws {
+    static func install(
+        _ settings: MachineSettings, replacing previous: MachineSettings, for name: MachineName, in directories: MachineDirectories,
+        recovery: RecoveryCommand?
+    ) throws {
         let layout = directories.layout
+        if settings.environment != previous.environment {
+            // The machine's file, carried as data: only the operator's keys change in it.
+            let current = try directories.carriedEnvironment(of: name) ?? ""
+            let updated = EnvironmentFile.setting(settings.environment, removing: Set(previous.environment.keys), in: current)
+            try naming(layout.environmentFile(of: name)) {
+                _ = try directories.configs.makeDirectoryIfMissing(name.bytes, mode: 0o700)
+                try directories.configs.openDirectory(name.bytes).writeFile(MachineDirectories.environmentFileName, contents: Array(updated.utf8), mode: 0o644)
+            }
+        }
         let nspawnName = MachineDirectories.nspawnFileName(name)
         if let bytes = try naming(layout.nspawnFile(of: name), { try directories.nspawnFiles.readFile(nspawnName, limit: 1 << 20) }) {
             let updated = try NspawnFile.serving(settings, of: name, layout: layout, in: String(decoding: bytes, as: UTF8.self))

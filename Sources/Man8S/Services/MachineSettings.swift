@@ -20,6 +20,10 @@ public struct MachineSettings: Codable, Equatable, Sendable {
     /// Entries of its hosts file given by the operator (`--add-host`).
     public var hosts: [HostsEntry] = []
     public var health: HealthCheck?
+    /// Lines of its `man8env.env` given by the operator (`env` of `machines apply`), by key.
+    public var environment: [String: String] = [:]
+    /// Whether unattended upgrades may upgrade it (`auto_update` of `machines apply`).
+    public var autoUpdate = false
 
     public init(
         ports: [PublishedPort] = [], requires: [String] = [], limits: ResourceLimits = ResourceLimits(), dns: ResolverChoice? = nil,
@@ -43,6 +47,15 @@ public struct MachineSettings: Codable, Equatable, Sendable {
         dns = try container.decodeIfPresent(ResolverChoice.self, forKey: .dns)
         hosts = try container.decodeIfPresent([HostsEntry].self, forKey: .hosts) ?? []
         health = try container.decodeIfPresent(HealthCheck.self, forKey: .health)
+        environment = try container.decodeIfPresent([String: String].self, forKey: .environment) ?? [:]
+        autoUpdate = try container.decodeIfPresent(Bool.self, forKey: .autoUpdate) ?? false
+        for (key, value) in environment {
+            do {
+                try EnvironmentFile.checkSetting(key: key, value: value)
+            } catch let error as Man8SError {
+                throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: [], debugDescription: error.description))
+            }
+        }
         let invalid =
             ports.first { $0.hostPort == 0 || $0.machinePort == 0 }.map { "port \($0)" }
             ?? requires.first { (try? MachineName($0)) == nil }.map { "required machine \"\($0)\"" }
@@ -72,6 +85,8 @@ public struct MachineSettings: Codable, Equatable, Sendable {
         if let dns { phrases.append("dns \(dns)") }
         if !hosts.isEmpty { phrases.append("hosts " + hosts.map { "\($0.names.joined(separator: ",")):\($0.address)" }.joined(separator: " ")) }
         if let health { phrases.append("health \(health.summary)") }
+        if !environment.isEmpty { phrases.append("environment " + environment.keys.sorted().joined(separator: " ")) }
+        if autoUpdate { phrases.append("auto-update") }
         return phrases
     }
 

@@ -26,6 +26,9 @@ public struct SettingsChange: Sendable {
     public var healthStartPeriod: Int?
     public var healthRetries: Int?
     public var restartOnUnhealthy: Bool?
+    /// The operator's `man8env.env` lines, all of them (`machines apply`).
+    public var environment: [String: String]?
+    public var autoUpdate: Bool?
 
     public init() {}
 
@@ -77,6 +80,11 @@ public struct SettingsChange: Sendable {
             result.hosts.append(entry)
         }
         result.health = try healthApplied(to: settings.health)
+        if let environment {
+            for (key, value) in environment { try EnvironmentFile.checkSetting(key: key, value: value) }
+            result.environment = environment
+        }
+        result.autoUpdate = autoUpdate ?? result.autoUpdate
         return result
     }
 
