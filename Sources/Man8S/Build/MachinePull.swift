@@ -115,7 +115,8 @@ public struct MachinePull: Sendable {
         try naming(layout.environmentFile(of: name)) {
             // The operator's lines (machines apply's env) after mbctl's, so that they win.
             let environment =
-                settings.environment.isEmpty ? generation.environmentFile : EnvironmentFile.setting(settings.environment, removing: [], in: generation.environmentFile)
+                settings.environment.isEmpty
+                ? generation.environmentFile : EnvironmentFile.setting(settings.environment, removing: [], in: generation.environmentFile)
             try config.handle.writeFile(MachineDirectories.environmentFileName, contents: Array(environment.utf8), mode: 0o644)
         }
         undo.created(MachineDirectories.environmentFileName, in: config.handle)

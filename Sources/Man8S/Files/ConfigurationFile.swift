@@ -66,22 +66,21 @@ public struct ConfigurationFile: Sendable, Equatable {
 
     public init(text: String, path: String) throws {
         self.init()
-        let document: TOMLTable
+        let (document, lines): (TOMLTable, [[String]: Int])
         do {
-            document = try TOMLDocument.table(parsing: text)
+            (document, lines) = try TOMLDocument.tableWithLines(parsing: text)
         } catch {
             throw Man8SError.configuration(path: path, line: error.line, reason: error.reason)
         }
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         for section in document.keys {
             guard let table = document[section]?.table else {
-                throw Man8SError.configuration(path: path, line: Self.line(of: section, in: lines), reason: "\(section) is outside any section")
+                throw Man8SError.configuration(path: path, line: lines[[section]] ?? 0, reason: "\(section) is outside any section")
             }
             guard ["paths", "network", "machines", "registry"].contains(section) else {
-                throw Man8SError.configuration(path: path, line: Self.line(ofSection: section, in: lines), reason: "unknown section [\(section)]")
+                throw Man8SError.configuration(path: path, line: lines[[section]] ?? 0, reason: "unknown section [\(section)]")
             }
             for key in table.keys {
-                let line = Self.line(of: key, inSection: section, in: lines)
+                let line = lines[[section, key]] ?? lines[[section]] ?? 0
                 func fail(_ reason: String) -> Man8SError { .configuration(path: path, line: line, reason: reason) }
                 let value = table[key]
                 func string() throws -> String {
@@ -126,29 +125,4 @@ public struct ConfigurationFile: Sendable, Equatable {
             }
         }
     }
-
-    /// The line (1-based) of `[section]`, for messages; 0 when it cannot be found.
-    static func line(ofSection section: String, in lines: [String]) -> Int {
-        (lines.firstIndex {
-            $0.trimmingCharacters(in: .whitespaces).hasPrefix("[\(section)]") || $0.trimmingCharacters(in: .whitespaces).hasPrefix("[ \(section) ]")
-        } ?? -1) + 1
-    }
-
-    /// The line of `key = …` in `section` (or before any section).
-    static func line(of key: String, inSection section: String? = nil, in lines: [String]) -> Int {
-        var current: String?
-        for (index, line) in lines.enumerated() {
-            let trimmed = line.trimmingCharacters(in: .whitespaces)
-            if trimmed.hasPrefix("[") {
-                current = trimmed.dropFirst().prefix { $0 != "]" }.trimmingCharacters(in: .whitespaces)
-                continue
-            }
-            guard current == section, let equals = trimmed.firstIndex(of: "=") else { continue }
-            let name = trimmed[..<equals].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
-            if name == key { return index + 1 }
-        }
-        return 0
-    }
-
-    static func line(of key: String, in lines: [String]) -> Int { line(of: key, inSection: nil, in: lines) }
 }

@@ -39,6 +39,8 @@ public struct MachineRollback: Sendable {
         let from = try generations.current()?.number ?? 1
         if running { try systemd.stop(name) }
         try MachineTransition(incoming: String(target), outgoing: from, keep: max(1, try generations.previous().count)).begin(in: generations)
+        // The unit's ExecStartPre (machines recover) takes the machine's lock: let go of it first.
+        lock.release()
         if running { try systemd.start(name) }
         return Outcome(from: from, to: target, image: record?.image, digest: record?.digest, restarted: running)
     }

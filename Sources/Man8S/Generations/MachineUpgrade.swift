@@ -120,6 +120,8 @@ public struct MachineUpgrade: Sendable {
         let systemd = self.systemd
         if running { try await BlockingWork.run { try systemd.stop(name) } }
         try MachineTransition(incoming: "next", outgoing: currentNumber, keep: keep).begin(in: generations)
+        // The unit's ExecStartPre (machines recover) takes the machine's lock: let go of it first.
+        lock.release()
         if running { try await BlockingWork.run { try systemd.start(name) } }
         return .upgraded(
             Upgraded(
