@@ -345,7 +345,7 @@ import Testing
         #expect(environment.contains("MAN8S_CONTAINER_NAME=keys1\n") && !environment.contains("=other"))
         #expect(!environment.contains("forged") && environment.contains("GOOD=kept\n"))
         let list = try mbctl(["machines", "list"]).stdout
-        #expect(list.contains("keys1\tno\t-\t\(address)\t"), "\(list)")
+        #expect(list.contains("keys1\tno\t-\t-\t\(address)\t"), "\(list)")
     }
 
     // MARK: 6. Permissions

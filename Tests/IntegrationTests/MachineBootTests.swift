@@ -80,7 +80,7 @@ import Testing
         // shell runs a command inside the running machine; list sees it run; remove refuses.
         let shell = try mbctl(["machines", "shell", name, "--command", "cat /app/data/seed.txt; echo; hostname"])
         #expect(shell.stdout.contains("seed from the image"), "\(shell.stderr)")
-        #expect(try mbctl(["machines", "list"]).stdout.contains("\(name)\tyes\t-\t\(address)"))
+        #expect(try mbctl(["machines", "list"]).stdout.contains("\(name)\tyes\t-\t-\t\(address)"))
         let refused = try mbctl(["machines", "remove", name])
         #expect(refused.stderr.contains("is running"))
 
