@@ -63,11 +63,17 @@ struct ServiceOptions: ParsableArguments {
         help: "Restart the machine when it turns unhealthy (--no-restart-on-unhealthy: only log it to its journal).")
     var restartOnUnhealthy: Bool?
 
+    @Option(
+        name: .customLong("auto-update"),
+        help: ArgumentHelp(
+            "registry: unattended upgrades (machines auto-update) may upgrade it when its image's tag moves; off: never.", valueName: "registry|off"))
+    var autoUpdate: String?
+
     /// Whether any of these options is given.
     var givesAny: Bool {
         !ports.isEmpty || !requires.isEmpty || memory != nil || cpus != nil || pidsLimit != nil || dns != nil || !addHosts.isEmpty
             || healthCommand != nil || healthInterval != nil || healthTimeout != nil || healthStartPeriod != nil || healthRetries != nil
-            || restartOnUnhealthy != nil
+            || restartOnUnhealthy != nil || autoUpdate != nil
     }
 
     /// The change these options ask for; with `removals`, `-HOSTPORT` and `none` are allowed.
@@ -106,6 +112,7 @@ struct ServiceOptions: ParsableArguments {
             return retries
         }
         change.restartOnUnhealthy = restartOnUnhealthy
+        change.autoUpdate = try autoUpdate.map(MachineSettings.parseAutoUpdate)
         for text in addHosts {
             if text.hasPrefix("-") {
                 guard removals else { throw ValidationError("--add-host \(text): a new machine has no added host to remove") }

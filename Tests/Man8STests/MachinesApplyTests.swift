@@ -65,7 +65,7 @@ import TestSupport
                 health_interval = "10s"
                 health_retries = 2
                 restart_on_unhealthy = true
-                auto_update = true
+                auto_update = "registry"
                 enabled = false
 
                 [machines.db]

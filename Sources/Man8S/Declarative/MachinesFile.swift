@@ -37,7 +37,7 @@ public struct MachinesFile: Sendable {
         "health_start_period": "a duration, as \"30s\"",
         "health_retries": "a number of checks",
         "restart_on_unhealthy": "true or false",
-        "auto_update": "true or false",
+        "auto_update": "\"registry\" or \"off\"",
         "enabled": "true or false (default true: started, and with the host)",
     ]
 
@@ -140,7 +140,7 @@ public struct MachinesFile: Sendable {
         }
         change.healthRetries = try integer("health_retries")
         change.restartOnUnhealthy = try flag("restart_on_unhealthy")
-        change.autoUpdate = try flag("auto_update")
+        if let text = try string("auto_update") { change.autoUpdate = try checked("auto_update") { try MachineSettings.parseAutoUpdate(text) } }
         if let value = table["env"] {
             guard let env = value.table else { throw fail("env", "env takes \(keys["env"] ?? "a table")") }
             var environment: [String: String] = [:]

@@ -69,6 +69,15 @@ public struct MachineSettings: Codable, Equatable, Sendable {
 
     public var isEmpty: Bool { self == MachineSettings() }
 
+    /// `registry` (auto-update from the registry) or `off`, as `--auto-update` takes it.
+    public static func parseAutoUpdate(_ text: String) throws -> Bool {
+        switch text {
+        case "registry": return true
+        case "off": return false
+        default: throw Man8SError.invalidSetting("--auto-update \(text)", reason: "it is registry or off")
+        }
+    }
+
     /// Whether this machine needs machine `name` to start (`--require`) or to resolve (`--dns`).
     func dependsOn(_ name: MachineName) -> Bool {
         requires.contains(name.value) || dns == .machine(name)
@@ -86,7 +95,7 @@ public struct MachineSettings: Codable, Equatable, Sendable {
         if !hosts.isEmpty { phrases.append("hosts " + hosts.map { "\($0.names.joined(separator: ",")):\($0.address)" }.joined(separator: " ")) }
         if let health { phrases.append("health \(health.summary)") }
         if !environment.isEmpty { phrases.append("environment " + environment.keys.sorted().joined(separator: " ")) }
-        if autoUpdate { phrases.append("auto-update") }
+        if autoUpdate { phrases.append("auto-update registry") }
         return phrases
     }
 
