@@ -43,10 +43,9 @@ public struct MachineHealth: Sendable {
 
     /// Runs `health`'s command inside running machine `name` under its timeout (coreutils'
     /// `timeout`, which kills the command's whole process group).
-    func run(_ health: HealthCheck, in name: MachineName) throws -> Outcome {
+    func run(_ health: HealthCheck, in name: MachineName, as process: Process = Process()) throws -> Outcome {
         let enter = try MachineShell(layout: layout).enterCommand(for: name, command: health.command)
         let seconds = String(format: "%.3f", Double(health.timeoutMilliseconds) / 1000)
-        let process = Process()
         process.executableURL = URL(fileURLWithPath: Systemd.find("timeout") ?? "/usr/bin/timeout")
         process.arguments = ["--kill-after=1", seconds] + enter
         let output = Pipe()
@@ -81,8 +80,13 @@ public struct MachineHealth: Sendable {
             try await Task.sleep(for: .milliseconds(health.intervalMilliseconds))
             guard let current = try MachineSettings.read(of: name, in: directories).health else { return }
             health = current
-            let checked = health
-            let outcome = try await BlockingWork.run { [self] in try run(checked, in: name) }
+            let checked = health, process = Process()
+            // Stopped with the watcher: the check does not run out its timeout first.
+            let outcome = try await withTaskCancellationHandler {
+                try await BlockingWork.run { [self] in try run(checked, in: name, as: process) }
+            } onCancel: {
+                if process.isRunning { process.terminate() }
+            }
             let inStartPeriod = started.duration(to: .now) < .milliseconds(health.startPeriodMilliseconds)
             let next = Self.next(record, after: outcome, inStartPeriod: inStartPeriod, retries: health.retries)
             try next.write(of: name, in: directories)
