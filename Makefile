@@ -1,6 +1,7 @@
 # Builds and installs mbctl for a host: one static binary (the Swift runtime linked in, so the
 # host needs no Swift toolchain; it needs libcurl, libarchive and zlib), its man pages, shell
-# completions for bash, zsh and fish, and an example configuration file.
+# completions for bash, zsh and fish, an example configuration file, and the systemd timer of
+# unattended upgrades (mbctl-auto-update.timer, installed disabled).
 #
 #   make                      build into BUILDDIR (default build/)
 #   make install              install under PREFIX (default /usr/local), staged under DESTDIR
@@ -21,6 +22,7 @@ SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 BASH_COMPLETION_DIR ?= $(DATADIR)/bash-completion/completions
 ZSH_COMPLETION_DIR ?= $(DATADIR)/zsh/site-functions
 FISH_COMPLETION_DIR ?= $(DATADIR)/fish/vendor_completions.d
+SYSTEMD_UNIT_DIR ?= $(if $(filter /usr,$(PREFIX)),/usr/lib/systemd/system,$(PREFIX)/lib/systemd/system)
 
 SWIFT ?= swift
 STRIP ?= strip
@@ -82,6 +84,10 @@ install: all
 	$(INSTALL) -D -m 0644 $(BUILDDIR)/completions/mbctl.fish $(DESTDIR)$(FISH_COMPLETION_DIR)/mbctl.fish
 	$(INSTALL) -D -m 0644 Examples/config.toml $(DESTDIR)$(DOCDIR)/config.toml
 	$(INSTALL) -D -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
+	$(INSTALL) -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' packaging/systemd/mbctl-auto-update.service.in > $(DESTDIR)$(SYSTEMD_UNIT_DIR)/mbctl-auto-update.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/mbctl-auto-update.service
+	$(INSTALL) -m 0644 packaging/systemd/mbctl-auto-update.timer $(DESTDIR)$(SYSTEMD_UNIT_DIR)/mbctl-auto-update.timer
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/mbctl/config.toml ]; then \
 		echo "kept $(DESTDIR)$(SYSCONFDIR)/mbctl/config.toml (the example is $(DOCDIR)/config.toml)"; \
 	else \
@@ -94,6 +100,7 @@ uninstall:
 	rm -f $(DESTDIR)$(BASH_COMPLETION_DIR)/mbctl $(DESTDIR)$(ZSH_COMPLETION_DIR)/_mbctl
 	rm -f $(DESTDIR)$(FISH_COMPLETION_DIR)/mbctl.fish
 	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -f $(DESTDIR)$(SYSTEMD_UNIT_DIR)/mbctl-auto-update.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/mbctl-auto-update.timer
 
 # SwiftPM builds offline from a scratch path holding Package.resolved's checkouts and its
 # workspace state, so the tarball carries those (without their git histories).

@@ -128,5 +128,14 @@ public struct ImageAccess: Sendable {
         return PreparedImage(image: image, location: location, opened: opened)
     }
 
+    /// The digest of the manifest `location` names now for this platform: what a pull would
+    /// make a machine of, asked with manifest requests only (no blob, no signature: nothing is
+    /// made of it; the upgrade that follows checks the policy).
+    public func currentDigest(of location: ImageLocation) async throws -> Digest {
+        let opened = try await open(location, verifying: false)
+        defer { opened.lease?.release() }
+        return try await fetcher.manifestDigest(from: opened.source)
+    }
+
     var fetcher: ImageFetcher { ImageFetcher(platform: platform, jobs: jobs) }
 }

@@ -13,6 +13,7 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
     case invalidVolume(String, reason: String)
     /// A service setting (`--port`, `--memory`, …) that cannot be used.
     case invalidSetting(String, reason: String)
+    case autoUpdateRunning
     case volumeUnanswered(String)
     case machineExists(String)
     /// Other machines require it (`--require`).
@@ -51,6 +52,7 @@ public enum Man8SError: Error, Equatable, CustomStringConvertible {
         case .unrepresentable(let what, let reason): return "cannot write \(what): \(reason)"
         case .invalidVolume(let text, let reason): return "invalid volume \"\(Self.shortened(text))\": \(reason)"
         case .invalidSetting(let text, let reason): return "invalid setting \"\(Self.shortened(text))\": \(reason)"
+        case .autoUpdateRunning: return "another mbctl machines auto-update runs on this host; try again when it is done"
         case .volumeUnanswered(let path):
             return "the image has a volume \(path) and no terminal to ask where it goes; pass --volume \(path)=config|data|skip|/host/path"
         case .machineExists(let name): return "machine \(name) already exists; remove it first (mbctl machines remove \(name)) or choose another name"

@@ -8,7 +8,7 @@ struct MachinesCommand: AsyncParsableCommand {
         commandName: "machines",
         abstract: "Make, upgrade, run and remove Man8S machines.",
         subcommands: [
-            Pull.self, Configure.self, Apply.self, Upgrade.self, Rollback.self, List.self, Show.self, Status.self,
+            Pull.self, Configure.self, Apply.self, Upgrade.self, AutoUpdate.self, Rollback.self, List.self, Show.self, Status.self,
             Start.self, Stop.self, Restart.self, Enable.self, Disable.self, Logs.self, Shell.self, Health.self, Remove.self, Recover.self,
         ]
     )

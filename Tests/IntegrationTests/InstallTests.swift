@@ -129,6 +129,11 @@ import Testing
         let example = try String(contentsOfFile: "\(repository)/Examples/config.toml", encoding: .utf8)
         #expect(try String(contentsOfFile: "\(root)/etc/mbctl/config.toml", encoding: .utf8) == example)
         #expect(try runCommand([binary, "machines", "list", "--root", host, "--config", "\(root)/etc/mbctl/config.toml"]).succeeded)
+        // The timer of unattended upgrades ships (disabled: nothing enables it), running this mbctl.
+        let service = try String(contentsOfFile: "\(root)/usr/lib/systemd/system/mbctl-auto-update.service", encoding: .utf8)
+        #expect(service.contains("\nExecStart=/usr/bin/mbctl machines auto-update\n"), "\(service)")
+        let timer = try String(contentsOfFile: "\(root)/usr/lib/systemd/system/mbctl-auto-update.timer", encoding: .utf8)
+        #expect(timer.contains("OnCalendar=daily") && timer.contains("Persistent=true") && timer.contains("RandomizedDelaySec="))
 
         // make install (as root, from the tree makepkg built) over an operator's configuration.
         let tree = "\(arch)/src/mbctl-\(pkgver)"
@@ -143,6 +148,7 @@ import Testing
         for file in [
             "usr/bin/mbctl", "usr/share/man/man1/mbctl.machines.pull.1", "usr/share/bash-completion/completions/mbctl",
             "usr/share/zsh/site-functions/_mbctl", "usr/share/fish/vendor_completions.d/mbctl.fish", "usr/share/doc/mbctl/config.toml",
+            "usr/lib/systemd/system/mbctl-auto-update.service", "usr/lib/systemd/system/mbctl-auto-update.timer",
         ] {
             #expect(FileManager.default.fileExists(atPath: "\(stage)/\(file)"), "make install did not install \(file)")
         }

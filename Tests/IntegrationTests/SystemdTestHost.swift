@@ -34,7 +34,7 @@ final class SystemdTestHost {
         boots += 1
         let build = URL(fileURLWithPath: TestPaths.mbctl).deletingLastPathComponent().path
         let binds =
-            ["--bind-ro=/opt/swift", "--bind-ro=\(build)", "--bind-ro=\(TestPaths.fixtures)", "--bind=\(state)"]
+            ["--bind-ro=/opt/swift", "--bind-ro=/etc/ssl", "--bind-ro=\(build)", "--bind-ro=\(TestPaths.fixtures)", "--bind=\(state)"]
             + Self.persistent.map { "--bind=\(state)\($0):\($0)" }
         let command =
             (["exec", "systemd-nspawn", "-b", "--volatile=yes", "--capability=all", "-D", "/", "--machine=\(name)", "--register=no", "--keep-unit"]

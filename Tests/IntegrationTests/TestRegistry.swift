@@ -1,7 +1,7 @@
 import Foundation
 
 /// Debian's `docker-registry` (distribution 2.8) on a free 127.0.0.1 port, with its own storage,
-/// for one test. It is stopped when the value goes away; ``restart()`` brings it back on the
+/// for one test; in a network namespace's loopback when given one (a systemd test host's). It is stopped when the value goes away; ``restart()`` brings it back on the
 /// same port and storage (for interrupted-download tests).
 final class TestRegistry {
     enum Security {
@@ -18,6 +18,8 @@ final class TestRegistry {
     let directory: String
     let port: Int
     let security: Security
+    /// The network namespace it listens in (nil: the test's own).
+    let namespace: String?
     private(set) var server: BackgroundProcess?
     private var tokenServer: BackgroundProcess?
     private var generation = 0
@@ -29,11 +31,12 @@ final class TestRegistry {
     var certDirectory: String { "\(directory)/certs" }
     var tokenLog: String { "\(directory)/token-requests.log" }
 
-    init(security: Security = .open) throws {
+    init(security: Security = .open, namespace: String? = nil) throws {
         directory = NSTemporaryDirectory() + "mbctl-registry-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: "\(directory)/certs", withIntermediateDirectories: true)
         port = try freeLoopbackPort()
         self.security = security
+        self.namespace = namespace
         try writeConfiguration()
         try start()
     }
@@ -117,8 +120,18 @@ final class TestRegistry {
 
     func start() throws {
         generation += 1
-        server = try BackgroundProcess(["docker-registry", "serve", "\(directory)/config.yml"], logPath: "\(directory)/registry-\(generation).log")
-        try waitForListener(port: port)
+        let inNamespace = namespace.map { ["ip", "netns", "exec", $0] } ?? []
+        server = try BackgroundProcess(
+            inNamespace + ["docker-registry", "serve", "\(directory)/config.yml"], logPath: "\(directory)/registry-\(generation).log")
+        guard namespace != nil else { return try waitForListener(port: port) }
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            if try runCommand(inNamespace + ["curl", "-s", "-o", "/dev/null", "--max-time", "2", "http://\(host)/v2/"], check: false, deadline: 10).succeeded {
+                return
+            }
+            usleep(50_000)
+        }
+        throw TestCommandError.failed("wait for \(host) in \(namespace ?? "")", CommandResult(status: -1, stdout: "", stderr: "nothing listened in time"))
     }
 
     func stop(abruptly: Bool = false) {

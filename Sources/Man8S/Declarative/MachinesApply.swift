@@ -97,20 +97,7 @@ public struct MachinesApply: Sendable {
                     "machines.\(spec.name)", reason: "it requires machine \(dependency), which is neither in the file nor on the host")
             }
         }
-        var ordered: [MachineSpec] = [], placed = Set<String>()
-        func place(_ spec: MachineSpec, path: [String]) throws {
-            guard !placed.contains(spec.name.value) else { return }
-            if let start = path.firstIndex(of: spec.name.value) {
-                throw Man8SError.invalidSetting(
-                    "machines.\(spec.name)", reason: "machines require each other in a circle: " + (path[start...] + [spec.name.value]).joined(separator: " → ")
-                )
-            }
-            for dependency in spec.dependencies { if let other = byName[dependency] { try place(other, path: path + [spec.name.value]) } }
-            placed.insert(spec.name.value)
-            ordered.append(spec)
-        }
-        for spec in machines { try place(spec, path: []) }
-        return ordered
+        return try DependencyOrder.sorted(machines.map(\.name.value)) { byName[$0]?.dependencies ?? [] }.compactMap { byName[$0] }
     }
 
     /// What happened to a machine, as it happens.
