@@ -32,7 +32,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case layer
     /// `auth.json` and docker `config.json`.
     case authfile
-    /// mbctl's configuration file, registries.conf and a machine's `man8env.env`.
+    /// mbctl's configuration file, registries.conf, a machine's `man8env.env`, a machines file
+    /// (`machines apply`) and an image's `/etc/hosts`.
     case configfile
     /// A signature policy (containers-policy.json) and a registries.d file, with the lookups
     /// they answer.
@@ -93,6 +94,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                 if let short = try? ImageReference(parsing: "busybox") { _ = try? registries.candidates(for: short) }
             }
             _ = EnvironmentFile.parse(text)
+            _ = try? MachinesFile(text: text, path: "fuzz")
+            _ = HostsEntry.parse(text).map(\.description)
         case .policy:
             let references = ["docker.io/library/busybox:1", "quay.io/a/b@sha256:" + String(repeating: "a", count: 64), "x.example.com:5000/y/z:t"]
                 .compactMap { try? ImageReference(parsing: $0) }

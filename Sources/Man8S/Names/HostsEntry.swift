@@ -51,7 +51,7 @@ public struct HostsEntry: Codable, Equatable, Sendable, CustomStringConvertible 
 
     /// The entries of a hosts file's text: comments and blank lines left out, and so is every
     /// line that is not an address followed by valid names.
-    static func parse(_ text: String) -> [HostsEntry] {
+    public static func parse(_ text: String) -> [HostsEntry] {
         text.split(whereSeparator: \.isNewline).compactMap { line in
             let content = line.prefix { $0 != "#" }
             let fields = content.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
