@@ -30,6 +30,8 @@ let package = Package(
         // X.509: the certificate chains of keyless (Fulcio) sigstore signatures.
         .package(url: "https://github.com/apple/swift-certificates", from: "1.10.0"),
         .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
+        // Semantic versions, for oci sync's images-by-semver.
+        .package(url: "https://github.com/mxcl/Version", from: "2.2.1"),
     ],
     targets: [
         // libcurl, found through pkg-config; its variadic setopt is wrapped by CCurlShim.
@@ -105,16 +107,27 @@ let package = Package(
         .target(
             name: "TrustPolicy",
             dependencies: [
-                "RegistryClient", "OCILayout", "SystemErrors", "BlockingWork", "CGPGME", "CSodium", .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "_CryptoExtras", package: "swift-crypto"), .product(name: "Yams", package: "Yams"),
+                "RegistryClient", "OCILayout", "SystemErrors", "BlockingWork", "CGPGME", "CSodium", "YAMLDocument",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "X509", package: "swift-certificates"), .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
+        // YAML from outside read as a node tree, every key a string given once.
+        .target(name: "YAMLDocument", dependencies: [.product(name: "Yams", package: "Yams")]),
         // Getting an image, one way for every command: location, source, store, layers to apply.
         .target(
             name: "ImageAccess",
             dependencies: [
                 "OCILayout", "ImageArchive", "RegistryClient", "TrustPolicy", "ConfinedFilesystem", "LayerUnpacker", "SystemErrors", "BlockingWork",
+            ]
+        ),
+        // oci sync: image lists (skopeo sync's YAML, a repository, a layout) mirrored into a site's registry.
+        .target(
+            name: "ImageSync",
+            dependencies: [
+                "ImageAccess", "RegistryClient", "OCILayout", "YAMLDocument", .product(name: "Yams", package: "Yams"),
+                .product(name: "Version", package: "Version"),
             ]
         ),
         .target(
@@ -127,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "mbctl",
             dependencies: [
-                "Man8S", "ImageAccess", "OCILayout", "RegistryClient", "TrustPolicy", "LayerUnpacker", "SystemErrors", "BlockingWork",
+                "Man8S", "ImageAccess", "ImageSync", "OCILayout", "RegistryClient", "TrustPolicy", "LayerUnpacker", "SystemErrors", "BlockingWork",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -156,6 +169,7 @@ let package = Package(
         .testTarget(name: "ConfinedFilesystemTests", dependencies: ["ConfinedFilesystem", "TestSupport", "SystemErrors"]),
         .testTarget(name: "ImageArchiveTests", dependencies: ["ImageArchive", "TestSupport", "SystemErrors"]),
         .testTarget(name: "ImageAccessTests", dependencies: ["ImageAccess", "RegistryClient"]),
+        .testTarget(name: "ImageSyncTests", dependencies: ["ImageSync", "RegistryClient"]),
         .testTarget(name: "LayerUnpackerTests", dependencies: ["LayerUnpacker", "ConfinedFilesystem", "OCILayout", "TestSupport", "SystemErrors"]),
         // Tests that drive real tools: a docker-registry on 127.0.0.1, skopeo and umoci as
         // oracles and fixture makers. Fixtures are found next to the sources (Tests/Fixtures).

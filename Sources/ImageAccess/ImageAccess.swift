@@ -130,11 +130,12 @@ public struct ImageAccess: Sendable {
 
     /// The digest of the manifest `location` names now for this platform: what a pull would
     /// make a machine of, asked with manifest requests only (no blob, no signature: nothing is
-    /// made of it; the upgrade that follows checks the policy).
-    public func currentDigest(of location: ImageLocation) async throws -> Digest {
+    /// made of it; the upgrade that follows checks the policy). With `allPlatforms`, the digest of
+    /// the index itself.
+    public func currentDigest(of location: ImageLocation, allPlatforms: Bool = false) async throws -> Digest {
         let opened = try await open(location, verifying: false)
         defer { opened.lease?.release() }
-        return try await fetcher.manifestDigest(from: opened.source)
+        return try await fetcher.manifestDigest(from: opened.source, root: allPlatforms)
     }
 
     var fetcher: ImageFetcher { ImageFetcher(platform: platform, jobs: jobs) }

@@ -199,6 +199,16 @@ public struct RegistriesConfiguration: Sendable, Equatable {
     }
 
     /// Whether registry `host` is marked insecure.
+    /// Marks `host` insecure (https without checking, or plain http), as a `[[registry]]` entry
+    /// with `insecure = true` would.
+    public mutating func markInsecure(_ host: String) {
+        if let index = registries.firstIndex(where: { $0.location == host }) {
+            registries[index].insecure = true
+        } else {
+            registries.append(Registry(prefix: host, location: host, insecure: true, blocked: false, mirrorByDigestOnly: false, mirrors: []))
+        }
+    }
+
     public func isInsecure(_ host: String) -> Bool {
         registries.contains { $0.location == host && $0.insecure } || registries.contains { $0.mirrors.contains { $0.location == host && $0.insecure } }
     }

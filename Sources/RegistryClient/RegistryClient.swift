@@ -61,6 +61,7 @@ public final class RegistryClient: Sendable {
     /// The registry's own certificate directory (`certs.d/HOST:PORT/`), where `--cert-dir` does
     /// not say otherwise.
     func certificates(for registry: String) throws -> TrustMaterial? {
+        if let directory = configuration.transport.registryCertificateDirectories[registry] { return try TrustMaterial(directory: directory) }
         guard configuration.transport.certificateDirectory == nil else { return nil }
         for root in configuration.transport.certificateRoots {
             let directory = "\(root)/\(registry)"

@@ -9,7 +9,7 @@ struct OCICommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "oci",
         abstract: "Work with OCI images directly, without making a machine.",
-        subcommands: [Copy.self, Download.self, Inspect.self]
+        subcommands: [Copy.self, Sync.self, Download.self, Inspect.self]
     )
 
     static let sourceHelp = ArgumentHelp(

@@ -24,17 +24,19 @@ final class TestRegistry {
     private var tokenServer: BackgroundProcess?
     private var generation = 0
 
-    /// `127.0.0.1:PORT`.
-    var host: String { "127.0.0.1:\(port)" }
+    /// `127.0.0.1:PORT` (`127.0.0.1` on port 80).
+    var host: String { port == 80 ? "127.0.0.1" : "127.0.0.1:\(port)" }
     var storage: String { "\(directory)/storage" }
     /// A containers-certs.d directory trusting the registry's certificate (TLS registries).
     var certDirectory: String { "\(directory)/certs" }
     var tokenLog: String { "\(directory)/token-requests.log" }
 
-    init(security: Security = .open, namespace: String? = nil) throws {
+    /// `port`: a fixed one (80, say, in a namespace of the test's, for a registry named without
+    /// a port); by default a free one.
+    init(security: Security = .open, namespace: String? = nil, port: Int? = nil) throws {
         directory = NSTemporaryDirectory() + "mbctl-registry-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: "\(directory)/certs", withIntermediateDirectories: true)
-        port = try freeLoopbackPort()
+        self.port = try port ?? freeLoopbackPort()
         self.security = security
         self.namespace = namespace
         try writeConfiguration()

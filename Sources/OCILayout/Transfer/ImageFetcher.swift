@@ -34,10 +34,11 @@ public struct ImageFetcher: Sendable {
 
     /// The first half of ``fetch(from:into:progress:)``: chooses the manifest and stores the config.
     /// The digest of the manifest ``resolve(from:into:progress:)`` would choose, from the root
-    /// manifest alone (an index's entry for this platform): one manifest request, no blob.
-    public func manifestDigest(from source: ImageSource) async throws -> Digest {
+    /// manifest alone (an index's entry for this platform): one manifest request, no blob. With
+    /// `root`, the root manifest's own (what a copy of every platform keeps).
+    public func manifestDigest(from source: ImageSource, root: Bool = false) async throws -> Digest {
         let document = try await source.rootManifest(progress: nil)
-        guard document.isIndex else { return document.digest }
+        guard document.isIndex, !root else { return document.digest }
         let index = try JSONDecoder.decodeDocument(ImageIndex.self, from: document.data, what: "the index of \(source.displayName)")
         guard let entry = platform.select(from: index.manifests) else {
             let available = index.manifests.compactMap(\.platform).filter { $0.os != "unknown" }.map(\.description)

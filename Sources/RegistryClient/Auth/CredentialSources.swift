@@ -14,6 +14,8 @@ import Foundation
 /// specific `registry/namespace/repo` key first), then the file's `credsStore` helper.
 public struct CredentialSources: Sendable {
     public var explicit: RegistryCredentials?
+    /// Credentials given for one registry host (oci sync's image lists), before all others.
+    public var perRegistry: [String: RegistryCredentials] = [:]
     public var authFile: String?
     public var environment: [String: String]
     public var homeDirectory: String
@@ -47,6 +49,7 @@ public struct CredentialSources: Sendable {
 
     /// The credentials for `repository` on `registry`, or nil to go anonymous.
     public func credentials(registry: String, repository: String) throws -> RegistryCredentials? {
+        if let given = perRegistry[registry] { return given }
         if let explicit { return explicit }
         let explicitFile = authFile ?? environment["REGISTRY_AUTH_FILE"].flatMap { $0.isEmpty ? nil : $0 }
         for path in authFiles {

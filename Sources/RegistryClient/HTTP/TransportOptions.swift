@@ -9,6 +9,8 @@ public struct TransportOptions: Sendable {
     /// Where each registry's own certificate directory is looked for, `ROOT/HOST:PORT/`, when
     /// ``certificateDirectory`` is not given (as the containers tools look them up).
     public var certificateRoots = ["/etc/containers/certs.d", "/etc/docker/certs.d"]
+    /// A certificate directory for one registry host (oci sync's `cert-dir`), before all others.
+    public var registryCertificateDirectories: [String: String] = [:]
     /// Abort a transfer that moves fewer than `lowSpeedLimit` bytes/s for `lowSpeedTime` seconds:
     /// a stalled connection fails (and is retried) instead of hanging forever.
     public var lowSpeedLimit: Int = 1024

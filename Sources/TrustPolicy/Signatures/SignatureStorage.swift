@@ -1,6 +1,7 @@
 import Foundation
 import OCILayout
 import RegistryClient
+import YAMLDocument
 import Yams
 
 /// Where the signatures of registry images are, as registries.d (containers-registries.d(5))
@@ -77,26 +78,15 @@ public struct SignatureStorage: Equatable, Sendable {
 
     /// The deepest nesting of flow collections (`[`, `{`) a file may have: libyaml's node tree
     /// is built recursively, and registries.d files are two levels deep.
-    static let nestingLimit = 64
-
-    /// One registries.d file, `source` naming it in messages. Read as a YAML node tree (never
-    /// through Yams' `Any` conversion, which traps on a key that is not a string and keeps the
-    /// last of two equal keys): every key must be a string, given once.
+    /// One registries.d file, `source` naming it in messages (read as ``YAMLDocument`` reads YAML).
     public init(parsing data: Data, source: String) throws {
         func fail(_ reason: String) -> TrustPolicyError { .invalidRegistriesDirectory(source: source, reason: reason) }
-        guard let text = String(data: data, encoding: .utf8) else { throw fail("it is not UTF-8 text") }
-        guard Self.flowNesting(of: data) <= Self.nestingLimit else { throw fail("it nests [ and { more than \(Self.nestingLimit) deep") }
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: text)
-        } catch {
-            throw fail("it is not YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
-        }
+        let root = try YAMLDocument.root(of: data, fail: fail)
         self.init()
-        guard let root, !Self.isNull(root) else { return }
+        guard let root, !YAMLDocument.isNull(root) else { return }
         let top = try Self.fields(of: root, at: "the file", allowed: ["default-docker", "docker"], fail: fail)
         if let value = top["default-docker"] { defaultDocker = try Self.scope(value, at: "default-docker", fail: fail) }
-        if let value = top["docker"], !Self.isNull(value) {
+        if let value = top["docker"], !YAMLDocument.isNull(value) {
             for (name, value) in try Self.fields(of: value, at: "\"docker\"", allowed: nil, fail: fail) {
                 guard !name.isEmpty, !name.contains(where: { $0.isWhitespace || $0.isNewline }) else { throw fail("docker scope \"\(name)\" is no scope") }
                 docker[name] = try Self.scope(value, at: "docker \"\(name)\"", fail: fail)
@@ -104,40 +94,12 @@ public struct SignatureStorage: Equatable, Sendable {
         }
     }
 
-    /// The deepest nesting of `[` and `{` in `data`, counted everywhere (in strings too: an
-    /// overestimate only refuses a strange file).
-    static func flowNesting(of data: Data) -> Int {
-        var depth = 0, deepest = 0
-        for byte in data {
-            if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
-                depth += 1
-                deepest = max(deepest, depth)
-            } else if (byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}")) && depth > 0 {
-                depth -= 1
-            }
-        }
-        return deepest
-    }
-
-    static func isNull(_ node: Node) -> Bool { node.scalar.flatMap(NSNull.construct(from:)) != nil }
-
-    /// The entries of the mapping `node`, each key a string given once (and, with `allowed`, one
-    /// of those).
     static func fields(of node: Node, at place: String, allowed: [String]?, fail: (String) -> TrustPolicyError) throws -> [String: Node] {
-        guard let mapping = node.mapping else { throw fail("\(place) is not a mapping") }
-        var fields: [String: Node] = [:]
-        for (key, value) in mapping {
-            guard let name = key.scalar?.string else { throw fail("\(place) has a key that is not a string") }
-            if let allowed, !allowed.contains(name) {
-                throw fail("\(place) has an unknown key \"\(name)\" (known: \(allowed.joined(separator: ", ")))")
-            }
-            guard fields.updateValue(value, forKey: name) == nil else { throw fail("\(place) has the key \"\(name)\" twice") }
-        }
-        return fields
+        Dictionary(uniqueKeysWithValues: try YAMLDocument.fields(of: node, at: place, allowed: allowed, fail: fail).map { ($0.key, $0.value) })
     }
 
     static func scope(_ node: Node, at place: String, fail: (String) -> TrustPolicyError) throws -> Scope {
-        if isNull(node) { return Scope() }
+        if YAMLDocument.isNull(node) { return Scope() }
         let known = ["lookaside", "lookaside-staging", "sigstore", "sigstore-staging", "use-sigstore-attachments"]
         let fields = try fields(of: node, at: place, allowed: known, fail: fail)
         func url(_ key: String) throws -> String? {
