@@ -152,10 +152,7 @@ public struct ImageSync: Sendable {
     private func bring(_ item: Item, progress: TransferEventHandler?) async throws -> Outcome {
         let wanted = try await item.access.currentDigest(of: item.source, allPlatforms: allPlatforms)
         if try await destinationDigest(item.destination) == wanted { return .skipped(wanted) }
-        // The destination's options for the push, the source's for the fetch.
-        var access = item.access
-        access.registry.credentials.explicit = self.access.registry.credentials.explicit
-        let result = try await access.copy(from: item.source, to: item.destination, allPlatforms: allPlatforms, signatures: signatures, progress: progress)
+        let result = try await item.access.copy(from: item.source, to: item.destination, allPlatforms: allPlatforms, signatures: signatures, progress: progress)
         return .copied(result.root.digest)
     }
 

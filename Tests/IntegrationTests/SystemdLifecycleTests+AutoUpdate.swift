@@ -103,5 +103,21 @@ extension SystemdLifecycleTests {
                 && health("health").hasPrefix("healthy")
         }
         #expect(page("unmarked") == "app v1\n")
+
+        // v4, and the run killed (SIGKILL) as soon as it builds the new generation: the machine
+        // is on v2 or v4, whole, and the next run brings it to v4.
+        try push("app", tag: "v4", page: "app v4")
+        let killed = try BackgroundProcess(
+            ["nsenter", "-t", "\(host.initProcess ?? 0)", "-a", TestPaths.mbctl, "machines", "auto-update", "plain", "--settle", "3s"],
+            logPath: "\(state)/killed-run.log")
+        try waitFor("the run prepares the new generation") {
+            FileManager.default.fileExists(atPath: "\(state)/var/lib/man8machines/.generations/plain/next") || !killed.process.isRunning
+        }
+        killed.stop(abruptly: true)
+        #expect(["app v2\n", "app v4\n"].contains(page("plain")), "\(page("plain"))")
+        let after = try autoUpdate(["plain"])
+        #expect(after.succeeded, "\(after.stdout)\(after.stderr)")
+        #expect(page("plain") == "app v4\n")
+        try waitFor("plain runs v4") { try property("ActiveState", of: "plain", on: host) == "active" }
     }
 }
