@@ -112,7 +112,7 @@ struct MachinesCommand: AsyncParsableCommand {
     }
 
     struct List: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List machines: name, running, enabled at boot, health, address, image, digest.")
+        static let configuration = CommandConfiguration(abstract: "List machines: name, running, enabled at boot, health, address, image, digest, auto-update.")
 
         @OptionGroup var host: HostOptions
 
@@ -125,13 +125,13 @@ struct MachinesCommand: AsyncParsableCommand {
                 try printJSON(entries)
                 return
             }
-            printRow(["NAME", "RUNNING", "ENABLED", "HEALTH", "ADDRESS", "IMAGE", "DIGEST"])
+            printRow(["NAME", "RUNNING", "ENABLED", "HEALTH", "ADDRESS", "IMAGE", "DIGEST", "AUTO-UPDATE"])
             for entry in entries {
                 let image = entry.unrecorded == nil ? entry.image ?? "-" : "?"
                 printRow([
                     entry.name, entry.running ? "yes" : "no", entry.enabled.map { $0 ? "yes" : "no" } ?? "-", entry.health?.rawValue ?? "-",
                     entry.address ?? "-", image,
-                    entry.digest.map { String($0.prefix(19)) } ?? "-",
+                    entry.digest.map { String($0.prefix(19)) } ?? "-", entry.autoUpdate ? "registry" : "-",
                 ])
             }
             for entry in entries { if let reason = entry.unrecorded { warn("\(entry.name): \(reason)") } }

@@ -42,6 +42,7 @@ import TestSupport
         try await pull("other", tag: "other", settings: MachineSettings())
         let update = MachineAutoUpdate(build: base.build)
         #expect(try update.machines(named: []).map(\.value) == ["db", "web"])
+        #expect(MachineList(layout: layout).entries().filter(\.autoUpdate).map(\.name) == ["db", "web"])
         #expect(try update.machines(named: [try MachineName("other")]).map(\.value) == ["other"])
         #expect(throws: Man8SError.self) { try update.machines(named: [try MachineName("nosuch")]) }
 

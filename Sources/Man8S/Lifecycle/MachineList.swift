@@ -23,6 +23,8 @@ public struct MachineList: Sendable {
         public var unrecorded: String?
         /// `starting`, `healthy` or `unhealthy` while it runs with a health check; nil otherwise.
         public var health: HealthRecord.Status?
+        /// Whether `machines auto-update` upgrades it (`--auto-update registry`).
+        public var autoUpdate = false
     }
 
     /// Names that have an nspawn file or a rootfs, sorted.
@@ -55,7 +57,8 @@ public struct MachineList: Sendable {
             return Entry(
                 name: name, image: record?.image, digest: record?.digest, address: record?.address, running: isRunning,
                 enabled: systemd.state(machine).map { $0.file == "enabled" }, unrecorded: unrecorded,
-                health: directories.flatMap { MachineHealth.status(of: machine, in: $0, running: isRunning, systemd: systemd) })
+                health: directories.flatMap { MachineHealth.status(of: machine, in: $0, running: isRunning, systemd: systemd) },
+                autoUpdate: directories.flatMap { try? MachineSettings.read(of: machine, in: $0) }?.autoUpdate ?? false)
         }
     }
 }
