@@ -29,6 +29,8 @@ final class FakeRegistry: HTTPTransport {
         /// Referrers indexes by "repo@digest"; with none set, the referrers API answers 404 (a
         /// registry without it).
         var referrers: [String: [UInt8]] = [:]
+        /// Tag list pages by repository, each with the `Link` header it is served with.
+        var tagPages: [String: [(tags: [String], link: String?)]] = [:]
         var tokensIssued = 0
         /// Tokens the registry takes; a token issued and then revoked is refused once more.
         var validTokens: Set<String> = []
@@ -70,6 +72,16 @@ final class FakeRegistry: HTTPTransport {
     /// Serves `bytes` for blob `digest` of `repository`: a registry that lies.
     func forge(_ digest: Digest, in repository: String, as bytes: [UInt8]) {
         state.withLock { $0.forged["\(repository)@\(digest)"] = bytes }
+    }
+
+    /// Serves `pages` as the tag list of `repository`: page N (`?page=N`) links to page N+1, or
+    /// where `links` says (a registry that points elsewhere).
+    func serveTags(_ pages: [[String]], in repository: String, links: [String?]? = nil) {
+        let served = pages.enumerated().map { index, tags -> (tags: [String], link: String?) in
+            let next = index + 1 < pages.count ? "</v2/\(repository)/tags/list?n=1000&page=\(index + 1)>; rel=\"next\"" : nil
+            return (tags, links.map { $0[index] } ?? next)
+        }
+        state.withLock { $0.tagPages[repository] = served }
     }
 
     /// Serves `index` as the referrers of manifest `digest` in `repository` (the OCI 1.1 API).
@@ -166,6 +178,13 @@ final class FakeRegistry: HTTPTransport {
             default:
                 return (405, [], [])
             }
+        }
+        if parts.suffix(2) == ["tags", "list"], method == .get {
+            guard let pages = state.tagPages[parts.dropLast(2).joined(separator: "/")] else { return (404, [], []) }
+            let index = query.first { $0.name == "page" }?.value.flatMap(Int.init) ?? 0
+            guard pages.indices.contains(index) else { return (404, [], []) }
+            let body = try? JSONSerialization.data(withJSONObject: ["name": "x", "tags": pages[index].tags])
+            return (200, [("Content-Type", "application/json")] + (pages[index].link.map { [("Link", $0)] } ?? []), Array(body ?? Data()))
         }
         if let kind = parts.lastIndex(of: "referrers"), kind == parts.count - 2, method == .get {
             guard let index = state.referrers["\(parts[..<kind].joined(separator: "/"))@\(parts[kind + 1])"] else { return (404, [], []) }
