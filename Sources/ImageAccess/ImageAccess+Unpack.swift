@@ -57,17 +57,47 @@ extension ImageAccess {
         _ rootfs: String, with prepared: PreparedImage,
         progress: TransferEventHandler? = nil, layerApplied: LayerApplied? = nil
     ) async throws -> UnpackResult {
+        try await apply(prepared, placing: LayerPlacement(first: 0, root: { _ in rootfs }), progress: progress, layerApplied: layerApplied)
+    }
+
+    /// Where layers go when they are not all applied into one directory (layer chains: each
+    /// layer into a snapshot of the tree below it).
+    public struct LayerPlacement: Sendable {
+        /// The first layer (0-based) to apply; those below it are not fetched.
+        public var first: Int
+        /// The directory layer `index` is applied into, asked for just before it is applied.
+        public var root: @Sendable (_ index: Int) throws -> String
+        /// Called once layer `index` is applied and its digests checked.
+        public var finished: @Sendable (_ index: Int) throws -> Void
+
+        public init(
+            first: Int, root: @escaping @Sendable (_ index: Int) throws -> String, finished: @escaping @Sendable (_ index: Int) throws -> Void = { _ in }
+        ) {
+            self.first = first
+            self.root = root
+            self.finished = finished
+        }
+    }
+
+    /// Applies the prepared image's layers from `placement.first` on, each into the directory
+    /// `placement` names for it, while its bytes arrive (as ``populate(_:with:progress:layerApplied:)``).
+    public func apply(
+        _ prepared: PreparedImage, placing placement: LayerPlacement, progress: TransferEventHandler? = nil, layerApplied: LayerApplied? = nil
+    ) async throws -> UnpackResult {
         let image = prepared.image, source = prepared.opened.source
         let arrivals = BlobArrivals()
         let store = prepared.opened.store.reporting(to: arrivals)
-        let layers = try layerBlobs(of: image, arrivals: arrivals, progress: progress)
+        let count = image.manifest.layers.count
+        let first = min(max(0, placement.first), count)
+        let layers = try layerBlobs(of: image, from: first, arrivals: arrivals, progress: progress)
         arrivals.completeStored(in: store)
-        let unpacker = LayerUnpacker(rootPath: rootfs, workers: unpackWorkers)
+        let workers = unpackWorkers
         let fetcher = self.fetcher, streamingStore = store
         let statistics = try await withThrowingTaskGroup(of: UnpackStatistics?.self) { group in
             group.addTask {
                 do {
-                    try await fetcher.fetchLayers(of: image, from: source, into: streamingStore, progress: progress, window: Self.lookAhead)
+                    try await fetcher.fetchLayers(
+                        of: image, from: source, into: streamingStore, progress: progress, window: Self.lookAhead, only: first..<count)
                     arrivals.settle(in: streamingStore)
                     try prepared.opened.remember(image.manifestDescriptor, as: prepared.location)
                 } catch {
@@ -78,11 +108,17 @@ extension ImageAccess {
             }
             group.addTask {
                 var total = UnpackStatistics()
-                for (index, layer) in layers.enumerated() {
+                for (offset, layer) in layers.enumerated() {
                     try Task.checkCancellation()
-                    let applied = try await BlockingWork.run { flag in try unpacker.apply(layer, cancellation: flag) }
+                    let index = first + offset
+                    let applied = try await BlockingWork.run { flag in
+                        let unpacker = LayerUnpacker(rootPath: try placement.root(index), workers: workers)
+                        let applied = try unpacker.apply(layer, cancellation: flag)
+                        try placement.finished(index)
+                        return applied
+                    }
                     total += applied
-                    layerApplied?(index + 1, layers.count, applied)
+                    layerApplied?(index + 1, count, applied)
                 }
                 return total
             }
@@ -120,12 +156,13 @@ extension ImageAccess {
 
     /// The layers of `image` as the unpacker takes them, each read as it arrives, with its
     /// compression and diff_id.
-    func layerBlobs(of image: FetchedImage, arrivals: BlobArrivals, progress: TransferEventHandler?) throws -> [LayerBlob] {
+    /// The layers from `first` on (0-based), for the unpacker, as their downloads deliver them.
+    func layerBlobs(of image: FetchedImage, from first: Int = 0, arrivals: BlobArrivals, progress: TransferEventHandler?) throws -> [LayerBlob] {
         let diffIDs = image.configuration.rootfs?.diffIDs ?? []
         guard diffIDs.count == image.manifest.layers.count else {
             throw ImageAccessError.invalidImage(reason: "the config lists \(diffIDs.count) diff_ids for \(image.manifest.layers.count) layers")
         }
-        return try zip(image.manifest.layers, diffIDs).map { layer, diffID in
+        return try zip(image.manifest.layers, diffIDs).dropFirst(first).map { layer, diffID in
             guard let compression = LayerCompression(mediaType: layer.mediaType) else {
                 throw ImageAccessError.invalidImage(reason: "layer \(layer.digest) has unsupported media type \(layer.mediaType)")
             }

@@ -51,7 +51,7 @@ struct CacheCommand: ParsableCommand {
         func run() throws {
             let result = try ImageCacheInventory(layout: try host.layout).prune()
             say(
-                "removed \(result.cache.images) images, \(result.cache.blobs) blobs (\(TransferReporter.bytes(result.cache.bytes))) and \(result.trees) trees; kept \(result.kept) images machines use"
+                "removed \(result.cache.images) images, \(result.cache.blobs) blobs (\(TransferReporter.bytes(result.cache.bytes))), \(result.trees) trees and \(result.chains) layer chains; kept \(result.kept) images machines use"
             )
         }
     }

@@ -122,17 +122,101 @@ final class LoopFilesystem {
         let list = try mbctl(root, ["cache", "list"]).stdout
         #expect(list.contains("\tyes\tsnap2\t"), "\(list)")
         let kept = try mbctl(root, ["cache", "prune"])
-        #expect(kept.stdout.contains("and 0 trees; kept 1 images"), "\(kept.stdout)\(kept.stderr)")
+        #expect(kept.stdout.contains(", 0 trees and 0 layer chains; kept 1 images"), "\(kept.stdout)\(kept.stderr)")
         #expect(FileManager.default.fileExists(atPath: "\(tree)/app/data.bin"))
         #expect(try runCommand(["umoci", "ls", "--layout", "\(root)/var/tmp/man8s"], check: false).succeeded)
         #expect(try mbctl(root, ["machines", "remove", "snap2"]).succeeded)
         let pruned = try mbctl(root, ["cache", "prune"])
-        #expect(pruned.stdout.contains("and 1 trees; kept 0 images"), "\(pruned.stdout)\(pruned.stderr)")
+        #expect(pruned.stdout.contains(", 1 trees and 1 layer chains; kept 0 images"), "\(pruned.stdout)\(pruned.stderr)")
         let left = try subvolumes(filesystem)
         #expect(left.isEmpty, "\(left)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(machines)/.images").isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(root)/var/tmp/man8s/blobs/sha256").isEmpty)
         #expect(try runCommand(["umoci", "ls", "--layout", "\(root)/var/tmp/man8s"], check: false).succeeded)
+    }
+
+    /// An image of `layers` (each a list of make-image entries), tagged `tag` in the layout at `directory`.
+    func image(_ tag: String, layers: [String], in directory: String) throws -> String {
+        let spec = """
+            {"tag": "\(tag)", "images": [{"platform": "linux/amd64", "config": {"Cmd": ["/app/run.sh"]}, "layers": [
+              \(layers.map { "{\"compression\": \"gzip\", \"entries\": [\($0)]}" }.joined(separator: ", "))]}]}
+            """
+        try spec.write(toFile: "\(work)/\(tag).json", atomically: true, encoding: .utf8)
+        try runCommand(["python3", "\(TestPaths.fixtures)/make-image.py", "\(work)/\(tag).json", directory])
+        return "oci:\(directory):\(tag)"
+    }
+
+    /// Layer chains: an upgrade to v2 = v1 + one layer applies that layer only, and v2's tree is
+    /// what umoci unpacks (its whiteout removes a base file in v2, not in v1); images on one base
+    /// store it once; prune leaves no subvolume; a pull killed in the middle of a chain leaves
+    /// nothing a later pull uses.
+    @Test func btrfsUpgradesApplyOnlyTheLayersThatChanged() throws {
+        defer { cleanUp() }
+        let filesystem = try LoopFilesystem("btrfs", in: work)
+        let root = "\(filesystem.mountPoint)/host", machines = "\(filesystem.mountPoint)/host/var/lib/man8machines"
+        let base = """
+            {"path": "app", "type": "dir"}, {"path": "app/run.sh", "mode": 493, "content": "#!/bin/sh\\n"}, {"path": "etc", "type": "dir"},
+            {"path": "etc/old", "content": "from the base\\n"}, {"path": "app/base.bin", "type": "random", "size": \(48 << 20), "seed": 3}
+            """
+        let v1 = try image("v1", layers: [base], in: "\(work)/images-\(UUID().uuidString.prefix(8))")
+        let v2 = try image(
+            "v2", layers: [base, #"{"path": "etc/.wh.old", "content": ""}, {"path": "etc/new", "content": "v2\\n"}"#],
+            in: "\(work)/images-\(UUID().uuidString.prefix(8))")
+        let v3 = try image("v3", layers: [base, #"{"path": "app/three", "content": "v3\\n"}"#], in: "\(work)/images-\(UUID().uuidString.prefix(8))")
+        #expect(try pull(root, v1, "app").succeeded)
+        let other = try pull(root, v3, "other")
+        let layersOfFirst = (other.stdout + other.stderr).components(separatedBy: "applied layer ").count - 1
+        #expect(layersOfFirst == 1, "the base chain was applied again")
+
+        let upgraded = try mbctl(root, ["machines", "upgrade", "app", v2])
+        #expect(upgraded.succeeded, "\(upgraded.stderr)")
+        let said = upgraded.stdout + upgraded.stderr
+        #expect(said.contains("applied layer 2/2") && !said.contains("applied layer 1/2"), "\(said)")
+        #expect(!FileManager.default.fileExists(atPath: "\(machines)/app/etc/old") && FileManager.default.fileExists(atPath: "\(machines)/app/etc/new"))
+        #expect(FileManager.default.fileExists(atPath: "\(machines)/other/etc/old"))
+        // v2's tree against umoci's unpack of v2: the same paths.
+        try runCommand(["umoci", "unpack", "--image", "\(v2.dropFirst("oci:".count))", "\(work)/umoci-v2"])
+        func paths(_ tree: String) throws -> [String] {
+            try runCommand(["sh", "-c", "cd '\(tree)' && find . -mindepth 1 | sort"]).stdout.split(separator: "\n").map(String.init)
+        }
+        let trees = try FileManager.default.contentsOfDirectory(atPath: "\(machines)/.images").filter { $0.hasPrefix("sha256-") }
+        let v2Tree = try trees.first { try paths("\(machines)/.images/\($0)").contains("./etc/new") }
+        #expect(try v2Tree.map { try paths("\(machines)/.images/\($0)") } == paths("\(work)/umoci-v2/rootfs"))
+
+        // Three images on one base: one chain of the base, three of the layers above it; the
+        // 48 MiB base is stored once.
+        let chains = try FileManager.default.contentsOfDirectory(atPath: "\(machines)/.images/chains").filter { $0.hasPrefix("sha256-") }
+        #expect(chains.count == 3, "\(chains)")
+        let usage = try runCommand(["btrfs", "filesystem", "du", "-s", "--raw", "\(machines)/.images/chains"]).stdout
+        let numbers = usage.split(separator: "\n").last?.split(whereSeparator: { $0 == " " }).compactMap { Double($0) } ?? []
+        #expect(numbers.count >= 3 && numbers[0] > Double(48 << 20) && numbers[1] + numbers[2] < Double(60 << 20), "\(usage)")
+
+        // A pull killed while it makes a chain: its staging subvolume is never used, and goes.
+        let bigger = try image(
+            "v4", layers: [base, #"{"path": "app/more.bin", "type": "random", "size": \#(96 << 20), "seed": 4}"#],
+            in: "\(work)/images-\(UUID().uuidString.prefix(8))")
+        let killed = try BackgroundProcess(
+            [TestPaths.mbctl] + onTestHost(["machines", "pull", bigger, "killed", "--prefix", MachineLifecycleTests.prefix], root: root),
+            logPath: "\(work)/killed.log")
+        let deadline = Date().addingTimeInterval(60)
+        var staged = false
+        while Date() < deadline, killed.process.isRunning {
+            staged = (try? FileManager.default.contentsOfDirectory(atPath: "\(machines)/.images/chains"))?.contains { $0.hasPrefix(".sha256-") } ?? false
+            if staged { break }
+            usleep(20_000)
+        }
+        killed.stop(abruptly: true)
+        #expect(staged, "the pull never began a chain")
+        let again = try pull(root, bigger, "killed")
+        #expect(again.succeeded, "\(again.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(machines)/.images/chains").allSatisfy { !$0.hasPrefix(".") })
+        #expect(FileManager.default.fileExists(atPath: "\(machines)/killed/app/more.bin"))
+
+        // Prune once the machines are gone: no subvolume left.
+        for name in ["app", "other", "killed"] { #expect(try mbctl(root, ["machines", "remove", name]).succeeded) }
+        let pruned = try mbctl(root, ["cache", "prune"])
+        #expect(pruned.succeeded, "\(pruned.stderr)")
+        #expect(try subvolumes(filesystem).isEmpty)
     }
 
     @Test func xfsMachinesAreReflinkCopies() throws {
@@ -155,7 +239,7 @@ final class LoopFilesystem {
         #expect(try Data(contentsOf: URL(fileURLWithPath: "\(machines)/copy2/app/data.bin")).count == 64 << 20)
         #expect(try mbctl(root, ["machines", "remove", "copy1"]).succeeded)
         #expect(try mbctl(root, ["machines", "remove", "copy2"]).succeeded)
-        #expect(try mbctl(root, ["cache", "prune"]).stdout.contains("and 1 trees"))
+        #expect(try mbctl(root, ["cache", "prune"]).stdout.contains(", 1 trees and"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(machines)").filter { !$0.hasPrefix(".") }.isEmpty)
     }
 

@@ -59,6 +59,8 @@ public struct ImageCacheInventory: Sendable {
     public struct PruneResult: Sendable {
         public var cache: ImageCache.PruneResult
         public var trees: Int
+        /// Layer chains no kept tree needs (btrfs).
+        public var chains: Int
         public var kept: Int
     }
 
@@ -71,9 +73,10 @@ public struct ImageCacheInventory: Sendable {
         defer { hold.release() }
         let used = Set(try machineUsage().keys)
         let result = try cache.prune(keeping: used, alreadyAlone: true)
-        var removedTrees = 0
+        var removedTrees = 0, removedChains = 0
         if let directories = try MachineDirectories.openExisting(layout), let top = try? directories.machines.openDirectory(ImageTrees.directoryName) {
-            for name in try naming("\(layout.machines)/.images", { try top.entries() }) {
+            removedChains = try LayerChains.prune(keepingTreesOf: used, in: top, path: "\(layout.machines)/.images/chains")
+            for name in try naming("\(layout.machines)/.images", { try top.entries() }) where name != LayerChains.directoryName {
                 let text = String(decoding: name, as: UTF8.self)
                 let digest = text.hasPrefix("sha256-") ? try? Digest(parsing: "sha256:" + text.dropFirst(7)) : nil
                 if let digest, used.contains(digest) { continue }
@@ -81,7 +84,7 @@ public struct ImageCacheInventory: Sendable {
                 if digest != nil { removedTrees += 1 }
             }
         }
-        return PruneResult(cache: result, trees: removedTrees, kept: used.count)
+        return PruneResult(cache: result, trees: removedTrees, chains: removedChains, kept: used.count)
     }
 
     /// The image trees, by digest.

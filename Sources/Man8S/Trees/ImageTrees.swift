@@ -74,6 +74,20 @@ struct ImageTrees {
         }
         let stagingName = Array(".sha256-\(digest.encoded).mbctl-\(UUID().uuidString.prefix(8))".utf8)
         let staging = "\(path)/\(String(decoding: stagingName, as: UTF8.self))"
+        // On btrfs, the tree is a snapshot of the image's top layer chain (``LayerChains``).
+        if method == .snapshot, !prepared.image.manifest.layers.isEmpty {
+            let chains = LayerChains(directories: directories, images: images)
+            let (chain, statistics) = try await chains.top(of: prepared, in: top, progress: progress, layerApplied: layerApplied)
+            do {
+                try naming(staging) { try Btrfs.snapshot(chain, as: stagingName, in: top, readOnly: true) }
+                try chains.record(LayerChains.chainIDs(prepared.image.configuration.rootfs?.diffIDs ?? []), of: digest, in: top)
+                try naming("\(path)/sha256-\(digest.encoded)") { try top.renameWithoutReplacing(stagingName, to: name) }
+                return (try naming("\(path)/sha256-\(digest.encoded)") { try top.openDirectory(name) }, statistics)
+            } catch {
+                try? top.removeTree(stagingName)
+                throw error
+            }
+        }
         do {
             try naming(staging) {
                 if method == .snapshot {

@@ -97,9 +97,11 @@ public struct ImageFetcher: Sendable {
     /// link with later ones. Small layers still go several at a time.
     public func fetchLayers(
         of image: FetchedImage, from source: ImageSource, into store: ContentStore,
-        progress: TransferEventHandler? = nil, window: Int64? = nil
+        progress: TransferEventHandler? = nil, window: Int64? = nil, only indices: Range<Int>? = nil
     ) async throws {
-        try await fetchBlobs(image.manifest.layers, from: source, into: store, progress: progress, window: window)
+        let layers = image.manifest.layers
+        let wanted = indices.map { Array(layers[$0.clamped(to: layers.indices)]) } ?? layers
+        try await fetchBlobs(wanted, from: source, into: store, progress: progress, window: window)
         try store.write(image.document.data, as: image.document.descriptor)
     }
 
