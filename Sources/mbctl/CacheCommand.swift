@@ -12,7 +12,7 @@ struct CacheCommand: ParsableCommand {
 
     struct List: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "The images of the cache and their trees: reference, digest, sizes, machines using them, last use.")
+            abstract: "The images of the cache and their trees: reference, digest, sizes, machines using them, last use; the layer chains and their images.")
 
         @OptionGroup var host: HostOptions
 
@@ -36,6 +36,18 @@ struct CacheCommand: ParsableCommand {
                     entry.lastUsed.map(dates.string) ?? "-",
                 ])
             }
+            // The layer chains (btrfs), each with the images whose trees are made of it.
+            var users: [String: [String]] = [:], order: [String] = []
+            for entry in entries {
+                for chain in entry.chains ?? [] {
+                    if users[chain] == nil { order.append(chain) }
+                    users[chain, default: []].append(entry.references.first ?? String(entry.digest.prefix(19)))
+                }
+            }
+            guard !order.isEmpty else { return }
+            say("")
+            printRow(["CHAIN", "IMAGES"])
+            for chain in order { printRow([String(chain.prefix(19)), users[chain, default: []].joined(separator: ",")]) }
         }
     }
 

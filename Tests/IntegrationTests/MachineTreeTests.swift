@@ -191,6 +191,11 @@ final class LoopFilesystem {
         let numbers = usage.split(separator: "\n").last?.split(whereSeparator: { $0 == " " }).compactMap { Double($0) } ?? []
         #expect(numbers.count >= 3 && numbers[0] > Double(48 << 20) && numbers[1] + numbers[2] < Double(60 << 20), "\(usage)")
 
+        // cache list: the base chain serves the trees of all three images.
+        let listed = try mbctl(root, ["cache", "list"]).stdout.split(separator: "\n")
+        let chainRows = listed.drop { $0 != "CHAIN\tIMAGES" }.dropFirst()
+        #expect(chainRows.count == 3 && chainRows.contains { $0.split(separator: "\t").last?.split(separator: ",").count == 3 }, "\(listed)")
+
         // A pull killed while it makes a chain: its staging subvolume is never used, and goes.
         let bigger = try image(
             "v4", layers: [base, #"{"path": "app/more.bin", "type": "random", "size": \#(96 << 20), "seed": 4}"#],
@@ -212,8 +217,21 @@ final class LoopFilesystem {
         #expect(try FileManager.default.contentsOfDirectory(atPath: "\(machines)/.images/chains").allSatisfy { !$0.hasPrefix(".") })
         #expect(FileManager.default.fileExists(atPath: "\(machines)/killed/app/more.bin"))
 
+        // Two pulls at once needing one new base chain: one makes it, the other waits and uses it.
+        let otherBase = #"{"path": "srv", "type": "dir"}, {"path": "srv/base.bin", "type": "random", "size": \#(32 << 20), "seed": 8}"#
+        let pulls = try ["w", "x"].map { tag in
+            let source = try image(tag, layers: [otherBase, #"{"path": "srv/\#(tag)", "content": "\#(tag)\n"}"#], in: "\(work)/images-\(tag)")
+            return try BackgroundProcess(
+                [TestPaths.mbctl] + onTestHost(["machines", "pull", source, "m-\(tag)", "--prefix", MachineLifecycleTests.prefix], root: root),
+                logPath: "\(work)/pull-\(tag).log")
+        }
+        for pull in pulls { try pull.waitForExit(within: 300) }
+        #expect(pulls.allSatisfy { $0.process.terminationStatus == 0 }, "\(pulls.map(\.log))")
+        #expect(pulls.filter { $0.log.contains("applied layer 1/2") }.count == 1, "\(pulls.map(\.log))")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: "\(machines)/.images/chains").filter { $0.hasPrefix("sha256-") }.count == chains.count + 4)
+
         // Prune once the machines are gone: no subvolume left.
-        for name in ["app", "other", "killed"] { #expect(try mbctl(root, ["machines", "remove", name]).succeeded) }
+        for name in ["app", "other", "killed", "m-w", "m-x"] { #expect(try mbctl(root, ["machines", "remove", name]).succeeded) }
         let pruned = try mbctl(root, ["cache", "prune"])
         #expect(pruned.succeeded, "\(pruned.stderr)")
         #expect(try subvolumes(filesystem).isEmpty)

@@ -25,6 +25,8 @@ public struct ImageCacheInventory: Sendable {
         public var machines: [String]
         /// When a machine was last made from it, or it was last stored.
         public var lastUsed: Date?
+        /// The layer chains its tree is made of, bottom first (btrfs; nil elsewhere).
+        public var chains: [String]?
     }
 
     /// Every image of the cache, and every tree, with who uses it.
@@ -43,6 +45,11 @@ public struct ImageCacheInventory: Sendable {
             entry.tree = true
             entry.unpackedSize = Self.size(of: tree)
             entries[digest.description] = entry
+        }
+        if let directories = try? MachineDirectories.openExisting(layout), let top = try? directories.machines.openDirectory(ImageTrees.directoryName) {
+            for (digest, chains) in LayerChains.records(in: top) {
+                entries[digest.description]?.chains = chains.map(\.description)
+            }
         }
         for (digest, users) in usage {
             var entry =

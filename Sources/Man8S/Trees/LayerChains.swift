@@ -130,26 +130,33 @@ struct LayerChains {
         try naming("\(path)/image-sha256-\(digest.encoded)") { try top.writeFile(Self.recordName(digest), contents: Array(text.utf8), mode: 0o600) }
     }
 
+    /// The chains each image tree is made of, by image digest (records that do not read are
+    /// left out; they are mbctl's own, in the private machines directory).
+    static func records(in imagesDirectory: DirectoryHandle) -> [Digest: [Digest]] {
+        guard let top = try? imagesDirectory.openDirectory(directoryName), let entries = try? top.entries() else { return [:] }
+        var records: [Digest: [Digest]] = [:]
+        for entry in entries where entry.starts(with: Array("image-sha256-".utf8)) {
+            let text = String(decoding: entry.dropFirst("image-sha256-".count), as: UTF8.self)
+            guard let digest = try? Digest(parsing: "sha256:" + text), let bytes = try? top.readFile(entry, limit: 1 << 20) else { continue }
+            records[digest] = String(decoding: bytes, as: UTF8.self).split(separator: "\n").compactMap { try? Digest(parsing: String($0)) }
+        }
+        return records
+    }
+
     /// Removes every chain no tree of `kept` images needs, and the records of the others; the
     /// number of chains removed. For `cache prune`, alone with the cache.
     static func prune(keepingTreesOf kept: Set<Digest>, in imagesDirectory: DirectoryHandle, path: String) throws -> Int {
         guard let top = try? imagesDirectory.openDirectory(directoryName) else { return 0 }
-        var needed = Set<[UInt8]>()
+        let records = Self.records(in: imagesDirectory)
+        let needed = Set(records.filter { kept.contains($0.key) }.values.flatMap { $0.map(chainName) })
+        let keptRecords = Set(records.keys.filter(kept.contains).map(recordName))
         let entries = try naming(path) { try top.entries() }
-        for entry in entries where entry.starts(with: Array("image-sha256-".utf8)) {
-            let text = String(decoding: entry.dropFirst("image-".count), as: UTF8.self)
-            guard let digest = try? Digest(parsing: "sha256:" + text.dropFirst("sha256-".count)), kept.contains(digest),
-                let bytes = try? top.readFile(entry, limit: 1 << 20)
-            else {
-                try naming("\(path)/\(String(decoding: entry, as: UTF8.self))") { try top.remove(entry) }
-                continue
-            }
-            for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") {
-                if let chain = try? Digest(parsing: String(line)) { needed.insert(chainName(chain)) }
-            }
+        for entry in entries where entry.starts(with: Array("image-sha256-".utf8)) && !keptRecords.contains(entry) {
+            try naming("\(path)/\(String(decoding: entry, as: UTF8.self))") { try top.remove(entry) }
         }
         var removed = 0
         for entry in entries where !entry.starts(with: Array("image-sha256-".utf8)) && !needed.contains(entry) {
+            // Staging chains of a pull that runs cannot be here: prune runs alone with the cache.
             try naming("\(path)/\(String(decoding: entry, as: UTF8.self))") { try top.removeTree(entry) }
             if entry.starts(with: Array("sha256-".utf8)) { removed += 1 }
         }
