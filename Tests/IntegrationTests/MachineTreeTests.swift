@@ -182,11 +182,19 @@ final class LoopFilesystem {
         let trees = try FileManager.default.contentsOfDirectory(atPath: "\(machines)/.images").filter { $0.hasPrefix("sha256-") }
         let v2Tree = try trees.first { try paths("\(machines)/.images/\($0)").contains("./etc/new") }
         #expect(try v2Tree.map { try paths("\(machines)/.images/\($0)") } == paths("\(work)/umoci-v2/rootfs"))
+        let differences = try runCommand(["diff", "-r", "--no-dereference", "\(work)/umoci-v2/rootfs", "\(machines)/.images/\(v2Tree ?? "")"], check: false)
+        #expect(differences.succeeded, "\(differences.stdout)")
 
         // Three images on one base: one chain of the base, three of the layers above it; the
         // 48 MiB base is stored once.
         let chains = try FileManager.default.contentsOfDirectory(atPath: "\(machines)/.images/chains").filter { $0.hasPrefix("sha256-") }
         #expect(chains.count == 3, "\(chains)")
+        // Chains are read-only: a machine's writes never reach them.
+        try "mine".write(toFile: "\(machines)/app/app/written", atomically: false, encoding: .utf8)
+        for chain in chains {
+            #expect(!FileManager.default.createFile(atPath: "\(machines)/.images/chains/\(chain)/x", contents: Data("x".utf8)))
+            #expect(!FileManager.default.fileExists(atPath: "\(machines)/.images/chains/\(chain)/app/written"))
+        }
         let usage = try runCommand(["btrfs", "filesystem", "du", "-s", "--raw", "\(machines)/.images/chains"]).stdout
         let numbers = usage.split(separator: "\n").last?.split(whereSeparator: { $0 == " " }).compactMap { Double($0) } ?? []
         #expect(numbers.count >= 3 && numbers[0] > Double(48 << 20) && numbers[1] + numbers[2] < Double(60 << 20), "\(usage)")
