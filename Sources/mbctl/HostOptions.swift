@@ -46,6 +46,15 @@ struct MachineBuildOptions: ParsableArguments {
     func layout(from configuration: ConfigurationFile, host: HostOptions) -> HostLayout {
         HostSettings(root: host.root, config: host.config, busybox: busybox, bridge: bridge).layout(from: configuration)
     }
+
+    /// How machines are built under `configuration`, as these options, `host`'s and `registry`'s say.
+    func machineBuild(from configuration: ConfigurationFile, host: HostOptions, registry: RegistryOptions) throws -> MachineBuild {
+        let layout = layout(from: configuration, host: host)
+        var build = MachineBuild(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration, root: host.root))
+        build.template = configuration.template
+        build.rootfsMethod = configuration.rootfsMethod
+        return build
+    }
 }
 
 /// What ``HostOptions`` say, for commands that name the options otherwise.

@@ -73,11 +73,7 @@ extension MachinesCommand {
             }
             let machinesFile = try MachinesFile(text: text, path: file)
             let configuration = try host.configuration()
-            let layout = build.layout(from: configuration, host: host)
-            var machineBuild = MachineBuild(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration, root: host.root))
-            machineBuild.template = configuration.template
-            machineBuild.rootfsMethod = configuration.rootfsMethod
-            var apply = MachinesApply(build: machineBuild)
+            var apply = MachinesApply(build: try build.machineBuild(from: configuration, host: host, registry: registry))
             apply.recovery = host.recovery
             apply.checksHost = host.root == nil
             apply.keep = configuration.keepGenerations
@@ -100,7 +96,7 @@ extension MachinesCommand {
                 }
             }
             let configured = try (prefix ?? configuration.prefix).map(IPv6Prefix.init(parsing:))
-            let yggdrasilConfigs = layout.yggdrasilConfigs
+            let yggdrasilConfigs = apply.build.layout.yggdrasilConfigs
             let reporter = TransferReporter(quiet: quiet)
             let plan = steps, applying = apply
             try await Interruption.cancellable {

@@ -45,11 +45,7 @@ extension MachinesCommand {
             let names = try self.names.map(MachineName.init)
             let settle = try HealthCheck.parseDuration(self.settle, option: "--settle")
             let configuration = try host.configuration()
-            let layout = build.layout(from: configuration, host: host)
-            var machineBuild = MachineBuild(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration, root: host.root))
-            machineBuild.template = configuration.template
-            machineBuild.rootfsMethod = configuration.rootfsMethod
-            var update = MachineAutoUpdate(build: machineBuild)
+            var update = MachineAutoUpdate(build: try build.machineBuild(from: configuration, host: host, registry: registry))
             update.keep = configuration.keepGenerations
             update.settle = .milliseconds(settle)
             let machines = try update.machines(named: names)

@@ -64,16 +64,12 @@ extension MachinesCommand {
             configure.checksHost = host.root == nil
             let change = service.givesAny ? try service.change(allowingRemovals: true) : nil
             if let change { try configure.check(name, change) }
-            let layout = build.layout(from: configuration, host: host)
             var answers: [String: VolumeChoice] = [:]
             for flag in volumes {
                 let (path, choice) = try VolumeChoice.parseFlag(flag)
                 answers[path] = choice
             }
-            var machineBuild = MachineBuild(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration, root: host.root))
-            machineBuild.template = configuration.template
-            machineBuild.rootfsMethod = configuration.rootfsMethod
-            var upgrade = MachineUpgrade(build: machineBuild)
+            var upgrade = MachineUpgrade(build: try build.machineBuild(from: configuration, host: host, registry: registry))
             upgrade.prefix = try (prefix ?? configuration.prefix).map(IPv6Prefix.init(parsing:))
             upgrade.keep = configuration.keepGenerations
             upgrade.restart = restart

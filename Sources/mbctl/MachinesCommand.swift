@@ -82,9 +82,8 @@ struct MachinesCommand: AsyncParsableCommand {
                 let (path, choice) = try VolumeChoice.parseFlag(flag)
                 answers[path] = choice
             }
-            var machineBuild = MachineBuild(layout: layout, images: try registry.imageAccess(cache: layout.cache, file: configuration, root: host.root))
+            var machineBuild = try build.machineBuild(from: configuration, host: host, registry: registry)
             machineBuild.template = template ?? configuration.template
-            machineBuild.rootfsMethod = configuration.rootfsMethod
             var pull = MachinePull(build: machineBuild)
             pull.recovery = host.recovery
             pull.settings = try service.change(allowingRemovals: false).applied(to: MachineSettings())
