@@ -33,15 +33,6 @@ import TestSupport
     func inode(_ path: String) throws -> UInt64 { try #require(try FileManager.default.attributesOfItem(atPath: path)[.systemFileNumber] as? UInt64) }
     func address(_ name: String) throws -> String { YggdrasilAddress(machineName: name, prefix: base.prefix).description }
 
-    func refusal(_ body: () throws -> Void) -> String {
-        do {
-            try body()
-            return "accepted"
-        } catch {
-            return "\(error)"
-        }
-    }
-
     @Test func hostEntriesHoldOnlyAddressesAndNames() throws {
         #expect(try HostsEntry(parsing: "backup:fd00::5") == HostsEntry(address: "fd00::5", names: ["backup"]))
         #expect(try HostsEntry(parsing: "db.internal:10.0.0.2").description == "10.0.0.2 db.internal")

@@ -34,15 +34,6 @@ import TestSupport
     func file(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
     func dropIn(_ name: String) throws -> String { try file("\(layout.systemdUnits)/systemd-nspawn@\(name).service.d/50-mbctl.conf") }
 
-    func refusal(_ body: () throws -> Void) -> String {
-        do {
-            try body()
-            return "accepted"
-        } catch {
-            return "\(error)"
-        }
-    }
-
     @Test func settingsAreReadAsDockerWritesThem() throws {
         #expect(try PublishedPort(parsing: "18080:8080") == PublishedPort(portProtocol: .tcp, hostPort: 18080, machinePort: 8080))
         #expect(try PublishedPort(parsing: "53:5353/udp").nspawnLine == "Port=udp:53:5353")

@@ -2,6 +2,7 @@ import Foundation
 import OCILayout
 import RegistryClient
 import Testing
+import TestSupport
 import TrustPolicy
 
 /// cosign private keys (sealed as cosign seals them: scrypt and a NaCl secretbox over PKCS #8,
@@ -20,15 +21,6 @@ struct SigstoreSigningTests {
         try #require(SigstorePublicKey(pem: try String(contentsOf: keys.appendingPathComponent("\(name).pub"), encoding: .utf8)))
     }
 
-    static func refusal(_ body: () throws -> Void) -> String {
-        do {
-            try body()
-            return "accepted"
-        } catch {
-            return "\(error)"
-        }
-    }
-
     @Test(arguments: ["p256", "p384", "ed25519", "rsa"])
     func aSealedKeySignsWhatItsPublicKeyVerifies(kind: String) throws {
         let key = try Self.key(kind)
@@ -43,8 +35,8 @@ struct SigstoreSigningTests {
 
     @Test func aWrongPassphraseOpensNothing() {
         #expect(
-            Self.refusal { _ = try Self.key("p256", passphrase: "pass phrasE") } == "the signing key p256.key cannot be used: the passphrase does not open it")
-        #expect(Self.refusal { _ = try Self.key("p256", passphrase: "") }.hasSuffix("the passphrase does not open it"))
+            refusal { _ = try Self.key("p256", passphrase: "pass phrasE") } == "the signing key p256.key cannot be used: the passphrase does not open it")
+        #expect(refusal { _ = try Self.key("p256", passphrase: "") }.hasSuffix("the passphrase does not open it"))
     }
 
     /// The key file with its sealed envelope changed by `change`.
@@ -59,7 +51,7 @@ struct SigstoreSigningTests {
 
     @Test func costlyForeignAndBrokenKeyFilesAreRefusedBeforeScryptRuns() throws {
         func open(_ file: Data) -> String {
-            Self.refusal { _ = try SigstorePrivateKey(file: file, passphrase: Data("pass phrase".utf8), source: "k") }
+            refusal { _ = try SigstorePrivateKey(file: file, passphrase: Data("pass phrase".utf8), source: "k") }
         }
         // 16 GiB of scrypt memory, asked by a file: refused, not attempted.
         #expect(
@@ -106,6 +98,6 @@ struct SigstoreSigningTests {
         storage.defaultDocker = SignatureStorage.Scope(lookaside: "https://signatures.invalid")
         let remote = SignatureDestination(
             client: try RegistryClient(configuration: .init()), reference: reference, trust: ImageTrust(verifier: nil, storage: storage))
-        #expect(Self.refusal { _ = try remote.add(simple: [first], of: Self.digest) }.contains("only to a file:// lookaside"))
+        #expect(refusal { _ = try remote.add(simple: [first], of: Self.digest) }.contains("only to a file:// lookaside"))
     }
 }
