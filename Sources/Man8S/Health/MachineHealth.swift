@@ -55,12 +55,23 @@ public struct MachineHealth: Sendable {
         let started = ContinuousClock.now
         try process.run()
         try? output.fileHandleForWriting.close()
-        // Read to the end, keeping only the tail: a check may print without bound.
+        // Read until the end or until `timeout` is gone (a daemon the check started in a session
+        // of its own may hold the pipe open for good), keeping only the tail: a check may print
+        // without bound.
         var tail = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 14)
+        var descriptor = pollfd(fd: output.fileHandleForReading.fileDescriptor, events: Int16(POLLIN), revents: 0)
         while true {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            tail.append(chunk)
+            let ready = poll(&descriptor, 1, 200)
+            if ready < 0, errno == EINTR { continue }
+            if ready == 0 {
+                if process.isRunning { continue }
+                break
+            }
+            let got = read(descriptor.fd, &buffer, buffer.count)
+            if got < 0, errno == EINTR { continue }
+            if got <= 0 { break }
+            tail.append(contentsOf: buffer[0..<got])
             if tail.count > HealthRecord.largestOutput { tail = tail.suffix(HealthRecord.largestOutput) }
         }
         process.waitUntilExit()
@@ -125,8 +136,9 @@ public struct MachineHealth: Sendable {
 
     /// What `machines status` and `machines list` show: nil for a machine without a check, or
     /// not running; `starting` until the watcher of this run of the machine has a result.
-    static func status(of name: MachineName, in directories: MachineDirectories, running: Bool, systemd: Systemd) -> HealthRecord.Status? {
-        guard running, (try? MachineSettings.read(of: name, in: directories))?.health != nil else { return nil }
+    /// `checked`: whether its settings have a health check (the caller has read them).
+    static func status(of name: MachineName, checked: Bool, in directories: MachineDirectories, running: Bool, systemd: Systemd) -> HealthRecord.Status? {
+        guard running, checked else { return nil }
         guard let record = HealthRecord.read(of: name, in: directories), let invocation = systemd.invocation(of: name), record.invocation == invocation
         else { return .starting }
         return record.status

@@ -54,11 +54,14 @@ public struct MachineList: Sendable {
             }
             let rootfs = "\(layout.machines)/\(name)", link = "\(layout.systemdMachines)/\(name)"
             let isRunning = running.contains { $0.matches(name: name, directories: [rootfs, link]) }
+            let settings = directories.flatMap { try? MachineSettings.read(of: machine, in: $0) }
             return Entry(
                 name: name, image: record?.image, digest: record?.digest, address: record?.address, running: isRunning,
                 enabled: systemd.state(machine).map { $0.file == "enabled" }, unrecorded: unrecorded,
-                health: directories.flatMap { MachineHealth.status(of: machine, in: $0, running: isRunning, systemd: systemd) },
-                autoUpdate: directories.flatMap { try? MachineSettings.read(of: machine, in: $0) }?.autoUpdate ?? false)
+                health: directories.flatMap {
+                    MachineHealth.status(of: machine, checked: settings?.health != nil, in: $0, running: isRunning, systemd: systemd)
+                },
+                autoUpdate: settings?.autoUpdate ?? false)
         }
     }
 }

@@ -78,7 +78,8 @@ public struct MachineStatus: Sendable {
             Volume(path: $0.containerPath.description, hostPath: $0.hostPath)
         }
         let running = RunningMachines.isRunning(name, layout: layout)
-        let health = MachineHealth.status(of: name, in: directories, running: running, systemd: systemd)
+        let settings = try MachineSettings.read(of: name, in: directories)
+        let health = MachineHealth.status(of: name, checked: settings.health != nil, in: directories, running: running, systemd: systemd)
         return Details(
             name: name.value, address: record?.address, image: record?.image, digest: record?.digest,
             template: record.map { $0.template ?? "network_isolated" }, createdAt: record.map { ISO8601DateFormatter().string(from: $0.createdAt) },
@@ -86,7 +87,7 @@ public struct MachineStatus: Sendable {
             current: current, previous: previous, volumes: volumes,
             rootfs: layout.rootfs(of: name), nspawnFile: layout.nspawnFile(of: name),
             configDirectory: layout.configDirectory(of: name), dataDirectory: layout.dataDirectory(of: name),
-            userSettings: userSettings, service: try MachineSettings.read(of: name, in: directories), health: health,
+            userSettings: userSettings, service: settings, health: health,
             lastHealthCheck: health == nil ? nil : HealthRecord.read(of: name, in: directories))
     }
 }

@@ -95,11 +95,16 @@ public struct Systemd: Sendable {
         ["/usr/bin", "/bin", "/usr/sbin", "/sbin"].map { "\($0)/\(program)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
-    /// Runs `program` to completion; its standard output, or an error with what it said.
+    /// How long one systemctl may take: a start waits for the machine's unit (its own start
+    /// timeout is 90 s), never for a manager that stopped answering.
+    static let deadline = 600
+
+    /// Runs `program` to completion under ``deadline`` (coreutils' `timeout`); its standard
+    /// output, or an error with what it said.
     private func run(_ program: String, _ arguments: [String]) throws -> String {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: program)
-        process.arguments = arguments
+        process.executableURL = URL(fileURLWithPath: Self.find("timeout") ?? "/usr/bin/timeout")
+        process.arguments = ["--kill-after=10", String(Self.deadline), program] + arguments
         let output = Pipe(), errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
@@ -113,6 +118,11 @@ public struct Systemd: Sendable {
         let complaint = String(decoding: errors.fileHandleForReading.readDataToEndOfFile().prefix(4096), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
+            if process.terminationStatus == 124 || process.terminationStatus == 137 {
+                throw Man8SError.systemd(
+                    command: ([(program as NSString).lastPathComponent] + arguments).joined(separator: " "),
+                    reason: "it did not finish within \(Self.deadline) seconds")
+            }
             let said = complaint.trimmingCharacters(in: .whitespacesAndNewlines)
             throw Man8SError.systemd(
                 command: ([(program as NSString).lastPathComponent] + arguments).joined(separator: " "),

@@ -142,7 +142,7 @@ public struct MachineAutoUpdate: Sendable {
             let deadline = started + .milliseconds(health.startPeriodMilliseconds) + rounds + .seconds(5)
             while clock.now < deadline {
                 if let stopped = stopped() { return stopped }
-                switch MachineHealth.status(of: name, in: directories, running: true, systemd: systemd) {
+                switch MachineHealth.status(of: name, checked: true, in: directories, running: true, systemd: systemd) {
                 case .healthy: return nil
                 case .unhealthy:
                     let last = HealthRecord.read(of: name, in: directories)
